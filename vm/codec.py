@@ -1,0 +1,137 @@
+"""Canonical msgpack for values the VM stores, emits, returns and accepts as arguments.
+
+Allowed values: None, bool, int (any size up to `gas.int_bits_max`), str, bytes, list,
+tuple (decoded as list), dict with str/bytes/int keys. No floats, no sets. Canonical rules:
+ints that fit in 64 bits use msgpack ints, larger ones use ext type 1 (signed big-endian
+two's complement, minimal length); dict entries are sorted by their encoded key so equal
+dicts give equal bytes whatever their insertion order. The walk is iterative and stops as
+soon as `budget_elements` is exceeded, so an aliased structure ([x] * n where x is big)
+cannot make the encoder do unbounded work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from vm.errors import InvalidValue, LimitExceeded
+from vm.gas import int_bits_max
+
+bigint_ext_type = 1
+_int64_min = -(2**63)
+_uint64_max = 2**64 - 1
+
+
+def _check_int(value: int) -> None:
+    if value.bit_length() > int_bits_max:
+        raise LimitExceeded("integer too large to encode")
+
+
+def count_elements(value: Any, budget_elements: int) -> int:
+    """Number of nodes in `value` (containers count their elements, deeply); raises
+    LimitExceeded once `budget_elements` is passed. Also rejects non-canonical types."""
+    stack = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget_elements:
+            raise LimitExceeded("value too large")
+        kind = type(item)
+        if kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is dict:
+            for key in item:
+                if type(key) not in (str, bytes, int):
+                    raise InvalidValue("dict keys must be str, bytes or int")
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif kind is int:
+            _check_int(item)
+        elif kind not in (str, bytes, bool, type(None)):
+            raise InvalidValue(f"cannot encode a value of type {kind.__name__}")
+    return seen
+
+
+def _default(item: Any) -> Any:
+    if type(item) is int:
+        _check_int(item)
+        length = (item.bit_length() + 8) // 8
+        return msgpack.ExtType(bigint_ext_type, item.to_bytes(length, "big", signed=True))
+    raise InvalidValue(f"cannot encode a value of type {type(item).__name__}")
+
+
+def encode(value: Any, budget_elements: int) -> bytes:
+    """Canonical bytes of `value`; raises InvalidValue/LimitExceeded."""
+    kind = type(value)
+    # Fast paths for the scalars that make up most storage values.
+    if kind is int and _int64_min <= value <= _uint64_max:
+        return msgpack.packb(value)
+    if kind is str or kind is bytes or kind is bool or value is None:
+        return msgpack.packb(value, use_bin_type=True)
+    count_elements(value, budget_elements)
+    if not _has_dict(value):
+        return msgpack.packb(value, use_bin_type=True, default=_default)
+    return _encode_with_dicts(value)
+
+
+def _has_dict(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            return True
+        if type(item) is list or type(item) is tuple:
+            stack.extend(item)
+    return False
+
+
+def _encode_with_dicts(value: Any) -> bytes:
+    """Encodes dicts with entries sorted by encoded key (recursive; depth is bounded by
+    the element budget already checked)."""
+    packer = msgpack.Packer(use_bin_type=True, default=_default)
+    parts: list[bytes] = []
+
+    def walk(item: Any) -> None:
+        kind = type(item)
+        if kind is dict:
+            entries = sorted(
+                ((packer.pack(key), val) for key, val in item.items()),
+                key=lambda entry: entry[0],
+            )
+            parts.append(packer.pack_map_header(len(entries)))
+            for key_bytes, val in entries:
+                parts.append(key_bytes)
+                walk(val)
+        elif kind is list or kind is tuple:
+            parts.append(packer.pack_array_header(len(item)))
+            for element in item:
+                walk(element)
+        else:
+            parts.append(packer.pack(item))
+
+    walk(value)
+    return b"".join(parts)
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code != bigint_ext_type:
+        raise InvalidValue("unknown msgpack extension")
+    value = int.from_bytes(data, "big", signed=True)
+    _check_int(value)
+    return value
+
+
+def decode(data: bytes) -> Any:
+    """Inverse of `encode` (tuples come back as lists). Raises InvalidValue on bad bytes
+    or on values `encode` would refuse (floats)."""
+    try:
+        value = msgpack.unpackb(
+            data, raw=False, strict_map_key=False, ext_hook=_ext_hook, use_list=True
+        )
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise InvalidValue(f"not canonical msgpack: {exc}") from None
+    if type(value) is not int:
+        count_elements(value, len(data) + 1)  # rejects floats and odd dict keys
+    return value

@@ -1,0 +1,74 @@
+"""Gas schedule and hard limits of the contract VM.
+
+Every number that decides how much a contract may do lives here, so that a change to
+the schedule is one reviewed diff (the schedule is a consensus parameter, like the CPython
+minor version recorded in the genesis).
+
+Gas schedule (units of gas):
+
+| what                                   | charge                                              |
+|----------------------------------------|-----------------------------------------------------|
+| AST node of a statement (static)       | `node_gas` per node, charged when its block starts  |
+| entering a function                    | `function_call_gas`                                 |
+| loop / comprehension iteration         | `iteration_gas` + static cost of the loop header    |
+| builtin or method call                 | `builtin_call_gas` + size-proportional part below   |
+| arithmetic on ints                     | `arith_gas` + result bits / `int_bits_per_gas`      |
+| str/bytes/list/tuple produced          | `arith_gas` + result bytes (or elements) / unit     |
+| `**` and `<<`                          | as arithmetic, on the result size (checked first)   |
+| compare / `in` on containers           | deep element count x `element_gas`                  |
+| sort / sorted                          | n * ceil(log2 n) x `element_gas` + deep size        |
+| storage read                           | `storage_read_gas` + bytes x `storage_byte_gas`     |
+| storage write                          | `storage_write_gas` + bytes x `storage_byte_gas`    |
+| event                                  | `event_gas` + bytes x `event_byte_gas`              |
+| cross-contract call                    | `contract_call_gas` + argument bytes                |
+| int <-> str conversion                 | `builtin_call_gas` + digits                         |
+
+Hard limits (a breach is `ErrorCode.LIMIT_EXCEEDED` or `CALL_DEPTH`, never a crash):
+see the `*_max` constants below. Sizes are checked *before* a big result is built.
+
+The fast path (instrumented code) charges a block's static cost when the block starts;
+the reference interpreter (vm/reference.py) charges each statement when it runs. So for a
+call that succeeds on both, reference gas <= fast gas, with equality when no block is left
+early (return, break, continue).
+"""
+
+from __future__ import annotations
+
+# --- static charges ---------------------------------------------------------------
+node_gas = 1
+function_call_gas = 20
+iteration_gas = 4
+builtin_call_gas = 5
+arith_gas = 1
+element_gas = 1
+int_bits_per_gas = 64
+bytes_per_gas = 16  # copying str/bytes: one gas per 16 bytes produced
+storage_read_gas = 200
+storage_write_gas = 1000
+storage_byte_gas = 1
+event_gas = 300
+event_byte_gas = 1
+contract_call_gas = 700
+
+# --- hard limits ----------------------------------------------------------------------
+gas_limit_tx_max = 50_000_000
+source_bytes_max = 64 * 1024
+source_tokens_per_line_max = 400
+bracket_depth_max = 24
+ast_depth_max = 64
+function_depth_max = 200  # contract function frames alive at once, all contracts together
+contract_call_depth_max = 8
+int_bits_max = 1024
+str_bytes_max = 256 * 1024  # str (in code points) and bytes
+container_elements_max = 100_000
+key_bytes_max = 256
+value_bytes_max = 64 * 1024
+writes_per_tx_max = 1024
+events_per_tx_max = 256
+event_bytes_max = 8 * 1024
+return_bytes_max = 64 * 1024
+int_str_digits_max = 330  # 10**330 > 2**1024: int(str) and str(int) stay within int_bits_max
+
+assert int_str_digits_max * 3.3 > int_bits_max  # noqa: PLR2004 - a check, not VM arithmetic
+assert writes_per_tx_max * value_bytes_max <= 64 * 1024 * 1024
+assert function_depth_max + 10 * contract_call_depth_max < 500  # stays far from CPython's 1000
