@@ -1,0 +1,737 @@
+"""ChainStore: a node's blocks, indexes, receipts, per-shard state and consensus records.
+
+The store works on already-encoded bytes plus the few fields it indexes by; it never
+imports ``consensus/`` (it sits below it). One store per node data dir; every shard the
+node hosts lives in it under key prefixes, through the same code path.
+
+Key layout (``u32``/``u64`` = big-endian unsigned, so keys iterate in numeric order;
+``hash`` = 32-byte SHA-256 digest; *sealed* = ``SHA256(key || payload) || payload``)::
+
+    m                              -> sealed msgpack [schema_version, chain_id]
+    b | shard u32 | height u64     -> sealed msgpack [block_hash, block_bytes,
+                                        certificate_bytes, [[tx_hash, position], ...]]
+    h | block_hash                 -> shard u32 | height u64
+    t | tx_hash                    -> shard u32 | height u64 | position u32
+    r | tx_hash                    -> sealed receipt_bytes
+    s | shard u32 | state_key      -> state value (raw)
+    f | shard u32                  -> sealed msgpack [height, block_hash, state_root]
+    w | shard u32 | sequence u64   -> sealed consensus record (opaque)
+    p | shard u32                  -> u64 lowest sequence still kept (the prune floor)
+    c | shard u32                  -> sealed stable checkpoint (opaque)
+
+Invariants (checked by ``check_invariants``; the cheap ones on open):
+
+* The *finalized marker* ``f|shard`` names the highest finalized height. Blocks
+  ``GENESIS_HEIGHT..marker`` are all present; nothing visible lies above it. A block, its
+  indexes, receipts, state writes and the marker are written in ONE synced batch by
+  ``finalize_block``, so a crash leaves either all of a height or none of it.
+* On open, blocks above a marker (which only a foreign writer or a future non-atomic path
+  could leave) are deleted with the index entries and receipts that point at them, and the
+  marker's block must exist, pass its checksum and carry the marker's block hash.
+* Reads are gated by the marker: a tx, receipt or block hash that points above it is
+  reported as absent.
+* Every sealed value carries a SHA-256 checksum over key and payload, so a damaged value,
+  or a value moved to another key, raises :class:`StorageCorrupt` naming what it was.
+  Block records are verified on every read; the index entries are small fixed-width
+  pointers, checked by the block read they lead to. State values are not sealed (cost per
+  write; the state root covers what was written, a Merkle tree will cover what is read —
+  later issue).
+* Record sequences per shard only grow, also across pruning and restarts (``p|shard``).
+* The state root follows ``storage/state_root.py``; ``finalize_block`` recomputes it and
+  asserts it equals the caller's (pair assertion with the executor).
+
+Heights start at ``GENESIS_HEIGHT`` = 0: a shard's genesis (initial balances, templates)
+is finalized as height 0 with its write set, so every state change goes through one path.
+
+Concurrency: one writer per shard (that shard's executor / replica task); different
+shards may write from different threads at once, and reads may run concurrently with
+writes. ``finalize_block``, ``append_records`` and ``put_stable_checkpoint`` fsync, so
+trio callers run them through ``trio.to_thread.run_sync`` with a limiter —
+``storage/aio.py`` does exactly that. Reads are LevelDB point lookups (microseconds) and
+may be called directly from trio tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from storage.errors import StorageCorrupt, StorageIncompatible
+from storage.kv import BatchOperation, KVReader, KVSnapshot, KVStore
+from storage.state_root import DIGEST_BYTES, EMPTY_STATE_ROOT, StateWrite, next_state_root
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+GENESIS_HEIGHT = 0
+SHARD_MAX = 2**32 - 1
+HEIGHT_MAX = 2**64 - 1
+POSITION_MAX = 2**32 - 1
+
+_TAG_META = b"m"
+_TAG_BLOCK = b"b"
+_TAG_BLOCK_HASH = b"h"
+_TAG_TX = b"t"
+_TAG_RECEIPT = b"r"
+_TAG_STATE = b"s"
+_TAG_FINALIZED = b"f"
+_TAG_RECORD = b"w"
+_TAG_RECORD_FLOOR = b"p"
+_TAG_CHECKPOINT = b"c"
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_SHARD_HEIGHT = struct.Struct(">IQ")
+_TX_LOCATION = struct.Struct(">IQI")
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizedHeight:
+    """A shard's finalized marker: the last finalized height, its block hash, state root."""
+
+    height: int
+    block_hash: bytes
+    state_root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BlockLocation:
+    shard: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    shard: int
+    height: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """A finalized block as stored: encoded block and certificate, plus its tx hashes."""
+
+    shard: int
+    height: int
+    block_hash: bytes
+    block_bytes: bytes
+    certificate_bytes: bytes
+    txs: tuple[tuple[bytes, int], ...]  # (tx_hash, position) in the order given
+
+
+# Keys -------------------------------------------------------------------------------------
+
+
+def _shard_prefix(tag: bytes, shard: int) -> bytes:
+    return tag + _U32.pack(shard)
+
+
+def _block_key(shard: int, height: int) -> bytes:
+    return _TAG_BLOCK + _SHARD_HEIGHT.pack(shard, height)
+
+
+def _record_key(shard: int, sequence: int) -> bytes:
+    return _TAG_RECORD + _U32.pack(shard) + _U64.pack(sequence)
+
+
+def _height_of_block_key(key: bytes) -> int:
+    return int(_U64.unpack_from(key, 1 + _U32.size)[0])
+
+
+def _sequence_of_record_key(key: bytes) -> int:
+    return int(_U64.unpack_from(key, 1 + _U32.size)[0])
+
+
+# Sealed values ----------------------------------------------------------------------------
+
+
+def _seal(key: bytes, payload: bytes) -> bytes:
+    """Prefix a checksum binding ``payload`` to ``key`` (catches damage and misplacement)."""
+    hasher = hashlib.sha256(key)
+    hasher.update(payload)
+    return hasher.digest() + payload
+
+
+def _unseal(key: bytes, value: bytes, what: str, location: str) -> bytes:
+    checksum, payload = value[:DIGEST_BYTES], value[DIGEST_BYTES:]
+    hasher = hashlib.sha256(key)
+    hasher.update(payload)
+    if len(checksum) != DIGEST_BYTES or hasher.digest() != checksum:
+        raise StorageCorrupt(
+            f"{what}: checksum mismatch in store at {location} (key {key.hex()}): "
+            "the stored value is damaged or was not written by this storage layer"
+        )
+    return payload
+
+
+def _unpack(payload: bytes, what: str, location: str) -> Any:
+    try:
+        return msgpack.unpackb(payload, use_list=True, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.UnpackException) as error:
+        raise StorageCorrupt(f"{what}: undecodable value in store at {location}: {error}") from error
+
+
+def _pack(value: Any) -> bytes:
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    return packed
+
+
+def _check_shard(shard: int) -> None:
+    assert 0 <= shard <= SHARD_MAX, f"shard {shard} out of range 0..{SHARD_MAX}"
+
+
+def _check_digest(digest: bytes, what: str) -> None:
+    assert isinstance(digest, bytes) and len(digest) == DIGEST_BYTES, (
+        f"{what} must be a {DIGEST_BYTES}-byte digest"
+    )
+
+
+# Reading ----------------------------------------------------------------------------------
+
+
+class ChainReader:
+    """Read access to a chain store, over a live KV store or a snapshot of one.
+
+    Every read is gated by the shards' finalized markers in ``finalized``.
+    """
+
+    def __init__(
+        self, kv: KVReader, location: str, finalized: Mapping[int, FinalizedHeight]
+    ) -> None:
+        self._reader = kv
+        self._location = location
+        self._finalized = finalized
+
+    def finalized(self, shard: int) -> FinalizedHeight | None:
+        """The shard's finalized marker, or None before its genesis is finalized."""
+        return self._finalized.get(shard)
+
+    def last_height(self, shard: int) -> int:
+        """The shard's last finalized height (``GENESIS_HEIGHT - 1`` if none)."""
+        marker = self._finalized.get(shard)
+        return GENESIS_HEIGHT - 1 if marker is None else marker.height
+
+    def state_root(self, shard: int) -> bytes:
+        """The shard's state root after its last finalized block (or the empty root)."""
+        marker = self._finalized.get(shard)
+        return EMPTY_STATE_ROOT if marker is None else marker.state_root
+
+    def shards(self) -> list[int]:
+        """The shards that have finalized at least their genesis, ascending."""
+        return sorted(self._finalized)
+
+    def get_block(self, shard: int, height: int) -> StoredBlock | None:
+        """The finalized block at (shard, height), checksum-verified, or None."""
+        _check_shard(shard)
+        if not GENESIS_HEIGHT <= height <= self.last_height(shard):
+            return None
+        block = self._read_block_record(shard, height)
+        if block is None:
+            raise StorageCorrupt(
+                f"shard {shard} height {height}: block missing below the finalized height "
+                f"{self.last_height(shard)} in store at {self._location}"
+            )
+        return block
+
+    def get_block_location(self, block_hash: bytes) -> BlockLocation | None:
+        raw = self._reader.get(_TAG_BLOCK_HASH + block_hash)
+        if raw is None:
+            return None
+        shard, height = _SHARD_HEIGHT.unpack(raw)
+        if height > self.last_height(shard):
+            return None
+        return BlockLocation(shard, height)
+
+    def get_block_by_hash(self, block_hash: bytes) -> StoredBlock | None:
+        location = self.get_block_location(block_hash)
+        if location is None:
+            return None
+        block = self.get_block(location.shard, location.height)
+        if block is not None and block.block_hash != block_hash:
+            raise StorageCorrupt(
+                f"shard {location.shard} height {location.height}: block hash index entry "
+                f"{block_hash.hex()} points at a block with hash {block.block_hash.hex()}"
+            )
+        return block
+
+    def get_tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        """Where a finalized tx sits: (shard, height, position in block), or None."""
+        raw = self._reader.get(_TAG_TX + tx_hash)
+        if raw is None:
+            return None
+        shard, height, position = _TX_LOCATION.unpack(raw)
+        if height > self.last_height(shard):
+            return None
+        return TxLocation(shard, height, position)
+
+    def get_receipt(self, tx_hash: bytes) -> bytes | None:
+        """The encoded receipt of a finalized tx, or None."""
+        if self.get_tx_location(tx_hash) is None:
+            return None
+        key = _TAG_RECEIPT + tx_hash
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        return _unseal(key, raw, f"receipt of tx {tx_hash.hex()}", self._location)
+
+    def get_state(self, shard: int, key: bytes) -> bytes | None:
+        """The shard's current value for ``key``, or None."""
+        _check_shard(shard)
+        return self._reader.get(_shard_prefix(_TAG_STATE, shard) + key)
+
+    def scan_state(self, shard: int, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """Yield the shard's ``(key, value)`` pairs whose key starts with ``prefix``, ordered."""
+        _check_shard(shard)
+        shard_prefix = _shard_prefix(_TAG_STATE, shard)
+        cut = len(shard_prefix)
+        for key, value in self._reader.iterate_prefix(shard_prefix + prefix):
+            yield key[cut:], value
+
+    def get_stable_checkpoint(self, shard: int) -> bytes | None:
+        """The shard's last stable-checkpoint record (opaque), or None."""
+        _check_shard(shard)
+        key = _shard_prefix(_TAG_CHECKPOINT, shard)
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        return _unseal(key, raw, f"shard {shard} stable checkpoint", self._location)
+
+    def load_records(self, shard: int) -> list[bytes]:
+        """The shard's consensus records, oldest first."""
+        return [record for _, record in self.load_record_entries(shard)]
+
+    def load_record_entries(self, shard: int) -> list[tuple[int, bytes]]:
+        """The shard's consensus records with their sequence numbers, oldest first."""
+        _check_shard(shard)
+        entries = []
+        for key, raw in self._reader.iterate_prefix(_shard_prefix(_TAG_RECORD, shard)):
+            sequence = _sequence_of_record_key(key)
+            what = f"shard {shard} consensus record {sequence}"
+            entries.append((sequence, _unseal(key, raw, what, self._location)))
+        return entries
+
+    def _read_block_record(self, shard: int, height: int) -> StoredBlock | None:
+        key = _block_key(shard, height)
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        return _decode_block(key, raw, shard, height, self._location)
+
+
+def _decode_block(key: bytes, raw: bytes, shard: int, height: int, location: str) -> StoredBlock:
+    what = f"shard {shard} height {height} block"
+    fields = _unpack(_unseal(key, raw, what, location), what, location)
+    block_hash, block_bytes, certificate_bytes, txs = fields
+    return StoredBlock(
+        shard=shard,
+        height=height,
+        block_hash=block_hash,
+        block_bytes=block_bytes,
+        certificate_bytes=certificate_bytes,
+        txs=tuple((tx_hash, position) for tx_hash, position in txs),
+    )
+
+
+class ChainSnapshot(ChainReader):
+    """A consistent, read-only view of a chain store; ``close()`` releases it."""
+
+    def __init__(self, snapshot: KVSnapshot, location: str) -> None:
+        super().__init__(snapshot, location, _load_markers(snapshot, location))
+        self._snapshot = snapshot
+
+    def close(self) -> None:
+        self._snapshot.close()
+
+    def __enter__(self) -> ChainSnapshot:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _load_markers(kv: KVReader, location: str) -> dict[int, FinalizedHeight]:
+    markers = {}
+    for key, raw in kv.iterate_prefix(_TAG_FINALIZED):
+        (shard,) = _U32.unpack_from(key, 1)
+        what = f"shard {shard} finalized marker"
+        height, block_hash, state_root = _unpack(_unseal(key, raw, what, location), what, location)
+        markers[shard] = FinalizedHeight(height, block_hash, state_root)
+    return markers
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+class ChainStore(ChainReader):
+    """A node's chain store: the only writer of its KV store.
+
+    Opening checks the meta key (chain id, schema version) and reconciles every shard's
+    blocks with its finalized marker; see the module docstring.
+    """
+
+    def __init__(self, kv: KVStore, chain_id: str) -> None:
+        self._kv = kv
+        self._chain_id = chain_id
+        _check_meta(kv, chain_id)
+        markers = _load_markers(kv, kv.location)
+        for shard in sorted(_shards_with_blocks(kv) | set(markers)):
+            _reconcile_shard(kv, shard, markers.get(shard))
+        super().__init__(kv, kv.location, markers)
+        self._markers = markers
+        self._record_next: dict[int, int] = {}
+        self._shard_locks: dict[int, threading.Lock] = {}
+        self._shard_locks_guard = threading.Lock()
+
+    @classmethod
+    def open(cls, data_dir: Path | str, chain_id: str) -> ChainStore:
+        """Open (creating if needed) the LevelDB chain store in ``data_dir``."""
+        from storage.leveldb import LevelDBStore  # plyvel only for callers that want it
+
+        kv = LevelDBStore(data_dir)
+        try:
+            return cls(kv, chain_id)
+        except BaseException:
+            kv.close()
+            raise
+
+    @property
+    def chain_id(self) -> str:
+        return self._chain_id
+
+    def finalize_block(
+        self,
+        shard: int,
+        height: int,
+        block_hash: bytes,
+        block_bytes: bytes,
+        certificate_bytes: bytes,
+        txs: Sequence[tuple[bytes, int]],
+        receipts: Sequence[tuple[bytes, bytes]],
+        state_writes: Sequence[StateWrite],
+        state_root: bytes,
+    ) -> FinalizedHeight:
+        """Store a committed, executed block and everything it changed in ONE synced batch.
+
+        ``txs`` are ``(tx_hash, position in block)``; ``receipts`` are
+        ``(tx_hash, encoded receipt)`` for some or all of them; ``state_writes`` is the
+        block's net write set (``value is None`` deletes); ``state_root`` must equal
+        ``next_state_root(previous root, height, state_writes)``.
+        """
+        _check_shard(shard)
+        _check_digest(block_hash, "block hash")
+        _check_block_contents(txs, receipts)
+        with self._lock(shard):
+            last = self.last_height(shard)
+            assert height == last + 1, (
+                f"shard {shard}: finalize height {height} but last finalized height is {last}"
+            )
+            expected_root = next_state_root(self.state_root(shard), height, state_writes)
+            assert state_root == expected_root, (
+                f"shard {shard} height {height}: caller's state root {state_root.hex()} != "
+                f"{expected_root.hex()} computed from the write set"
+            )
+            marker = FinalizedHeight(height, block_hash, state_root)
+            operations = _finalize_operations(
+                shard, marker, block_bytes, certificate_bytes, txs, receipts, state_writes
+            )
+            self._kv.write_batch(operations, sync=True)
+            self._markers[shard] = marker
+        return marker
+
+    def append_records(self, shard: int, records: Sequence[bytes]) -> range:
+        """Durably append consensus records (synced); return their sequence numbers.
+
+        The replica persists what it signs here before sending it.
+        """
+        _check_shard(shard)
+        with self._lock(shard):
+            first = self._next_record_sequence(shard)
+            operations: list[BatchOperation] = []
+            for offset, record in enumerate(records):
+                assert isinstance(record, bytes), "a consensus record must be bytes"
+                key = _record_key(shard, first + offset)
+                operations.append((key, _seal(key, record)))
+            if operations:
+                self._kv.write_batch(operations, sync=True)
+            self._record_next[shard] = first + len(operations)
+        return range(first, first + len(operations))
+
+    def prune_records(self, shard: int, keep_from_sequence: int) -> None:
+        """Delete the shard's records with sequence < ``keep_from_sequence``.
+
+        Not synced: if a crash loses the prune, the old records come back and the replica
+        skips them (they are below its stable checkpoint); the next synced write makes it
+        durable anyway, LevelDB's log being append-only.
+        """
+        _check_shard(shard)
+        with self._lock(shard):
+            operations = self._prune_operations(shard, keep_from_sequence)
+            self._kv.write_batch(operations, sync=False)
+
+    def next_record_sequence(self, shard: int) -> int:
+        """The sequence number the shard's next appended record will get."""
+        _check_shard(shard)
+        with self._lock(shard):
+            return self._next_record_sequence(shard)
+
+    def put_stable_checkpoint(
+        self, shard: int, checkpoint: bytes, *, prune_records_before: int | None = None
+    ) -> None:
+        """Durably replace the shard's stable-checkpoint record (synced).
+
+        With ``prune_records_before``, the records below that sequence are deleted in the
+        same atomic batch, so the log is never pruned past a checkpoint that was not stored.
+        """
+        _check_shard(shard)
+        key = _shard_prefix(_TAG_CHECKPOINT, shard)
+        with self._lock(shard):
+            operations: list[BatchOperation] = [(key, _seal(key, checkpoint))]
+            if prune_records_before is not None:
+                operations += self._prune_operations(shard, prune_records_before)
+            self._kv.write_batch(operations, sync=True)
+
+    def snapshot(self) -> ChainSnapshot:
+        """A consistent read view (blocks, state, markers as of now); close it after use."""
+        return ChainSnapshot(self._kv.snapshot(), self._kv.location)
+
+    def check_invariants(self) -> None:
+        """Full scan of every invariant in the module docstring (slow; tests, tooling)."""
+        markers = _load_markers(self._kv, self._kv.location)
+        assert markers == self._markers, "cached finalized markers differ from the store"
+        for shard in sorted(_shards_with_blocks(self._kv) | set(markers)):
+            _check_shard_blocks(self, shard, markers.get(shard))
+            _check_shard_records(self._kv, shard)
+
+    def close(self) -> None:
+        self._kv.close()
+
+    def __enter__(self) -> ChainStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _lock(self, shard: int) -> threading.Lock:
+        with self._shard_locks_guard:
+            return self._shard_locks.setdefault(shard, threading.Lock())
+
+    def _next_record_sequence(self, shard: int) -> int:
+        cached = self._record_next.get(shard)
+        if cached is not None:
+            return cached
+        floor_raw = self._kv.get(_shard_prefix(_TAG_RECORD_FLOOR, shard))
+        next_sequence = 0 if floor_raw is None else int(_U64.unpack(floor_raw)[0])
+        for key, _ in self._kv.iterate_prefix(_shard_prefix(_TAG_RECORD, shard), reverse=True):
+            next_sequence = max(next_sequence, _sequence_of_record_key(key) + 1)
+            break
+        self._record_next[shard] = next_sequence
+        return next_sequence
+
+    def _prune_operations(self, shard: int, keep_from_sequence: int) -> list[BatchOperation]:
+        next_sequence = self._next_record_sequence(shard)
+        assert 0 <= keep_from_sequence <= next_sequence, (
+            f"shard {shard}: cannot keep records from {keep_from_sequence}, "
+            f"the next record is {next_sequence}"
+        )
+        operations: list[BatchOperation] = []
+        for key, _ in self._kv.iterate_prefix(_shard_prefix(_TAG_RECORD, shard)):
+            if _sequence_of_record_key(key) >= keep_from_sequence:
+                break
+            operations.append((key, None))
+        floor_key = _shard_prefix(_TAG_RECORD_FLOOR, shard)
+        floor_raw = self._kv.get(floor_key)
+        floor = 0 if floor_raw is None else int(_U64.unpack(floor_raw)[0])
+        operations.append((floor_key, _U64.pack(max(floor, keep_from_sequence))))
+        return operations
+
+
+def _check_block_contents(
+    txs: Sequence[tuple[bytes, int]], receipts: Sequence[tuple[bytes, bytes]]
+) -> None:
+    tx_hashes = set()
+    positions = set()
+    for tx_hash, position in txs:
+        _check_digest(tx_hash, "tx hash")
+        assert 0 <= position <= POSITION_MAX, f"tx position {position} out of range"
+        tx_hashes.add(tx_hash)
+        positions.add(position)
+    assert len(tx_hashes) == len(txs), "a block lists the same tx hash twice"
+    assert len(positions) == len(txs), "a block lists the same tx position twice"
+    receipt_hashes = {tx_hash for tx_hash, _ in receipts}
+    assert len(receipt_hashes) == len(receipts), "a block has two receipts for one tx"
+    assert receipt_hashes <= tx_hashes, "a receipt names a tx that is not in the block"
+
+
+def _finalize_operations(
+    shard: int,
+    marker: FinalizedHeight,
+    block_bytes: bytes,
+    certificate_bytes: bytes,
+    txs: Sequence[tuple[bytes, int]],
+    receipts: Sequence[tuple[bytes, bytes]],
+    state_writes: Sequence[StateWrite],
+) -> list[BatchOperation]:
+    height = marker.height
+    block_key = _block_key(shard, height)
+    record = _pack([marker.block_hash, block_bytes, certificate_bytes, [list(t) for t in txs]])
+    operations: list[BatchOperation] = [
+        (block_key, _seal(block_key, record)),
+        (_TAG_BLOCK_HASH + marker.block_hash, _SHARD_HEIGHT.pack(shard, height)),
+    ]
+    operations += [
+        (_TAG_TX + tx_hash, _TX_LOCATION.pack(shard, height, position)) for tx_hash, position in txs
+    ]
+    for tx_hash, receipt in receipts:
+        key = _TAG_RECEIPT + tx_hash
+        operations.append((key, _seal(key, receipt)))
+    state_prefix = _shard_prefix(_TAG_STATE, shard)
+    operations += [(state_prefix + key, value) for key, value in state_writes]
+    marker_key = _shard_prefix(_TAG_FINALIZED, shard)
+    marker_record = _pack([height, marker.block_hash, marker.state_root])
+    operations.append((marker_key, _seal(marker_key, marker_record)))
+    return operations
+
+
+# Opening: meta and reconciliation ---------------------------------------------------------
+
+
+def _check_meta(kv: KVStore, chain_id: str) -> None:
+    key = _TAG_META
+    raw = kv.get(key)
+    if raw is None:
+        if next(kv.iterate_prefix(b""), None) is not None:
+            raise StorageCorrupt(
+                f"store at {kv.location} holds data but no meta key: "
+                "it is not an Agora chain store, or it is damaged"
+            )
+        kv.write_batch([(key, _seal(key, _pack([SCHEMA_VERSION, chain_id])))], sync=True)
+        return
+    what = "store meta (schema version, chain id)"
+    schema_version, stored_chain_id = _unpack(_unseal(key, raw, what, kv.location), what, kv.location)
+    if schema_version != SCHEMA_VERSION:
+        raise StorageIncompatible(
+            f"store at {kv.location} has schema version {schema_version}, this build "
+            f"reads version {SCHEMA_VERSION}: migrate it or use another data dir"
+        )
+    if stored_chain_id != chain_id:
+        raise StorageIncompatible(
+            f"store at {kv.location} belongs to chain {stored_chain_id!r}, but this node "
+            f"runs chain {chain_id!r}: point the node at the data dir made for its chain"
+        )
+
+
+def _shards_with_blocks(kv: KVReader) -> set[int]:
+    """Shards with at least one block record, found with one seek per shard."""
+    shards = set()
+    start = _TAG_BLOCK
+    while True:
+        first = next(kv.iterate_prefix(_TAG_BLOCK, start=start), None)
+        if first is None:
+            return shards
+        (shard,) = _U32.unpack_from(first[0], 1)
+        shards.add(shard)
+        if shard == SHARD_MAX:
+            return shards
+        start = _shard_prefix(_TAG_BLOCK, shard + 1)
+
+
+def _reconcile_shard(kv: KVStore, shard: int, marker: FinalizedHeight | None) -> None:
+    """Verify the marker's block and delete whatever lies above the marker."""
+    if marker is not None:
+        key = _block_key(shard, marker.height)
+        raw = kv.get(key)
+        if raw is None:
+            raise StorageCorrupt(
+                f"shard {shard} height {marker.height}: the finalized marker names this "
+                f"height but its block is missing in store at {kv.location}"
+            )
+        block = _decode_block(key, raw, shard, marker.height, kv.location)
+        if block.block_hash != marker.block_hash:
+            raise StorageCorrupt(
+                f"shard {shard} height {marker.height}: stored block hash "
+                f"{block.block_hash.hex()} differs from the finalized marker's "
+                f"{marker.block_hash.hex()} in store at {kv.location}"
+            )
+    first_stale = GENESIS_HEIGHT if marker is None else marker.height + 1
+    stale_prefix = _shard_prefix(_TAG_BLOCK, shard)
+    stale = list(kv.iterate_prefix(stale_prefix, start=_block_key(shard, first_stale)))
+    if not stale:
+        return
+    operations: list[BatchOperation] = []
+    for key, raw in stale:
+        operations += _stale_block_operations(kv, shard, key, raw)
+    kv.write_batch(operations, sync=True)
+    logger.warning(
+        "shard=%d removed_blocks_above_finalized=%d first=%d last=%d",
+        shard,
+        len(stale),
+        _height_of_block_key(stale[0][0]),
+        _height_of_block_key(stale[-1][0]),
+    )
+
+
+def _stale_block_operations(
+    kv: KVStore, shard: int, key: bytes, raw: bytes
+) -> list[BatchOperation]:
+    """Delete a block above the marker and the index entries and receipts pointing at it."""
+    height = _height_of_block_key(key)
+    operations: list[BatchOperation] = [(key, None)]
+    try:
+        block = _decode_block(key, raw, shard, height, kv.location)
+    except StorageCorrupt:
+        # A damaged unfinalized block: nothing it says can be trusted, so only it goes;
+        # index entries it may have left stay invisible because reads are marker-gated.
+        logger.warning("shard=%d height=%d removing_damaged_unfinalized_block", shard, height)
+        return operations
+    here = _SHARD_HEIGHT.pack(shard, height)
+    hash_key = _TAG_BLOCK_HASH + block.block_hash
+    if kv.get(hash_key) == here:
+        operations.append((hash_key, None))
+    for tx_hash, _ in block.txs:
+        location = kv.get(_TAG_TX + tx_hash)
+        if location is not None and location[: _SHARD_HEIGHT.size] == here:
+            operations += [(_TAG_TX + tx_hash, None), (_TAG_RECEIPT + tx_hash, None)]
+    return operations
+
+
+# Invariant checks (full scans) ------------------------------------------------------------
+
+
+def _check_shard_blocks(reader: ChainReader, shard: int, marker: FinalizedHeight | None) -> None:
+    kv = reader._reader
+    last = GENESIS_HEIGHT - 1 if marker is None else marker.height
+    expected_height = GENESIS_HEIGHT
+    for key, raw in kv.iterate_prefix(_shard_prefix(_TAG_BLOCK, shard)):
+        height = _height_of_block_key(key)
+        assert height == expected_height, f"shard {shard}: block {expected_height} missing"
+        assert height <= last, f"shard {shard}: block {height} above finalized {last}"
+        block = _decode_block(key, raw, shard, height, reader._location)
+        location = reader.get_block_location(block.block_hash)
+        assert location == BlockLocation(shard, height), f"shard {shard} {height}: hash index"
+        for tx_hash, position in block.txs:
+            tx_location = reader.get_tx_location(tx_hash)
+            assert tx_location == TxLocation(shard, height, position), (
+                f"shard {shard} height {height}: tx index of {tx_hash.hex()} is {tx_location}"
+            )
+            reader.get_receipt(tx_hash)  # verifies the checksum if present
+        expected_height += 1
+    assert expected_height == last + 1, f"shard {shard}: blocks end at {expected_height - 1}"
+    if marker is not None:
+        block = reader.get_block(shard, marker.height)
+        assert block is not None and block.block_hash == marker.block_hash
+
+
+def _check_shard_records(kv: KVReader, shard: int) -> None:
+    floor_raw = kv.get(_shard_prefix(_TAG_RECORD_FLOOR, shard))
+    floor = 0 if floor_raw is None else int(_U64.unpack(floor_raw)[0])
+    for key, _ in kv.iterate_prefix(_shard_prefix(_TAG_RECORD, shard)):
+        sequence = _sequence_of_record_key(key)
+        assert sequence >= floor, f"shard {shard}: record {sequence} below floor {floor}"
