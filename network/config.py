@@ -1,0 +1,72 @@
+"""Configuration of the network layer: one frozen dataclass, defaults for a local cluster.
+
+Invariants checked by :meth:`NetworkConfig.validate` (every bad field reported at once):
+all sizes and durations positive, backoff initial <= max, keepalive interval shorter
+than the idle timeout (else a healthy but quiet link would be dropped).
+
+The node maps the ``[network]`` TOML section onto this class; CLI overrides live in
+``node/`` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from network.errors import NetworkConfigError
+
+MEBIBYTE_BYTES = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """Limits and deadlines of the peer links. Units are in the field names."""
+
+    # Largest payload one frame may carry; a length prefix above it is refused before the
+    # body is read, so a peer cannot make us allocate more than this per link.
+    max_frame_bytes: int = 16 * MEBIBYTE_BYTES
+    # The whole handshake (hello exchange, DH, signature exchange) must finish in this.
+    handshake_timeout_seconds: float = 5.0
+    # Inbound connections allowed to be mid-handshake at once; more are closed at once.
+    max_pending_handshakes: int = 64
+    dial_timeout_seconds: float = 5.0
+    # Per-peer outbound queue; when full, send() drops the newest payload and counts it.
+    send_queue_frames: int = 1024
+    # The one inbound channel shared by all peers; when full, readers wait (backpressure).
+    inbound_queue_frames: int = 4096
+    reconnect_backoff_initial_seconds: float = 0.1
+    reconnect_backoff_max_seconds: float = 5.0
+    # One frame write (the whole frame) must complete in this, else the link is closed.
+    write_timeout_seconds: float = 10.0
+    # A link idle for this long gets a ping frame so the peer's idle timer stays fed.
+    keepalive_interval_seconds: float = 2.0
+    # A link from which nothing (not even a ping) arrived for this long is closed.
+    idle_timeout_seconds: float = 10.0
+    # Bind address; None means the host from our own entry in the address book.
+    listen_host: str | None = None
+
+    def validate(self) -> NetworkConfig:
+        """Return self if valid, else raise NetworkConfigError listing every problem."""
+        problems: list[str] = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "listen_host":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"{field.name} must be a number, got {value!r}")
+            elif value <= 0:
+                problems.append(f"{field.name} must be > 0, got {value!r}")
+        if problems:
+            raise NetworkConfigError(problems)
+        if self.reconnect_backoff_initial_seconds > self.reconnect_backoff_max_seconds:
+            problems.append(
+                "reconnect_backoff_initial_seconds must be <= reconnect_backoff_max_seconds"
+            )
+        if self.keepalive_interval_seconds >= self.idle_timeout_seconds:
+            problems.append("keepalive_interval_seconds must be < idle_timeout_seconds")
+        if self.max_frame_bytes >= 2**32 - 64:
+            problems.append("max_frame_bytes must fit the 32-bit length prefix")
+        if self.listen_host is not None and not isinstance(self.listen_host, str):
+            problems.append(f"listen_host must be a string or None, got {self.listen_host!r}")
+        if problems:
+            raise NetworkConfigError(problems)
+        return self
