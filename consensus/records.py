@@ -1,0 +1,61 @@
+"""Byte encoding of a replica's durable records (``consensus.events.Record``).
+
+A record is stored as ``[kind, fields]`` in canonical msgpack; the shell appends them to
+the consensus WAL before it sends anything that depends on them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from consensus import codec
+from consensus.errors import DecodeError
+from consensus.events import (
+    PreparedRecord,
+    Record,
+    StableCheckpointRecord,
+    ViewRecord,
+    VoteRecord,
+)
+from consensus.types import PrePrepare, Prepare, Tag, decode_message, encode_message
+
+
+class RecordKind(enum.IntEnum):
+    VOTE = 1
+    PREPARED = 2
+    VIEW = 3
+    STABLE_CHECKPOINT = 4
+
+
+def encode_record(record: Record) -> bytes:
+    match record:
+        case VoteRecord():
+            return codec.pack((int(RecordKind.VOTE), encode_message(record.message)))
+        case PreparedRecord():
+            kind = RecordKind.PREPARED
+        case ViewRecord():
+            kind = RecordKind.VIEW
+        case StableCheckpointRecord():
+            kind = RecordKind.STABLE_CHECKPOINT
+    return codec.pack((int(kind), codec.to_plain(record)))
+
+
+def decode_record(data: bytes) -> Record:
+    value = codec.unpack(data)
+    if not isinstance(value, tuple) or len(value) != 2 or not isinstance(value[0], int):
+        raise DecodeError("a record is [kind, fields]")
+    try:
+        kind = RecordKind(value[0])
+    except ValueError as error:
+        raise DecodeError(f"unknown record kind {value[0]}") from error
+    if kind is RecordKind.VOTE:
+        if not isinstance(value[1], bytes):
+            raise DecodeError("vote record holds message bytes")
+        message = decode_message(value[1])
+        if message.tag not in (Tag.PRE_PREPARE, Tag.PREPARE):
+            raise DecodeError("vote record holds a PRE-PREPARE or PREPARE")
+        assert isinstance(message, (PrePrepare, Prepare))
+        return VoteRecord(message)
+    cls = {RecordKind.PREPARED: PreparedRecord, RecordKind.VIEW: ViewRecord,
+           RecordKind.STABLE_CHECKPOINT: StableCheckpointRecord}[kind]
+    return codec.from_plain(cls, value[1])  # type: ignore[no-any-return]

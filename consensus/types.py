@@ -1,0 +1,516 @@
+"""Core types shared by every layer: transaction, block, certificates and PBFT messages.
+
+Every type is a frozen, slotted dataclass whose canonical encoding is the msgpack array
+of its fields (``consensus.codec``). Every signed type signs
+``domain tag || canonical bytes of every field but the signature``, so the signature
+covers every field, and a signature made for one message kind can never be replayed as
+another kind. Every PBFT message names chain id, shard, view, height and sender.
+
+A PRE-PREPARE carries its whole block; its ``digest`` field is the block hash (the hash of
+the canonical header, which commits to the transactions through ``tx_root``), and
+``check_pre_prepare_body`` pairs the two. Blocks keep the view and proposer of the view
+they were first proposed in, so a block re-proposed in a NEW-VIEW keeps its hash and the
+chain of ``prev_hash`` links stays valid.
+
+Wire format of a message: ``[tag, [fields...]]``; ``decode_message`` checks the tag, the
+struct shape, every field type and the total size, and raises ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NewType, TypeAlias
+
+import nacl.exceptions
+import nacl.signing
+
+from consensus import codec
+from consensus.errors import DecodeError
+
+ReplicaId = NewType("ReplicaId", int)
+ShardId = NewType("ShardId", int)
+Height = NewType("Height", int)
+View = NewType("View", int)
+Digest = NewType("Digest", bytes)
+
+digest_bytes = 32
+public_key_bytes = 32
+signature_bytes = 64
+zero_digest = Digest(b"\x00" * digest_bytes)
+
+
+class Tag(enum.IntEnum):
+    """Wire tags and signature domains. Never renumber: they are in signatures."""
+
+    TRANSACTION = 1
+    PRE_PREPARE = 2
+    PREPARE = 3
+    COMMIT = 4
+    CHECKPOINT = 5
+    VIEW_CHANGE = 6
+    NEW_VIEW = 7
+    SYNC_REQUEST = 8
+    SYNC_RESPONSE = 9
+
+
+def _domain(tag: Tag) -> bytes:
+    return b"agora/v1/" + tag.name.encode()
+
+
+# -- signatures ----------------------------------------------------------------------------
+
+
+class Signer:
+    """An ed25519 identity (PyNaCl). Pure CPU: allowed inside the sans-IO core."""
+
+    __slots__ = ("_key", "public_key")
+
+    def __init__(self, seed: bytes) -> None:
+        self._key = nacl.signing.SigningKey(seed)
+        self.public_key: bytes = bytes(self._key.verify_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._key.sign(message).signature)
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is a valid ed25519 signature of ``message``."""
+    if len(public_key) != public_key_bytes or len(signature) != signature_bytes:
+        return False
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
+            nacl.exceptions.TypeError):
+        return False
+    return True
+
+
+# -- transactions and blocks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A client transaction, signed by ``sender`` (an ed25519 public key).
+
+    ``contract`` is a 32-byte contract address, or empty for the built-in native ledger;
+    ``args`` is the canonical msgpack of the argument list. ``nonce`` only makes two
+    otherwise equal transactions distinct; replay protection is by hash within the
+    validity window that ends at ``expiry_height`` (a height of the tx's home shard).
+    """
+
+    chain_id: str
+    sender: bytes
+    nonce: int
+    expiry_height: int
+    gas_limit: int
+    contract: bytes
+    method: str
+    args: bytes
+    signature: bytes
+
+    def signing_bytes(self) -> bytes:
+        return _domain(Tag.TRANSACTION) + codec.encode(_unsigned(self))
+
+    def encoded(self) -> bytes:
+        return codec.encode(self)
+
+    def hash(self) -> Digest:
+        return Digest(codec.digest(self.encoded()))
+
+    def has_valid_signature(self) -> bool:
+        return verify_signature(self.sender, self.signing_bytes(), self.signature)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    """A block header; its hash is the block hash.
+
+    ``app_height`` is the last height whose execution results (``state_root``,
+    ``receipts_root``) this header carries: ``max(0, height - state_root_lag_blocks)``.
+    With a lag of 1 this is CometBFT's "app hash of the previous height"; a larger lag
+    lets several heights be in flight at once (execution follows ordering).
+    """
+
+    chain_id: str
+    shard: int
+    height: int
+    prev_hash: bytes
+    view: int
+    proposer: int
+    timestamp_ms: int
+    tx_root: bytes
+    app_height: int
+    state_root: bytes
+    receipts_root: bytes
+
+    def hash(self) -> Digest:
+        return Digest(codec.digest(codec.encode(self)))
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    header: BlockHeader
+    txs: tuple[Transaction, ...]
+
+    def hash(self) -> Digest:
+        return self.header.hash()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """Binary SHA-256 Merkle root (RFC 6962 style: 0x00 leaf, 0x01 node prefixes)."""
+    if not leaves:
+        return codec.digest(b"")
+    level = [codec.digest(b"\x00" + leaf) for leaf in leaves]
+    while len(level) > 1:
+        paired = []
+        for index in range(0, len(level) - 1, 2):
+            paired.append(codec.digest(b"\x01" + level[index] + level[index + 1]))
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def tx_root(txs: tuple[Transaction, ...]) -> bytes:
+    return merkle_root([tx.hash() for tx in txs])
+
+
+@dataclass(frozen=True, slots=True)
+class CommitSignature:
+    replica: int
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitCertificate:
+    """Quorum of signed COMMITs for (view, height, digest): proves a block committed.
+
+    Each signature is over the signing bytes of the COMMIT message the replica sent, so
+    any node can rebuild and check them without the original messages.
+    """
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    digest: bytes
+    signatures: tuple[CommitSignature, ...]
+
+    def verify(self, validators: tuple[bytes, ...], quorum: int) -> str | None:
+        """None if valid, else the reason it is not."""
+        seen: set[int] = set()
+        for item in self.signatures:
+            if not 0 <= item.replica < len(validators):
+                return "unknown signer"
+            if item.replica in seen:
+                return "duplicate signer"
+            seen.add(item.replica)
+            commit = Commit(self.chain_id, self.shard, self.view, self.height, item.replica,
+                            self.digest, item.signature)
+            if not commit.has_valid_signature(validators):
+                return "bad signature"
+        if len(seen) < quorum:
+            return "too few signatures"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBlock:
+    block: Block
+    certificate: CommitCertificate
+
+
+# -- PBFT messages -------------------------------------------------------------------------
+
+
+class _Signed:
+    """Mixin for messages: signature over the domain tag and every other field."""
+
+    __slots__ = ()
+    tag: Tag
+
+    def signing_bytes(self) -> bytes:
+        return _domain(self.tag) + codec.encode(_unsigned(self))
+
+    def has_valid_signature(self, validators: tuple[bytes, ...]) -> bool:
+        sender: int = self.sender  # type: ignore[attr-defined]
+        if not 0 <= sender < len(validators):
+            return False
+        return verify_signature(validators[sender], self.signing_bytes(),
+                                self.signature)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class PrePrepare(_Signed):
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    digest: bytes
+    block: Block
+    signature: bytes
+    tag = Tag.PRE_PREPARE
+
+
+@dataclass(frozen=True, slots=True)
+class Prepare(_Signed):
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    digest: bytes
+    signature: bytes
+    tag = Tag.PREPARE
+
+
+@dataclass(frozen=True, slots=True)
+class Commit(_Signed):
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    digest: bytes
+    signature: bytes
+    tag = Tag.COMMIT
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint(_Signed):
+    """After executing ``height``: the block hash there and the state root after it."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    block_hash: bytes
+    state_root: bytes
+    signature: bytes
+    tag = Tag.CHECKPOINT
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCertificate:
+    """A PRE-PREPARE and a quorum-minus-one of matching PREPAREs from other replicas."""
+
+    pre_prepare: PrePrepare
+    prepares: tuple[Prepare, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange(_Signed):
+    """VIEW-CHANGE to ``view``; ``height`` is the sender's stable checkpoint height.
+
+    ``checkpoint_proof`` holds a quorum of matching CHECKPOINTs for that height (empty at
+    height 0, the genesis); ``prepared`` the sender's highest-view prepared certificate for
+    every height above it (Castro & Liskov 2002, §4.4).
+    """
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    checkpoint_proof: tuple[Checkpoint, ...]
+    prepared: tuple[PreparedCertificate, ...]
+    signature: bytes
+    tag = Tag.VIEW_CHANGE
+
+
+@dataclass(frozen=True, slots=True)
+class NewView(_Signed):
+    """NEW-VIEW for ``view``: the quorum of VIEW-CHANGEs and the re-proposals computed from
+    them; ``height`` is the stable checkpoint height the new view starts from."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    view_changes: tuple[ViewChange, ...]
+    pre_prepares: tuple[PrePrepare, ...]
+    signature: bytes
+    tag = Tag.NEW_VIEW
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest(_Signed):
+    """Ask a peer for committed blocks ``height .. height + count - 1`` with certificates."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    count: int
+    signature: bytes
+    tag = Tag.SYNC_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResponse(_Signed):
+    """Committed blocks from ``height`` on, consecutive, each with its certificate, and the
+    responder's latest stable checkpoint proof (empty if none), so a replica that fell
+    behind can move its low watermark up to where the others are."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    blocks: tuple[CommittedBlock, ...]
+    checkpoint_proof: tuple[Checkpoint, ...]
+    signature: bytes
+    tag = Tag.SYNC_RESPONSE
+
+
+Message: TypeAlias = (
+    PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | SyncRequest
+    | SyncResponse
+)
+
+message_types: dict[Tag, type] = {
+    Tag.PRE_PREPARE: PrePrepare,
+    Tag.PREPARE: Prepare,
+    Tag.COMMIT: Commit,
+    Tag.CHECKPOINT: Checkpoint,
+    Tag.VIEW_CHANGE: ViewChange,
+    Tag.NEW_VIEW: NewView,
+    Tag.SYNC_REQUEST: SyncRequest,
+    Tag.SYNC_RESPONSE: SyncResponse,
+}
+
+
+def _unsigned(value: object) -> tuple[object, ...]:
+    plain = codec.to_plain(value)
+    assert isinstance(plain, tuple)
+    return plain[:-1]  # the signature is always the last field
+
+
+def sign_message(message: Message, signer: Signer) -> Message:
+    """Return ``message`` with its signature field set by ``signer``."""
+    from dataclasses import replace
+
+    return replace(message, signature=signer.sign(message.signing_bytes()))
+
+
+def encode_message(message: Message) -> bytes:
+    return codec.pack((int(message.tag), codec.to_plain(message)))
+
+
+def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default) -> Message:
+    """Decode one wire message; DecodeError for anything malformed."""
+    value = codec.unpack(data, max_bytes)
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise DecodeError("a message is [tag, fields]")
+    raw_tag, fields = value
+    if isinstance(raw_tag, bool) or not isinstance(raw_tag, int):
+        raise DecodeError("message tag is not an int")
+    try:
+        tag = Tag(raw_tag)
+    except ValueError as error:
+        raise DecodeError(f"unknown message tag {raw_tag}") from error
+    cls = message_types.get(tag)
+    if cls is None:
+        raise DecodeError(f"tag {tag.name} is not a message")
+    message = codec.from_plain(cls, fields)
+    check_shape(message)
+    return message  # type: ignore[no-any-return]
+
+
+def decode_transaction(data: bytes, max_bytes: int = 1024 * 1024) -> Transaction:
+    tx = codec.decode_struct(Transaction, data, max_bytes)
+    check_transaction_shape(tx)
+    return tx
+
+
+# -- shape checks (field sizes and ranges, no signatures) ----------------------------------
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise DecodeError(what)
+
+
+def check_transaction_shape(tx: Transaction) -> None:
+    _require(len(tx.sender) == public_key_bytes, "tx.sender must be a 32-byte public key")
+    _require(len(tx.signature) == signature_bytes, "tx.signature must be 64 bytes")
+    _require(len(tx.contract) in (0, digest_bytes), "tx.contract must be empty or 32 bytes")
+    _require(0 <= tx.nonce < 2**64, "tx.nonce out of range")
+    _require(0 <= tx.expiry_height < 2**63, "tx.expiry_height out of range")
+    _require(0 <= tx.gas_limit < 2**63, "tx.gas_limit out of range")
+    _require(0 < len(tx.method) <= 64, "tx.method must be 1..64 characters")
+
+
+def _check_header_shape(header: BlockHeader) -> None:
+    _require(len(header.prev_hash) == digest_bytes, "header.prev_hash must be 32 bytes")
+    _require(len(header.tx_root) == digest_bytes, "header.tx_root must be 32 bytes")
+    _require(len(header.state_root) == digest_bytes, "header.state_root must be 32 bytes")
+    _require(len(header.receipts_root) == digest_bytes, "header.receipts_root must be 32 bytes")
+    for name in ("shard", "height", "view", "proposer", "timestamp_ms", "app_height"):
+        _require(0 <= getattr(header, name) < 2**63, f"header.{name} out of range")
+
+
+def _check_common(message: Message) -> None:
+    for name in ("shard", "view", "height", "sender"):
+        _require(0 <= getattr(message, name) < 2**63, f"{type(message).__name__}.{name} "
+                 "out of range")
+    _require(len(message.signature) == signature_bytes, "signature must be 64 bytes")
+
+
+def check_shape(message: Message) -> None:
+    """Field-level sanity of a decoded message (recursively). Signatures are not checked."""
+    _check_common(message)
+    match message:
+        case PrePrepare():
+            _require(len(message.digest) == digest_bytes, "digest must be 32 bytes")
+            _check_header_shape(message.block.header)
+            for tx in message.block.txs:
+                check_transaction_shape(tx)
+        case Prepare() | Commit():
+            _require(len(message.digest) == digest_bytes, "digest must be 32 bytes")
+        case Checkpoint():
+            _require(len(message.block_hash) == digest_bytes, "block_hash must be 32 bytes")
+            _require(len(message.state_root) == digest_bytes, "state_root must be 32 bytes")
+        case ViewChange():
+            for checkpoint in message.checkpoint_proof:
+                check_shape(checkpoint)
+            for certificate in message.prepared:
+                check_shape(certificate.pre_prepare)
+                for prepare in certificate.prepares:
+                    check_shape(prepare)
+        case NewView():
+            for view_change in message.view_changes:
+                check_shape(view_change)
+            for pre_prepare in message.pre_prepares:
+                check_shape(pre_prepare)
+        case SyncRequest():
+            _require(0 < message.count <= 1024, "SyncRequest.count must be 1..1024")
+        case SyncResponse():
+            for item in message.blocks:
+                _check_header_shape(item.block.header)
+                for tx in item.block.txs:
+                    check_transaction_shape(tx)
+                _require(len(item.certificate.digest) == digest_bytes, "cert digest size")
+                for signature in item.certificate.signatures:
+                    _require(len(signature.signature) == signature_bytes, "cert signature size")
+            for checkpoint in message.checkpoint_proof:
+                check_shape(checkpoint)
+
+
+def check_pre_prepare_body(message: PrePrepare) -> str | None:
+    """Pair the PRE-PREPARE's fields with its block; None if they agree, else why not."""
+    header = message.block.header
+    if message.block.hash() != message.digest:
+        return "digest is not the block hash"
+    if header.chain_id != message.chain_id or header.shard != message.shard:
+        return "block for another chain or shard"
+    if header.height != message.height:
+        return "block height differs from message height"
+    if tx_root(message.block.txs) != header.tx_root:
+        return "tx root does not match the transactions"
+    return None
