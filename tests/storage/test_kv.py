@@ -1,0 +1,86 @@
+"""The KV contract of storage/kv.py, run against both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.errors import StorageClosed
+from storage.kv import KVStore, prefix_upper_bound
+
+
+def test_get_returns_none_for_absent_key(kv: KVStore) -> None:
+    assert kv.get(b"absent") is None
+
+
+def test_batch_puts_and_deletes_apply_in_order(kv: KVStore) -> None:
+    kv.write_batch([(b"a", b"1"), (b"b", b"2"), (b"a", None), (b"b", b"3")], sync=True)
+    assert kv.get(b"a") is None
+    assert kv.get(b"b") == b"3"
+
+
+def test_empty_value_is_stored_not_deleted(kv: KVStore) -> None:
+    kv.write_batch([(b"a", b"")], sync=False)
+    assert kv.get(b"a") == b""
+
+
+def test_prefix_iteration_is_ordered_bytewise_and_bounded(kv: KVStore) -> None:
+    keys = [b"p\xff", b"p\x00", b"p", b"q", b"o\xff", b"p\x01\x02", b"p\xff\xff"]
+    kv.write_batch([(key, key) for key in keys], sync=False)
+    assert [key for key, _ in kv.iterate_prefix(b"p")] == [
+        b"p",
+        b"p\x00",
+        b"p\x01\x02",
+        b"p\xff",
+        b"p\xff\xff",
+    ]
+    assert [key for key, _ in kv.iterate_prefix(b"p\xff")] == [b"p\xff", b"p\xff\xff"]
+    assert [key for key, _ in kv.iterate_prefix(b"")] == sorted(keys)
+
+
+def test_prefix_iteration_honours_start_and_reverse(kv: KVStore) -> None:
+    kv.write_batch([(b"k%d" % i, b"") for i in range(5)] + [(b"z", b"")], sync=False)
+    assert [k for k, _ in kv.iterate_prefix(b"k", start=b"k2")] == [b"k2", b"k3", b"k4"]
+    assert [k for k, _ in kv.iterate_prefix(b"k", reverse=True)][:2] == [b"k4", b"k3"]
+    assert [k for k, _ in kv.iterate_prefix(b"k", start=b"k3", reverse=True)] == [b"k4", b"k3"]
+    assert [k for k, _ in kv.iterate_prefix(b"k", start=b"a")] == [b"k%d" % i for i in range(5)]
+
+
+def test_iterator_does_not_see_writes_made_while_it_is_consumed(kv: KVStore) -> None:
+    kv.write_batch([(b"k1", b"old"), (b"k2", b"old")], sync=False)
+    iterator = kv.iterate_prefix(b"k")
+    first = next(iterator)
+    kv.write_batch([(b"k2", b"new"), (b"k3", b"new")], sync=False)
+    assert [first, *iterator] == [(b"k1", b"old"), (b"k2", b"old")]
+
+
+def test_snapshot_sees_the_store_as_it_was(kv: KVStore) -> None:
+    kv.write_batch([(b"a", b"1"), (b"b", b"1")], sync=False)
+    with kv.snapshot() as snapshot:
+        kv.write_batch([(b"a", b"2"), (b"b", None), (b"c", b"2")], sync=False)
+        assert snapshot.get(b"a") == b"1"
+        assert list(snapshot.iterate_prefix(b"")) == [(b"a", b"1"), (b"b", b"1")]
+    assert list(kv.iterate_prefix(b"")) == [(b"a", b"2"), (b"c", b"2")]
+    with pytest.raises(StorageClosed):
+        snapshot.get(b"a")
+
+
+def test_non_bytes_key_is_rejected_and_batch_changes_nothing(kv: KVStore) -> None:
+    with pytest.raises(TypeError):
+        kv.write_batch([(b"a", b"1"), ("b", b"2")], sync=False)  # type: ignore[list-item]
+    assert kv.get(b"a") is None
+
+
+def test_closed_store_refuses_use(kv: KVStore) -> None:
+    kv.close()
+    with pytest.raises(StorageClosed):
+        kv.get(b"a")
+    with pytest.raises(StorageClosed):
+        kv.write_batch([(b"a", b"1")], sync=False)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "bound"),
+    [(b"", None), (b"\xff\xff", None), (b"a", b"b"), (b"a\xff", b"b"), (b"\x00\xff\xff", b"\x01")],
+)
+def test_prefix_upper_bound(prefix: bytes, bound: bytes | None) -> None:
+    assert prefix_upper_bound(prefix) == bound
