@@ -206,6 +206,12 @@ class PeerManager:
         """Indexes of peers with an established link, ascending."""
         return [index for index, peer in self._peers.items() if peer.link is not None]
 
+    def links(self) -> dict[int, LinkDirection]:
+        """Direction of the established link to each connected peer (for status, tests)."""
+        return {
+            index: peer.link.direction for index, peer in self._peers.items() if peer.link
+        }
+
     async def wait_connected(self, peers: Iterable[int] | None = None) -> None:
         """Return once every peer in ``peers`` (default: all) has a link. No deadline:
         the caller bounds it (``trio.fail_after``)."""
