@@ -1,0 +1,375 @@
+"""Node configuration: a TOML file parsed into one frozen dataclass per section.
+
+Every bound the node applies (queue sizes, body sizes, connection counts, timeouts) is a
+field here, with a default that works for the local cluster (``agora cluster up``), so an
+empty file is a valid config. Units are the last word of each field name.
+
+Loading (``load_config`` / ``parse_config``) reports every problem at once in one
+:class:`consensus.errors.ConfigError`: unknown sections and keys (a typo must not silently
+fall back to a default), wrong types, then each section's ``validate()`` (ranges and how
+fields relate). CLI flags override the file in ``node/cli.py`` via ``dataclasses.replace``
+on the parsed sections, followed by ``NodeConfig.validate()`` again.
+
+Example::
+
+    [node]
+    home_dir = "~/.agora/node0"
+    node_index = 0
+    [network]
+    listen_port = 26700
+    peers = ["127.0.0.1:26701"]
+    [rpc]
+    port = 8545
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+from consensus.errors import ConfigError
+
+MEBIBYTE_BYTES = 1024 * 1024
+port_max = 65535
+log_levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _positive(section: str, owner: object, names: tuple[str, ...]) -> list[str]:
+    problems = []
+    for name in names:
+        value = getattr(owner, name)
+        if value <= 0:
+            problems.append(f"{section}.{name} must be > 0, got {value!r}")
+    return problems
+
+
+def _port(section: str, name: str, value: int, allow_zero: bool = True) -> list[str]:
+    low = 0 if allow_zero else 1
+    if not low <= value <= port_max:
+        return [f"{section}.{name} must be in {low}..{port_max}, got {value}"]
+    return []
+
+
+def _host_port(text: str) -> bool:
+    host, separator, port = text.rpartition(":")
+    return bool(separator and host and port.isdigit() and 0 < int(port) <= port_max)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeSection:
+    """``[node]``: where this node keeps its files and which validator it is."""
+
+    home_dir: str = "."
+    # Relative paths are relative to home_dir.
+    data_dir: str = "data"
+    key_file: str = "node_key.hex"
+    genesis_file: str = "genesis.json"
+    node_index: int = 0
+    log_level: str = "INFO"
+
+    def validate(self) -> list[str]:
+        problems = []
+        if self.node_index < 0:
+            problems.append(f"node.node_index must be >= 0, got {self.node_index}")
+        if self.log_level.upper() not in log_levels:
+            problems.append(f"node.log_level must be one of {', '.join(log_levels)}, "
+                            f"got {self.log_level!r}")
+        for name in ("home_dir", "data_dir", "key_file", "genesis_file"):
+            if not getattr(self, name):
+                problems.append(f"node.{name} must not be empty")
+        return problems
+
+    def resolve(self, name: str) -> Path:
+        """``home_dir / <field>`` (absolute fields stay as they are), ``~`` expanded."""
+        return Path(self.home_dir).expanduser() / Path(getattr(self, name)).expanduser()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NetworkSection:
+    """``[network]``: peer links. The fields after ``peers`` mirror
+    ``network.config.NetworkConfig`` (``to_network_config`` maps them)."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 26700
+    # "host:port" of every other validator; empty means "take them from the genesis".
+    peers: tuple[str, ...] = ()
+    max_frame_bytes: int = 16 * MEBIBYTE_BYTES
+    handshake_timeout_seconds: float = 5.0
+    max_pending_handshakes: int = 64
+    dial_timeout_seconds: float = 5.0
+    send_queue_frames: int = 1024
+    inbound_queue_frames: int = 4096
+    reconnect_backoff_initial_seconds: float = 0.1
+    reconnect_backoff_max_seconds: float = 5.0
+    write_timeout_seconds: float = 10.0
+    keepalive_interval_seconds: float = 2.0
+    idle_timeout_seconds: float = 10.0
+
+    def validate(self) -> list[str]:
+        problems = _port("network", "listen_port", self.listen_port)
+        problems += [f"network.peers[{index}] must be host:port, got {peer!r}"
+                     for index, peer in enumerate(self.peers) if not _host_port(peer)]
+        problems += _positive("network", self, (
+            "max_frame_bytes", "handshake_timeout_seconds", "max_pending_handshakes",
+            "dial_timeout_seconds", "send_queue_frames", "inbound_queue_frames",
+            "reconnect_backoff_initial_seconds", "reconnect_backoff_max_seconds",
+            "write_timeout_seconds", "keepalive_interval_seconds", "idle_timeout_seconds"))
+        if self.reconnect_backoff_initial_seconds > self.reconnect_backoff_max_seconds:
+            problems.append("network.reconnect_backoff_initial_seconds must be <= "
+                            "network.reconnect_backoff_max_seconds")
+        if self.keepalive_interval_seconds >= self.idle_timeout_seconds:
+            problems.append("network.keepalive_interval_seconds must be < "
+                            "network.idle_timeout_seconds")
+        if self.max_frame_bytes >= 2**32 - 64:
+            problems.append("network.max_frame_bytes must fit the 32-bit length prefix")
+        return problems
+
+    def to_network_config(self) -> Any:
+        """The ``network.config.NetworkConfig`` these fields describe."""
+        from network.config import NetworkConfig
+
+        names = {field.name for field in dataclasses.fields(NetworkConfig)}
+        values = {name: getattr(self, name) for name in names if hasattr(self, name)}
+        values["listen_host"] = self.listen_host
+        return NetworkConfig(**values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsensusSection:
+    """``[consensus]``: local pacing of the replicas. Parameters every validator must share
+    (shard count, state root lag) are in the genesis; ``state_root_lag_blocks`` here must
+    equal the genesis value and is checked against it at startup."""
+
+    tick_interval_ms: int = 50
+    block_interval_ms: int = 200
+    block_txs_max: int = 2000
+    block_bytes_max: int = 4 * MEBIBYTE_BYTES
+    request_timeout_ticks: int = 40
+    view_change_timeout_ticks: int = 80
+    view_change_backoff_factor: int = 2
+    checkpoint_interval_blocks: int = 16
+    watermark_window_blocks: int = 64
+    state_root_lag_blocks: int = 2
+    sync_batch_blocks: int = 64
+    # Committed tx hashes remembered for replay protection, per shard.
+    recent_tx_hashes_max: int = 1_000_000
+
+    def validate(self) -> list[str]:
+        problems = _positive("consensus", self, (
+            "tick_interval_ms", "block_interval_ms", "block_txs_max", "block_bytes_max",
+            "request_timeout_ticks", "view_change_timeout_ticks", "view_change_backoff_factor",
+            "checkpoint_interval_blocks", "watermark_window_blocks", "sync_batch_blocks",
+            "recent_tx_hashes_max"))
+        if self.state_root_lag_blocks < 1:
+            problems.append("consensus.state_root_lag_blocks must be >= 1")
+        if self.watermark_window_blocks < 2 * self.checkpoint_interval_blocks:
+            # Castro & Liskov: the window must hold at least two checkpoints, else the
+            # primary stalls waiting for a stable checkpoint it cannot reach.
+            problems.append("consensus.watermark_window_blocks must be >= 2 * "
+                            "consensus.checkpoint_interval_blocks")
+        if self.state_root_lag_blocks >= self.watermark_window_blocks:
+            problems.append("consensus.state_root_lag_blocks must be < "
+                            "consensus.watermark_window_blocks")
+        if self.view_change_timeout_ticks < self.request_timeout_ticks:
+            problems.append("consensus.view_change_timeout_ticks must be >= "
+                            "consensus.request_timeout_ticks")
+        if self.sync_batch_blocks > 1024:
+            problems.append("consensus.sync_batch_blocks must be <= 1024 (SyncRequest bound)")
+        return problems
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MempoolSection:
+    """``[mempool]``: admission bounds."""
+
+    capacity_txs: int = 100_000
+    shard_capacity_txs: int = 50_000
+    sender_capacity_txs: int = 1000
+    tx_bytes_max: int = 64 * 1024
+    # A tx may expire at most this many blocks above the current height of its shard.
+    validity_window_blocks: int = 1000
+
+    def validate(self) -> list[str]:
+        problems = _positive("mempool", self, (
+            "capacity_txs", "shard_capacity_txs", "sender_capacity_txs", "tx_bytes_max",
+            "validity_window_blocks"))
+        if self.shard_capacity_txs > self.capacity_txs:
+            problems.append("mempool.shard_capacity_txs must be <= mempool.capacity_txs")
+        if self.sender_capacity_txs > self.shard_capacity_txs:
+            problems.append("mempool.sender_capacity_txs must be <= mempool.shard_capacity_txs")
+        return problems
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RpcSection:
+    """``[rpc]``: the JSON-RPC / WebSocket server."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8545
+    body_bytes_max: int = 1 * MEBIBYTE_BYTES
+    connections_max: int = 256
+    batch_length_max: int = 100
+    submit_wait_timeout_seconds_max: float = 30.0
+    ws_subscriptions_max: int = 64
+    ws_message_bytes_max: int = 64 * 1024
+    # Per-subscription outbound queue; a subscriber that falls this far behind is dropped.
+    ws_queue_messages_max: int = 256
+    request_timeout_seconds: float = 60.0
+
+    def validate(self) -> list[str]:
+        problems = _port("rpc", "port", self.port)
+        problems += _positive("rpc", self, (
+            "body_bytes_max", "connections_max", "batch_length_max",
+            "submit_wait_timeout_seconds_max", "ws_subscriptions_max", "ws_message_bytes_max",
+            "ws_queue_messages_max", "request_timeout_seconds"))
+        if self.submit_wait_timeout_seconds_max >= self.request_timeout_seconds:
+            problems.append("rpc.submit_wait_timeout_seconds_max must be < "
+                            "rpc.request_timeout_seconds")
+        return problems
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricsSection:
+    """``[metrics]``: the Prometheus endpoint (``GET /metrics``)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9100
+
+    def validate(self) -> list[str]:
+        return _port("metrics", "port", self.port)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeConfig:
+    node: NodeSection = NodeSection()
+    network: NetworkSection = NetworkSection()
+    consensus: ConsensusSection = ConsensusSection()
+    mempool: MempoolSection = MempoolSection()
+    rpc: RpcSection = RpcSection()
+    metrics: MetricsSection = MetricsSection()
+
+    def problems(self) -> list[str]:
+        problems: list[str] = []
+        for field in dataclasses.fields(self):
+            problems += getattr(self, field.name).validate()
+        if (self.rpc.enabled and self.metrics.enabled and self.rpc.port != 0
+                and (self.rpc.host, self.rpc.port) == (self.metrics.host, self.metrics.port)):
+            problems.append("rpc and metrics must not listen on the same host:port")
+        return problems
+
+    def validate(self) -> NodeConfig:
+        """Return self if valid, else raise ConfigError listing every problem."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+    def to_toml(self) -> str:
+        """Render as TOML that ``parse_config`` reads back to an equal config."""
+        lines: list[str] = []
+        for field in dataclasses.fields(self):
+            lines.append(f"[{field.name}]")
+            section = getattr(self, field.name)
+            for item in dataclasses.fields(section):
+                lines.append(f"{item.name} = {_toml_value(getattr(section, item.name))}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot render {value!r} as TOML")
+
+
+def _check_type(name: str, hint: Any, value: Any) -> tuple[Any, str | None]:
+    """Coerce a TOML value to the field type; (value, problem or None)."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return None, f"{name} must be a list of strings, got {value!r}"
+        return tuple(value), None
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - a new field type needs a rule here
+        raise TypeError(f"{name}: unsupported config type {hint}")
+    if not ok:
+        return None, f"{name} must be {hint.__name__}, got {type(value).__name__} {value!r}"
+    return value, None
+
+
+def _parse_section(name: str, cls: type, raw: Any, problems: list[str]) -> Any:
+    if not isinstance(raw, dict):
+        problems.append(f"[{name}] must be a table")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    known = {field.name for field in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key in sorted(raw):
+        if key not in known:
+            problems.append(f"{name}.{key} is not a known option")
+            continue
+        value, problem = _check_type(f"{name}.{key}", hints[key], raw[key])
+        if problem:
+            problems.append(problem)
+        else:
+            values[key] = value
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any]) -> NodeConfig:
+    """Build and validate a NodeConfig from parsed TOML; ConfigError lists every problem."""
+    problems: list[str] = []
+    hints = typing.get_type_hints(NodeConfig)
+    sections: dict[str, Any] = {}
+    for name in sorted(data):
+        if name not in hints:
+            problems.append(f"[{name}] is not a known section")
+            continue
+        sections[name] = _parse_section(name, hints[name], data[name], problems)
+    config = NodeConfig(**sections)
+    problems += config.problems()
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def parse_config(text: str) -> NodeConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"config is not valid TOML: {error}"]) from error
+    return config_from_dict(data)
+
+
+def load_config(path: Path | str) -> NodeConfig:
+    """Read and validate a TOML config file; a missing file is an error (not defaults)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot read config: {error}"]) from error
+    try:
+        return parse_config(text)
+    except ConfigError as error:
+        raise ConfigError([f"{path}: {problem}" for problem in error.problems]) from None
+
+
