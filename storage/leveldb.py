@@ -42,6 +42,15 @@ def _iterate(
     check_key(prefix)
     lower = prefix if start is None or check_key(start) < prefix else start
     upper = prefix_upper_bound(prefix)
+    if reverse and upper is None:
+        # plyvel 1.5 skips keys when iterating in reverse with a start but no stop, so
+        # walk down from the last key and stop below ``lower`` ourselves.
+        with source.iterator(reverse=True, verify_checksums=True) as iterator:
+            for key, value in iterator:
+                if key < lower:
+                    return
+                yield key, value
+        return
     iterator = source.iterator(start=lower, stop=upper, reverse=reverse, verify_checksums=True)
     with iterator:
         yield from iterator

@@ -84,3 +84,14 @@ def test_closed_store_refuses_use(kv: KVStore) -> None:
 )
 def test_prefix_upper_bound(prefix: bytes, bound: bytes | None) -> None:
     assert prefix_upper_bound(prefix) == bound
+
+
+def test_reverse_iteration_from_a_start_without_upper_bound(kv: KVStore) -> None:
+    # Regression (found by test_kv_equivalence): plyvel drops keys in this case.
+    kv.write_batch([(b"\x00", b""), (b"\x01", b""), (b"\xff\xff", b"")], sync=False)
+    assert [k for k, _ in kv.iterate_prefix(b"", start=b"\x00", reverse=True)] == [
+        b"\xff\xff",
+        b"\x01",
+        b"\x00",
+    ]
+    assert [k for k, _ in kv.iterate_prefix(b"\xff", reverse=True)] == [b"\xff\xff"]
