@@ -1,0 +1,229 @@
+"""A running PeerManager against hand-driven raw TCP peers that misbehave.
+
+The test plays the other validators itself (with their real keys when it needs to pass
+the handshake), so each refusal is provoked exactly once and its counter checked.
+"""
+
+from __future__ import annotations
+
+import nacl.signing
+import pytest
+import trio
+
+from network.config import NetworkConfig
+from network.errors import PeerRefused, RefusalReason
+from network.faults import FaultKind, FaultyStream, FrameFault
+from network.framing import FrameKind, SecureChannel, encode_record
+from network.handshake import Hello, Role, generate_ephemeral, perform_handshake
+from network.peer_manager import LinkDirection, PeerManager
+from network.stats import CloseReason
+from tests.network.conftest import CONDITION_TIMEOUT_SECONDS, TEST_CHAIN_ID, fast_config, wait_until
+from tests.network.test_peer_manager import HOST, Cluster, make_cluster, start
+
+
+async def connect(cluster: Cluster, index: int) -> trio.SocketStream:
+    host, port = cluster.addresses[index]
+    return await trio.open_tcp_stream(host, port)
+
+
+async def handshake_as(
+    stream: trio.abc.Stream,
+    cluster: Cluster,
+    key: nacl.signing.SigningKey,
+    *,
+    role: Role = Role.INITIATOR,
+) -> SecureChannel:
+    return await perform_handshake(
+        stream,
+        identity=key,
+        chain_id=TEST_CHAIN_ID,
+        role=role,
+        allowed_identities=set(cluster.validators.values()),
+        expected_identity=None,
+        timeout_seconds=CONDITION_TIMEOUT_SECONDS,
+        max_payload_bytes=1024,
+    )
+
+
+async def wait_closed_by_remote(stream: trio.abc.Stream) -> None:
+    """Read (and discard) until the remote closes: EOF or reset both count."""
+    try:
+        while await stream.receive_some():
+            pass
+    except trio.BrokenResourceError:
+        pass
+
+
+async def run_alone(
+    nursery: trio.Nursery, cluster: Cluster, index: int, config: NetworkConfig
+) -> PeerManager:
+    manager = cluster.manager(index, config)
+    await start(nursery, manager, cluster.listeners[index])
+    return manager
+
+
+async def test_peer_with_an_unknown_key_is_refused_and_counted() -> None:
+    cluster = await make_cluster(2, bound=1)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, fast_config())
+            stream = await connect(cluster, 0)
+            with pytest.raises(PeerRefused):
+                await handshake_as(stream, cluster, nacl.signing.SigningKey.generate())
+            await wait_until(lambda: manager.stats.refused[RefusalReason.UNKNOWN_IDENTITY] == 1)
+            assert manager.connected_peers() == []
+            nursery.cancel_scope.cancel()
+
+
+async def test_low_order_ephemeral_point_is_refused() -> None:
+    cluster = await make_cluster(2, bound=1)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, fast_config())
+            stream = await connect(cluster, 0)
+            hello = Hello(TEST_CHAIN_ID, bytes(32), cluster.validators[1])
+            await stream.send_all(encode_record(hello.encode()))
+            await wait_closed_by_remote(stream)
+            assert manager.stats.refused[RefusalReason.LOW_ORDER_POINT] == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_stalled_handshake_is_dropped_at_its_deadline() -> None:
+    cluster = await make_cluster(2, bound=1)
+    config = fast_config(handshake_timeout_seconds=0.2)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, config)
+            stream = await connect(cluster, 0)
+            # Half a hello, then silence.
+            _, public = generate_ephemeral()
+            record = encode_record(Hello(TEST_CHAIN_ID, public, cluster.validators[1]).encode())
+            await stream.send_all(record[: len(record) // 2])
+            await wait_closed_by_remote(stream)
+            assert manager.stats.refused[RefusalReason.HANDSHAKE_TIMEOUT] == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_inbound_handshakes_beyond_the_limit_are_closed_at_once() -> None:
+    cluster = await make_cluster(2, bound=1)
+    config = fast_config(max_pending_handshakes=1)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, config)
+            first = await connect(cluster, 0)  # holds the only slot, says nothing
+            await wait_until(lambda: manager._pending_handshakes == 1)
+            second = await connect(cluster, 0)
+            await wait_closed_by_remote(second)
+            assert manager.stats.refused[RefusalReason.TOO_MANY_HANDSHAKES] == 1
+            await first.aclose()
+            nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("phase", ["hello", "frame"])
+async def test_oversize_length_prefix_is_refused_before_the_body(phase: str) -> None:
+    cluster = await make_cluster(2, bound=1)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, fast_config())
+            stream = await connect(cluster, 0)
+            if phase == "frame":
+                await handshake_as(stream, cluster, cluster.keys[1])
+            # 4 GiB announced, nothing sent: the manager must refuse without waiting.
+            await stream.send_all(b"\xff\xff\xff\xff")
+            await wait_closed_by_remote(stream)
+            assert manager.stats.refused[RefusalReason.OVERSIZE_FRAME] == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_frame_tampered_on_a_raw_socket_closes_the_link_and_is_counted() -> None:
+    cluster = await make_cluster(2, bound=1)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, fast_config())
+            raw = await connect(cluster, 0)
+            tampering = FaultyStream(raw, [FrameFault(FaultKind.TAMPER, record_index=3)])
+            channel = await handshake_as(tampering, cluster, cluster.keys[1])
+            await channel.send_frame(FrameKind.DATA, b"intact")
+            assert await manager.receive_channel.receive() == (1, b"intact")
+            await channel.send_frame(FrameKind.DATA, b"tampered")
+            await wait_closed_by_remote(raw)
+            assert manager.stats.refused[RefusalReason.TAMPERED_FRAME] == 1
+            assert manager.stats.links_closed[CloseReason.PEER_REFUSED] == 1
+            assert manager.connected_peers() == []
+            nursery.cancel_scope.cancel()
+
+
+async def test_silent_link_is_closed_at_the_idle_timeout() -> None:
+    cluster = await make_cluster(2, bound=1)
+    config = fast_config(keepalive_interval_seconds=0.05, idle_timeout_seconds=0.3)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, config)
+            stream = await connect(cluster, 0)
+            await handshake_as(stream, cluster, cluster.keys[1])
+            await wait_closed_by_remote(stream)
+            assert manager.stats.links_closed[CloseReason.IDLE_TIMEOUT] == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_second_link_from_the_same_dialer_replaces_the_first() -> None:
+    cluster = await make_cluster(2, bound=1)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, fast_config())
+            old_stream = await connect(cluster, 0)
+            await handshake_as(old_stream, cluster, cluster.keys[1])
+            await manager.wait_connected()
+            new_stream = await connect(cluster, 0)
+            new_channel = await handshake_as(new_stream, cluster, cluster.keys[1])
+            await wait_closed_by_remote(old_stream)
+            assert manager.stats.links_closed[CloseReason.SUPERSEDED] == 1
+            await new_channel.send_frame(FrameKind.DATA, b"on the new link")
+            assert await manager.receive_channel.receive() == (1, b"on the new link")
+            assert manager.links() == {1: LinkDirection.INBOUND}
+            nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("manager_index", [0, 1])
+async def test_simultaneous_dials_keep_the_link_dialed_by_the_lower_index(
+    manager_index: int,
+) -> None:
+    """The manager dials the test's validator, and the test dials back at once."""
+    cluster = await make_cluster(2)
+    test_index = 1 - manager_index
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, manager_index, fast_config())
+            accepted = await cluster.listeners[test_index][0].accept()
+            await handshake_as(accepted, cluster, cluster.keys[test_index], role=Role.RESPONDER)
+            await manager.wait_connected()
+            assert manager.links() == {test_index: LinkDirection.OUTBOUND}
+
+            dialed = await connect(cluster, manager_index)
+            await handshake_as(dialed, cluster, cluster.keys[test_index])
+            if manager_index == 0:
+                # The manager's own outbound (dialed by 0) wins; ours is refused.
+                await wait_closed_by_remote(dialed)
+                assert manager.stats.refused[RefusalReason.DUPLICATE_LINK] == 1
+                assert manager.links() == {test_index: LinkDirection.OUTBOUND}
+            else:
+                # Ours was dialed by 0, so it replaces the manager's outbound.
+                await wait_closed_by_remote(accepted)
+                assert manager.stats.links_closed[CloseReason.SUPERSEDED] == 1
+                assert manager.links() == {test_index: LinkDirection.INBOUND}
+            nursery.cancel_scope.cancel()
+
+
+async def test_dialer_refuses_a_different_validator_at_the_address() -> None:
+    cluster = await make_cluster(3, bound=2)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, fast_config())
+            accepted = await cluster.listeners[1][0].accept()
+            with pytest.raises(PeerRefused):
+                # Validator 2's key answers at validator 1's address.
+                await handshake_as(accepted, cluster, cluster.keys[2], role=Role.RESPONDER)
+            await wait_until(
+                lambda: manager.stats.refused[RefusalReason.UNEXPECTED_IDENTITY] == 1
+            )
+            nursery.cancel_scope.cancel()
