@@ -1,0 +1,58 @@
+"""Agora's contract VM: deterministic, gas-metered, sandboxed Python contracts.
+
+Public API (see each module's docstring for the details it owns):
+
+* `compile_contract(source) -> Contract` (vm/contract.py): validates the source against the
+  allow-list (vm/validate.py) and instruments it for gas (vm/instrument.py). Raises
+  `ContractValidationError` naming the rule, line and column.
+* `deploy(state, source, address, context, gas_limit, args=None) -> ExecutionResult`,
+  `execute(state, address, method, args, context, gas_limit) -> ExecutionResult`,
+  `query(state, address, method, args, context, gas_limit) -> ExecutionResult`
+  (vm/engine.py): run a call against a `StateView` (vm/state.py: `get(key) -> bytes|None`).
+  The VM never writes state; it returns an ordered write set, events, gas used and an
+  `ErrorCode` (vm/errors.py).
+* Gas schedule and limits: vm/gas.py. Host API and builtins: vm/builtins.py. Storage key
+  layout: vm/state.py. Canonical value encoding: vm/codec.py.
+* Reference interpreter (test oracle): vm/reference.py.
+
+A contract:
+
+    balances = Map()          # persistent storage, namespaced by the contract address
+    supply = Value()
+
+    @export
+    def init(amount: int):
+        balances[ctx.sender] = amount
+        supply.set(amount)
+
+    @export
+    def transfer(to: bytes, amount: int):
+        have = balances.get(ctx.sender, 0)
+        require(amount > 0 and have >= amount, "insufficient balance")
+        balances[ctx.sender] = have - amount
+        balances[to] = balances.get(to, 0) + amount
+        emit("Transfer", sender=ctx.sender, to=to, amount=amount)
+
+    @view
+    def balance_of(who: bytes) -> int:
+        return balances.get(who, 0)
+"""
+
+from vm.contract import Contract, ContractCache, compile_contract
+from vm.engine import ExecutionResult, deploy, execute, query
+from vm.errors import (
+    ContractFailure,
+    ContractValidationError,
+    ErrorCode,
+    OutOfGas,
+    VMError,
+    VMInternalError,
+)
+from vm.state import BlockContext, DictState, Event, StateView, code_key, storage_base
+
+__all__ = [
+    "BlockContext", "Contract", "ContractCache", "ContractFailure", "ContractValidationError",
+    "DictState", "ErrorCode", "Event", "ExecutionResult", "OutOfGas", "StateView", "VMError",
+    "VMInternalError", "code_key", "compile_contract", "deploy", "execute", "query",
+    "storage_base",
+]  # fmt: skip

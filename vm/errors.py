@@ -39,6 +39,7 @@ class ErrorCode(enum.IntEnum):
     NO_SUCH_CONTRACT = 8
     INVALID_ARGUMENT = 9  # arguments not canonical values, or wrong for the signature
     INVALID_VALUE = 10  # a value that cannot be stored, emitted or returned
+    INVALID_CONTRACT = 11  # deploy: source rejected by the validator
 
 
 class ContractValidationError(VMError):

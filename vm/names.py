@@ -18,7 +18,7 @@ builtin_names = frozenset(
 
 # Host functions (the contract's only way to reach the world outside its frame).
 host_names = frozenset(
-    {"require", "revert", "emit", "call", "try_call", "sha256", "address_of"}
+    {"require", "revert", "emit", "call", "try_call", "sha256"}
 )
 
 # Decorators the VM understands; nothing else may decorate a function.

@@ -400,6 +400,8 @@ class _FunctionChecker:
             raise _fail("operator", node, f"operator {type(op).__name__} is not allowed")
 
     def _compare(self, node: ast.Compare) -> None:
+        if len(node.ops) > 1:
+            raise _fail("chained-comparison", node, "write `a < b and b < c` instead")
         self._expression(node.left)
         for op, right in zip(node.ops, node.comparators):
             if isinstance(op, (ast.Is, ast.IsNot)):

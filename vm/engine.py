@@ -1,0 +1,252 @@
+"""Entry points the node's executor calls: deploy, execute, query.
+
+    result = vm.deploy(state, source, address, context, gas_limit, args={...})
+    result = vm.execute(state, address, "transfer", {"to": b"..", "amount": 5}, context, gas)
+    result = vm.query(state, address, "balance_of", {"who": b".."}, context, gas)
+
+`state` is any `StateView` (get(key) -> bytes | None) over the shard's committed state;
+the VM never writes it. The executor applies `result.writes` (sorted by key; None means
+delete) only if it accepts the transaction; on failure `writes` and `events` are empty and
+`gas_used` is still charged. Receipts store `result.code` (an `ErrorCode`), `gas_used`,
+`return_data` and `events`; `message` is for humans and is not consensus data.
+
+`engine="reference"` runs the same call on the AST-walking reference interpreter
+(vm/reference.py); tests use it as an oracle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import msgpack
+
+from vm import codec, gas
+from vm.contract import Contract, ContractCache, default_cache
+from vm.errors import (
+    ContractFailure,
+    ContractValidationError,
+    ErrorCode,
+    OutOfGas,
+    VMInternalError,
+)
+from vm.runtime import Frame, Meter, Runtime, contract_exceptions, failure_code, make_storage
+from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
+
+deploy_byte_gas = 4  # per byte of source stored at deploy
+Writes = tuple[tuple[bytes, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    code: ErrorCode
+    message: str
+    return_data: bytes  # canonical msgpack of the returned value (None on failure)
+    writes: Writes
+    events: tuple[Event, ...]
+    gas_used: int
+
+    @property
+    def ok(self) -> bool:
+        return self.code is ErrorCode.OK
+
+    @property
+    def value(self) -> Any:
+        return codec.decode(self.return_data)
+
+    def canonical_bytes(self) -> bytes:
+        """What consensus sees of this result (the message is deliberately absent)."""
+        events = [[event.contract, event.name, event.data] for event in self.events]
+        writes = [[key, value] for key, value in self.writes]
+        record = [int(self.code), self.gas_used, self.return_data, writes, events]
+        return msgpack.packb(record, use_bin_type=True)
+
+
+class _Engine:
+    """Loads code and runs one contract frame, on the fast path or the reference."""
+
+    def __init__(self, cache: ContractCache, context: BlockContext, reference: bool) -> None:
+        self.cache = cache
+        self.context = context
+        self.reference = reference
+
+    def load(self, runtime: Runtime, address: bytes) -> Contract:
+        key = code_key(address)
+        overlay = runtime.journal.overlay
+        source = overlay[key] if key in overlay else runtime.state.get(key)
+        if source is None:
+            raise ContractFailure("no contract at this address", ErrorCode.NO_SUCH_CONTRACT)
+        runtime.charge(gas.storage_read_gas + len(source) // gas.bytes_per_gas)
+        return self.cache.get(source)
+
+    def __call__(
+        self,
+        runtime: Runtime,
+        address: bytes,
+        method: str,
+        args: dict[str, Any],
+        caller: Frame | None,
+        read_only: bool,
+    ) -> Any:
+        contract = self.load(runtime, address)
+        info = contract.info.functions.get(method)
+        if info is None or info.kind == "internal" or (read_only and info.kind != "view"):
+            raise ContractFailure(f"no callable method {method!r}", ErrorCode.NO_SUCH_METHOD)
+        _check_arguments(contract, method, args)
+        context = self.context
+        sender = caller.address if caller is not None else context.sender
+        ctx = Ctx(sender, address, context.height, context.time, context.tx_hash, context.sender)
+        inherited = caller.read_only if caller is not None else read_only
+        frame = Frame(address, ctx, inherited or info.kind == "view")
+        runtime.frames.append(frame)
+        try:
+            if self.reference:
+                from vm.reference import call_function
+
+                return call_function(runtime, contract, frame, method, args)
+            namespace = contract.bind_globals(runtime.bindings)
+            namespace.update(make_storage(runtime, address, contract.info.storage))
+            namespace["ctx"] = ctx
+            return namespace[method](**args)
+        finally:
+            runtime.frames.pop()
+
+
+def _check_arguments(contract: Contract, method: str, args: dict[str, Any]) -> None:
+    params = contract.info.functions[method].params
+    defaults = contract.functions[method][1] or ()
+    required = params[: len(params) - len(defaults)]
+    if any(name not in params for name in args) or any(name not in args for name in required):
+        raise ContractFailure(
+            f"{method} takes ({', '.join(params)})", ErrorCode.INVALID_ARGUMENT
+        )
+
+
+def _run(
+    state: StateView,
+    context: BlockContext,
+    gas_limit: int,
+    reference: bool,
+    cache: ContractCache | None,
+    body: Any,
+) -> ExecutionResult:
+    if not 0 <= gas_limit <= gas.gas_limit_tx_max:
+        raise ValueError(f"gas_limit must be within 0..{gas.gas_limit_tx_max}")
+    meter = Meter(gas_limit)
+    engine = _Engine(cache or default_cache, context, reference)
+    runtime = Runtime(state, meter, engine)
+    try:
+        value = body(runtime, engine)
+        return_data = codec.encode(value, gas.return_bytes_max)
+        if len(return_data) > gas.return_bytes_max:
+            raise ContractFailure("return value too large", ErrorCode.LIMIT_EXCEEDED)
+    except OutOfGas:
+        return _failure(ErrorCode.OUT_OF_GAS, "out of gas", gas_limit)
+    except ContractFailure as exc:
+        return _failure(exc.code, str(exc), meter.used)
+    except contract_exceptions as exc:
+        return _failure(failure_code(exc), f"{type(exc).__name__}: {exc}", meter.used)
+    except (RecursionError, MemoryError) as exc:
+        raise VMInternalError(f"interpreter limit reached: {type(exc).__name__}") from exc
+    return ExecutionResult(
+        ErrorCode.OK, "", return_data, runtime.journal.write_set(),
+        tuple(runtime.journal.events), meter.used,
+    )  # fmt: skip
+
+
+def _failure(code: ErrorCode, message: str, gas_used: int) -> ExecutionResult:
+    return ExecutionResult(code, message[:512], codec.encode(None, 1), (), (), gas_used)
+
+
+def _check_address(address: bytes) -> None:
+    if type(address) is not bytes or len(address) != address_bytes:
+        raise ValueError(f"contract addresses are {address_bytes} bytes")
+
+
+def execute(
+    state: StateView,
+    address: bytes,
+    method: str,
+    args: Mapping[str, Any],
+    context: BlockContext,
+    gas_limit: int,
+    *,
+    engine: str = "fast",
+    cache: ContractCache | None = None,
+) -> ExecutionResult:
+    """Runs an exported (or view) method of the contract at `address`."""
+    _check_address(address)
+
+    def body(runtime: Runtime, run: _Engine) -> Any:
+        arguments = _copy_arguments(runtime, args)
+        return run(runtime, address, method, arguments, None, False)
+
+    return _run(state, context, gas_limit, engine == "reference", cache, body)
+
+
+def query(
+    state: StateView,
+    address: bytes,
+    method: str,
+    args: Mapping[str, Any],
+    context: BlockContext,
+    gas_limit: int,
+    *,
+    engine: str = "fast",
+    cache: ContractCache | None = None,
+) -> ExecutionResult:
+    """Runs a `@view` method read-only (any write or emit is ErrorCode.READ_ONLY)."""
+    _check_address(address)
+
+    def body(runtime: Runtime, run: _Engine) -> Any:
+        arguments = _copy_arguments(runtime, args)
+        return run(runtime, address, method, arguments, None, True)
+
+    return _run(state, context, gas_limit, engine == "reference", cache, body)
+
+
+def deploy(
+    state: StateView,
+    source: str,
+    address: bytes,
+    context: BlockContext,
+    gas_limit: int,
+    args: Mapping[str, Any] | None = None,
+    *,
+    engine: str = "fast",
+    cache: ContractCache | None = None,
+) -> ExecutionResult:
+    """Validates `source`, stores it at `address` and runs its `init` (if exported) with
+    `args`. Invalid source gives ErrorCode.INVALID_CONTRACT with the rule, line and column
+    in the message."""
+    _check_address(address)
+    used_cache = cache or default_cache
+
+    def body(runtime: Runtime, run: _Engine) -> Any:
+        data = source.encode("utf-8") if type(source) is str else b""
+        runtime.charge(gas.storage_write_gas + len(data) * deploy_byte_gas)
+        try:
+            contract = used_cache.get(data)
+        except ContractValidationError as exc:
+            raise ContractFailure(str(exc), ErrorCode.INVALID_CONTRACT) from None
+        key = code_key(address)
+        if runtime.state.get(key) is not None or key in runtime.journal.overlay:
+            raise ContractFailure("address already holds a contract", ErrorCode.INVALID_ARGUMENT)
+        runtime.journal.put(key, data)
+        init = contract.info.functions.get("init")
+        if init is None or init.kind != "export":
+            return None
+        arguments = _copy_arguments(runtime, args or {})
+        return run(runtime, address, "init", arguments, None, False)
+
+    return _run(state, context, gas_limit, engine == "reference", used_cache, body)
+
+
+def _copy_arguments(runtime: Runtime, args: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(args, Mapping) or any(type(name) is not str for name in args):
+        raise ContractFailure("arguments must be a str-keyed mapping", ErrorCode.INVALID_ARGUMENT)
+    try:
+        copied = runtime.copy_value(dict(args))
+    except ContractFailure as exc:
+        raise ContractFailure(str(exc), ErrorCode.INVALID_ARGUMENT) from None
+    return copied  # type: ignore[no-any-return]

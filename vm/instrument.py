@@ -1,0 +1,305 @@
+"""Instrumentation: turns a validated module into metered Python code.
+
+Rewrites (contract code cannot spell the `_`-prefixed helper names it introduces):
+
+* every statement block starts with `_g(cost)`, the static cost of the statements in it
+  (`statement_cost`); compound statements charge their header in the enclosing block;
+* every function body becomes `_enter(); try: <body> finally: _leave()` (call gas and the
+  function depth limit);
+* `for x in it` becomes `for x in _it(it, per_iteration)`, comprehensions likewise, and
+  `while test` becomes `while _wt(per_iteration) and test`;
+* every binary operator becomes a metered helper (`a ** b` -> `_pow(a, b)`), augmented
+  assignment rebinds through the same helper (`x += y` is `x = _add(x, y)`, never in
+  place), comparisons go through helpers unless one side is a scalar literal or the
+  operator is `is`, subscripts and slices go through `_getitem`/`_setitem`/`_delitem`/
+  `_slice`, dict displays through `_mkdict` and dict-comprehension keys through `_key`;
+* method calls `x.m(...)` become `_meth(x, "m", ...)` (per-type table), except on
+  storage names, whose objects are metered themselves;
+* decorators, annotations, docstrings and storage declarations are removed.
+
+`statement_cost`, `loop_iteration_cost`, `comprehension_costs` and `is_native_compare` are
+shared with the reference interpreter, which charges the same amounts as it goes.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from vm import gas
+from vm.validate import ContractInfo
+
+_binop_helpers: dict[type, str] = {
+    ast.Add: "_add", ast.Sub: "_sub", ast.Mult: "_mul", ast.FloorDiv: "_floordiv",
+    ast.Mod: "_mod", ast.Pow: "_pow", ast.LShift: "_lshift", ast.RShift: "_rshift",
+    ast.BitOr: "_bitor", ast.BitXor: "_bitxor", ast.BitAnd: "_bitand",
+}  # fmt: skip
+_compare_helpers: dict[type, str] = {
+    ast.Eq: "_eq", ast.NotEq: "_ne", ast.Lt: "_lt", ast.LtE: "_le", ast.Gt: "_gt",
+    ast.GtE: "_ge", ast.In: "_in", ast.NotIn: "_notin",
+}  # fmt: skip
+_scalar_constants = (int, str, bytes, bool, type(None))
+
+
+def _count(nodes: list[Any]) -> int:
+    total = 0
+    for root in nodes:
+        if root is None:
+            continue
+        for node in ast.walk(root):
+            if isinstance(node, (ast.expr, ast.stmt, ast.keyword)):
+                total += 1
+    return total
+
+
+def statement_cost(node: ast.stmt) -> int:
+    """Static gas of one statement, excluding the blocks nested in it."""
+    if isinstance(node, ast.If):
+        return gas.node_gas * (1 + _count([node.test]))
+    if isinstance(node, ast.For):
+        return gas.node_gas * (1 + _count([node.target, node.iter]))
+    if isinstance(node, ast.While):
+        return gas.node_gas
+    return gas.node_gas * _count([node])
+
+
+def loop_iteration_cost(node: ast.For | ast.While) -> int:
+    if isinstance(node, ast.For):
+        return gas.iteration_gas + gas.node_gas * _count([node.target])
+    return gas.iteration_gas + gas.node_gas * _count([node.test])
+
+
+def comprehension_costs(node: ast.ListComp | ast.DictComp) -> list[int]:
+    """Per-item gas for each generator of a comprehension, outermost first."""
+    costs = []
+    generators = node.generators
+    for index, generator in enumerate(generators):
+        parts: list[Any] = [generator.target, *generator.ifs]
+        if index + 1 < len(generators):
+            parts.append(generators[index + 1].iter)
+        elif isinstance(node, ast.ListComp):
+            parts.append(node.elt)
+        else:
+            parts.extend([node.key, node.value])
+        costs.append(gas.iteration_gas + gas.node_gas * _count(parts))
+    return costs
+
+
+def is_native_compare(node: ast.Compare) -> bool:
+    """Comparisons that are O(1) or bounded by a literal need no helper."""
+    op = node.ops[0]
+    if isinstance(op, (ast.Is, ast.IsNot)):
+        return True
+    if isinstance(op, (ast.In, ast.NotIn)):
+        return False
+    sides = (node.left, node.comparators[0])
+    return any(
+        isinstance(side, ast.Constant) and isinstance(side.value, _scalar_constants)
+        for side in sides
+    )
+
+
+def _name(identifier: str) -> ast.Name:
+    return ast.Name(id=identifier, ctx=ast.Load())
+
+
+def _call(helper: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=_name(helper), args=list(args), keywords=[])
+
+
+def _constant(value: Any) -> ast.Constant:
+    return ast.Constant(value=value)
+
+
+class _Instrumenter(ast.NodeTransformer):
+    def __init__(self, info: ContractInfo) -> None:
+        self.info = info
+        self.temporaries = 0
+
+    # --- module and functions -----------------------------------------------------------
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        body: list[ast.stmt] = []
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef):
+                body.append(self.visit_FunctionDef(statement))
+            elif isinstance(statement, ast.Assign):
+                target = statement.targets[0]
+                if isinstance(target, ast.Name) and target.id not in self.info.storage:
+                    body.append(statement)  # a constant
+        return ast.Module(body=body, type_ignores=[])
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        for argument in node.args.args:
+            argument.annotation = None
+        guarded = ast.Try(
+            body=self._block(node.body),
+            handlers=[],
+            orelse=[],
+            finalbody=[ast.Expr(_call("_leave"))],
+        )
+        return ast.FunctionDef(
+            name=node.name,
+            args=node.args,
+            body=[ast.Expr(_call("_enter")), guarded],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+        )
+
+    def _block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        cost = sum(statement_cost(statement) for statement in statements)
+        body: list[ast.stmt] = [ast.Expr(_call("_g", _constant(cost)))]
+        for statement in statements:
+            result = self.visit(statement)
+            body.extend(result if isinstance(result, list) else [result])
+        return body
+
+    # --- statements --------------------------------------------------------------------
+    def visit_If(self, node: ast.If) -> ast.If:
+        test = self.visit(node.test)
+        orelse = self._block(node.orelse) if node.orelse else []
+        return ast.If(test=test, body=self._block(node.body), orelse=orelse)
+
+    def visit_For(self, node: ast.For) -> ast.For:
+        iterator = _call("_it", self.visit(node.iter), _constant(loop_iteration_cost(node)))
+        return ast.For(target=node.target, iter=iterator, body=self._block(node.body), orelse=[])
+
+    def visit_While(self, node: ast.While) -> ast.While:
+        test = ast.BoolOp(
+            op=ast.And(),
+            values=[_call("_wt", _constant(loop_iteration_cost(node))), self.visit(node.test)],
+        )
+        return ast.While(test=test, body=self._block(node.body), orelse=[])
+
+    def visit_Assign(self, node: ast.Assign) -> Any:
+        value = self.visit(node.value)
+        if len(node.targets) == 1:
+            return self._store(node.targets[0], value)
+        temporary = self._temporary()
+        statements: list[ast.stmt] = [
+            ast.Assign(targets=[ast.Name(id=temporary, ctx=ast.Store())], value=value)
+        ]
+        for target in node.targets:
+            statements.append(self._store(target, _name(temporary)))
+        return statements
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
+        assert node.value is not None  # the validator requires a value
+        return self._store(node.target, self.visit(node.value))
+
+    def _store(self, target: ast.expr, value: ast.expr) -> ast.stmt:
+        if isinstance(target, ast.Subscript):
+            call = _call("_setitem", self.visit(target.value), self.visit(target.slice), value)
+            return ast.Expr(call)
+        return ast.Assign(targets=[target], value=value)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        helper = _binop_helpers[type(node.op)]
+        value = self.visit(node.value)
+        target = node.target
+        if isinstance(target, ast.Name):
+            return ast.Assign(
+                targets=[ast.Name(id=target.id, ctx=ast.Store())],
+                value=_call(helper, _name(target.id), value),
+            )
+        assert isinstance(target, ast.Subscript)
+        container, key = self._temporary(), self._temporary()
+        current = _call("_getitem", _name(container), _name(key))
+        return [
+            ast.Assign(targets=[ast.Name(id=container, ctx=ast.Store())],
+                       value=self.visit(target.value)),
+            ast.Assign(targets=[ast.Name(id=key, ctx=ast.Store())],
+                       value=self.visit(target.slice)),
+            ast.Expr(_call("_setitem", _name(container), _name(key),
+                           _call(helper, current, value))),
+        ]
+
+    def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
+        statements: list[ast.stmt] = []
+        for target in node.targets:
+            assert isinstance(target, ast.Subscript)
+            call = _call("_delitem", self.visit(target.value), self.visit(target.slice))
+            statements.append(ast.Expr(call))
+        return statements
+
+    def _temporary(self) -> str:
+        self.temporaries += 1
+        return f"_t{self.temporaries}"
+
+    # --- expressions -------------------------------------------------------------------
+    def visit_BinOp(self, node: ast.BinOp) -> ast.Call:
+        helper = _binop_helpers[type(node.op)]
+        return _call(helper, self.visit(node.left), self.visit(node.right))
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        if is_native_compare(node):
+            return ast.Compare(
+                left=self.visit(node.left), ops=node.ops,
+                comparators=[self.visit(node.comparators[0])],
+            )
+        helper = _compare_helpers[type(node.ops[0])]
+        return _call(helper, self.visit(node.left), self.visit(node.comparators[0]))
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Call:
+        container = self.visit(node.value)
+        index = node.slice
+        if isinstance(index, ast.Slice):
+            bounds = [
+                self.visit(part) if part is not None else _constant(None)
+                for part in (index.lower, index.upper, index.step)
+            ]
+            return _call("_slice", container, *bounds)
+        return _call("_getitem", container, self.visit(index))
+
+    def visit_Dict(self, node: ast.Dict) -> ast.Call:
+        items: list[ast.expr] = []
+        for key, value in zip(node.keys, node.values):
+            assert key is not None  # `**` was rejected by the validator
+            items.extend([self.visit(key), self.visit(value)])
+        return _call("_mkdict", *items)
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        args = [self.visit(argument) for argument in node.args]
+        keywords = [ast.keyword(arg=k.arg, value=self.visit(k.value)) for k in node.keywords]
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            receiver = func.value
+            if isinstance(receiver, ast.Name) and receiver.id in self.info.storage:
+                return ast.Call(func=func, args=args, keywords=keywords)
+            return ast.Call(
+                func=_name("_meth"),
+                args=[self.visit(receiver), _constant(func.attr), *args],
+                keywords=keywords,
+            )
+        return ast.Call(func=func, args=args, keywords=keywords)
+
+    def visit_ListComp(self, node: ast.ListComp) -> ast.ListComp:
+        return ast.ListComp(elt=self.visit(node.elt), generators=self._generators(node))
+
+    def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
+        return ast.DictComp(
+            key=_call("_key", self.visit(node.key)),
+            value=self.visit(node.value),
+            generators=self._generators(node),
+        )
+
+    def _generators(self, node: ast.ListComp | ast.DictComp) -> list[ast.comprehension]:
+        generators = []
+        for generator, cost in zip(node.generators, comprehension_costs(node)):
+            generators.append(
+                ast.comprehension(
+                    target=generator.target,
+                    iter=_call("_it", self.visit(generator.iter), _constant(cost)),
+                    ifs=[self.visit(condition) for condition in generator.ifs],
+                    is_async=0,
+                )
+            )
+        return generators
+
+
+def instrument(tree: ast.Module, info: ContractInfo) -> ast.Module:
+    """Returns a new, metered module (the input tree is left as the validator saw it)."""
+    import copy
+
+    instrumented = _Instrumenter(info).visit(copy.deepcopy(tree))
+    return ast.fix_missing_locations(instrumented)
