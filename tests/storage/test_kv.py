@@ -95,3 +95,18 @@ def test_reverse_iteration_from_a_start_without_upper_bound(kv: KVStore) -> None
         b"\x00",
     ]
     assert [k for k, _ in kv.iterate_prefix(b"\xff", reverse=True)] == [b"\xff\xff"]
+
+
+def test_reverse_iteration_of_a_range_holding_only_its_start_key(kv: KVStore) -> None:
+    # Regression (found by test_kv_equivalence): plyvel 1.5.1 returns nothing here.
+    kv.write_batch([(b"a", b""), (b"c", b""), (b"e", b"")], sync=False)
+    assert [k for k, _ in kv.iterate_prefix(b"c", reverse=True)] == [b"c"]
+    assert [k for k, _ in kv.iterate_prefix(b"", start=b"e", reverse=True)] == [b"e"]
+
+
+def test_iterator_reads_the_store_as_of_its_creation_not_its_first_use(kv: KVStore) -> None:
+    kv.write_batch([(b"k1", b"old")], sync=False)
+    forward = kv.iterate_prefix(b"k")
+    backward = kv.iterate_prefix(b"k", reverse=True)
+    kv.write_batch([(b"k1", None), (b"k2", b"new")], sync=False)
+    assert list(forward) == list(backward) == [(b"k1", b"old")]
