@@ -20,6 +20,7 @@ import dataclasses
 import enum
 import random
 from collections.abc import Iterable
+from typing import assert_never
 
 import trio
 
@@ -127,6 +128,8 @@ class FaultyStream(trio.abc.HalfCloseableStream):
                 return []
             case FaultKind.DELAY:
                 return [(fault.delay_seconds, record)]
+            case _:
+                assert_never(fault.kind)
 
     def _random_fault(self, index: int) -> FrameFault | None:
         config = self._random_faults

@@ -139,9 +139,9 @@ class PeerManager:
                 self._peers[index] = _Peer(
                     index, validators[index], addresses[index], queue_send, queue_receive
                 )
-        self._inbound_send, self._inbound_receive = trio.open_memory_channel[
-            tuple[int, bytes]
-        ](config.inbound_queue_frames)
+        self._inbound_send, self._inbound_receive = trio.open_memory_channel[tuple[int, bytes]](
+            config.inbound_queue_frames
+        )
         self._links_changed = trio.Event()
         self._pending_handshakes = 0
         self._log_prefix = f"node={my_index}"
@@ -208,9 +208,7 @@ class PeerManager:
 
     def links(self) -> dict[int, LinkDirection]:
         """Direction of the established link to each connected peer (for status, tests)."""
-        return {
-            index: peer.link.direction for index, peer in self._peers.items() if peer.link
-        }
+        return {index: peer.link.direction for index, peer in self._peers.items() if peer.link}
 
     async def wait_connected(self, peers: Iterable[int] | None = None) -> None:
         """Return once every peer in ``peers`` (default: all) has a link. No deadline:
@@ -325,7 +323,9 @@ class PeerManager:
 
     # -- links -----------------------------------------------------------------------
 
-    async def _run_link(self, channel: SecureChannel, peer_index: int, direction: LinkDirection) -> None:
+    async def _run_link(
+        self, channel: SecureChannel, peer_index: int, direction: LinkDirection
+    ) -> None:
         """Register the link (or refuse it as a duplicate) and serve it until it ends."""
         link = _Link(peer_index, direction, channel)
         if not self._register(link):

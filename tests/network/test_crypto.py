@@ -20,7 +20,7 @@ from network.handshake import (
     transcript_hash,
     x25519_shared_secret,
 )
-from tests.network.conftest import TEST_CHAIN_ID, make_keys
+from tests.network.support import TEST_CHAIN_ID, make_keys
 
 MAX_PAYLOAD_BYTES = 4096
 
@@ -54,8 +54,13 @@ async def _handshake_pair(
         allowed = frozenset({bytes(initiator_key.verify_key), bytes(responder_key.verify_key)})
     results: dict[Role, SecureChannel | PeerRefused] = {}
 
-    async def side(role: Role, stream: trio.abc.Stream, key: nacl.signing.SigningKey,
-                   chain_id: str, expected_identity: bytes | None) -> None:
+    async def side(
+        role: Role,
+        stream: trio.abc.Stream,
+        key: nacl.signing.SigningKey,
+        chain_id: str,
+        expected_identity: bytes | None,
+    ) -> None:
         try:
             results[role] = await perform_handshake(
                 stream,
@@ -207,6 +212,7 @@ async def test_dialer_refuses_a_validator_other_than_the_one_it_dialed() -> None
 async def test_handshake_refuses_our_own_identity() -> None:
     (alice,) = make_keys(1)
     initiator, responder = await _handshake_pair(alice, alice)
+    assert isinstance(initiator, PeerRefused)
     assert isinstance(responder, PeerRefused)
     assert responder.reason is RefusalReason.SELF_CONNECTION
 

@@ -1,127 +1,28 @@
 """PeerManager over real TCP on 127.0.0.1: links, refusals, faults, reconnects, queues.
 
-Listeners are pre-bound on port 0 so every manager knows every port before it starts.
 Every wait is on a condition and bounded by trio.fail_after; nothing sleeps a fixed time.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-
-import nacl.signing
 import pytest
 import trio
 
 from network.config import NetworkConfig
-from network.errors import PayloadTooLarge, PeerRefused, RefusalReason
+from network.errors import NetworkConfigError, PayloadTooLarge, RefusalReason
 from network.faults import FaultInjector, FaultKind, FrameFault
-from network.framing import FrameKind, RecordReader, SecureChannel, encode_record
-from network.handshake import Hello, Role, generate_ephemeral, perform_handshake
-from network.peer_manager import LinkDirection, PeerManager, StreamWrapper
+from network.peer_manager import LinkDirection, is_preferred_link
 from network.stats import CloseReason
-from tests.network.conftest import (
+from tests.network.support import (
     CONDITION_TIMEOUT_SECONDS,
-    TEST_CHAIN_ID,
+    HOST,
     fast_config,
-    make_keys,
+    make_cluster,
+    receive_from,
+    send_until_received,
+    start,
     wait_until,
 )
-
-HOST = "127.0.0.1"
-
-
-@dataclasses.dataclass
-class Cluster:
-    """Keys, pre-bound listeners and address book for ``count`` validators."""
-
-    keys: list[nacl.signing.SigningKey]
-    listeners: dict[int, list[trio.SocketListener]]
-    addresses: dict[int, tuple[str, int]]
-
-    @property
-    def validators(self) -> dict[int, bytes]:
-        return {index: bytes(key.verify_key) for index, key in enumerate(self.keys)}
-
-    def manager(
-        self,
-        index: int,
-        config: NetworkConfig,
-        *,
-        chain_id: str = TEST_CHAIN_ID,
-        stream_wrapper: StreamWrapper | None = None,
-    ) -> PeerManager:
-        return PeerManager(
-            config,
-            self.keys[index],
-            index,
-            chain_id,
-            self.validators,
-            self.addresses,
-            stream_wrapper=stream_wrapper,
-        )
-
-
-async def _free_port() -> int:
-    """A port nothing listens on (bound then released), so dials to it are refused."""
-    (listener,) = await trio.open_tcp_listeners(0, host=HOST)
-    port: int = listener.socket.getsockname()[1]
-    await listener.aclose()
-    return port
-
-
-async def make_cluster(count: int, *, bound: int | None = None) -> Cluster:
-    """``bound`` validators (default all) get a listener; the rest get a dead port."""
-    bound = count if bound is None else bound
-    listeners = {index: await trio.open_tcp_listeners(0, host=HOST) for index in range(bound)}
-    addresses = {
-        index: (HOST, listeners[index][0].socket.getsockname()[1]) for index in listeners
-    }
-    for index in range(bound, count):
-        addresses[index] = (HOST, await _free_port())
-    return Cluster(make_keys(count), listeners, addresses)
-
-
-async def start(
-    nursery: trio.Nursery, manager: PeerManager, listeners: list[trio.SocketListener]
-) -> trio.CancelScope:
-    """Run ``manager`` in its own cancel scope (to stop it alone); return once listening."""
-
-    async def run_scoped(*, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
-        with trio.CancelScope() as scope:
-            async with trio.open_nursery() as inner:
-                await inner.start(functools.partial(manager.run, listeners=listeners))
-                task_status.started(scope)
-
-    scope: trio.CancelScope = await nursery.start(run_scoped)
-    return scope
-
-
-async def receive_from(manager: PeerManager, peer_index: int) -> bytes:
-    received_peer, payload = await manager.receive_channel.receive()
-    assert received_peer == peer_index
-    return payload
-
-
-async def send_until_received(
-    sender: PeerManager, receiver: PeerManager, payload: bytes
-) -> None:
-    """Resend until one copy arrives: links may churn while they settle, and the
-    network layer (like TCP under it) does not retransmit what a dying link lost."""
-    with trio.move_on_after(CONDITION_TIMEOUT_SECONDS) as scope:
-        async with trio.open_nursery() as nursery:
-
-            async def resend() -> None:
-                while True:
-                    sender.send(receiver.my_index, payload)
-                    await trio.sleep(0.05)
-
-            nursery.start_soon(resend)
-            while await receive_from(receiver, sender.my_index) != payload:
-                pass
-            nursery.cancel_scope.cancel()
-    assert not scope.cancelled_caught, "payload never arrived"
-
 
 # -- pure parts -------------------------------------------------------------------------
 
@@ -141,14 +42,10 @@ def test_lower_index_outbound_link_wins_a_simultaneous_dial() -> None:
 def is_preferred(
     my_index: int, peer_index: int, *, new: LinkDirection, current: LinkDirection
 ) -> bool:
-    from network.peer_manager import is_preferred_link
-
     return is_preferred_link(my_index, peer_index, new, current)
 
 
 def test_config_validation_lists_every_bad_field() -> None:
-    from network.errors import NetworkConfigError
-
     with pytest.raises(NetworkConfigError) as error:
         NetworkConfig(max_frame_bytes=0, send_queue_frames=-1, write_timeout_seconds=0).validate()
     assert len(error.value.problems) == 3
@@ -247,8 +144,10 @@ async def test_managers_with_different_chain_ids_refuse_each_other() -> None:
             await start(nursery, ours, cluster.listeners[0])
             await start(nursery, theirs, cluster.listeners[1])
             await wait_until(
-                lambda: ours.stats.refused[RefusalReason.WRONG_CHAIN_ID] >= 1
-                and theirs.stats.refused[RefusalReason.WRONG_CHAIN_ID] >= 1
+                lambda: (
+                    ours.stats.refused[RefusalReason.WRONG_CHAIN_ID] >= 1
+                    and theirs.stats.refused[RefusalReason.WRONG_CHAIN_ID] >= 1
+                )
             )
             assert ours.connected_peers() == theirs.connected_peers() == []
             assert ours.stats.links_established == theirs.stats.links_established == 0

@@ -17,8 +17,15 @@ from network.framing import FrameKind, SecureChannel, encode_record
 from network.handshake import Hello, Role, generate_ephemeral, perform_handshake
 from network.peer_manager import LinkDirection, PeerManager
 from network.stats import CloseReason
-from tests.network.conftest import CONDITION_TIMEOUT_SECONDS, TEST_CHAIN_ID, fast_config, wait_until
-from tests.network.test_peer_manager import HOST, Cluster, make_cluster, start
+from tests.network.support import (
+    CONDITION_TIMEOUT_SECONDS,
+    TEST_CHAIN_ID,
+    Cluster,
+    fast_config,
+    make_cluster,
+    start,
+    wait_until,
+)
 
 
 async def connect(cluster: Cluster, index: int) -> trio.SocketStream:
@@ -223,7 +230,5 @@ async def test_dialer_refuses_a_different_validator_at_the_address() -> None:
             with pytest.raises(PeerRefused):
                 # Validator 2's key answers at validator 1's address.
                 await handshake_as(accepted, cluster, cluster.keys[2], role=Role.RESPONDER)
-            await wait_until(
-                lambda: manager.stats.refused[RefusalReason.UNEXPECTED_IDENTITY] == 1
-            )
+            await wait_until(lambda: manager.stats.refused[RefusalReason.UNEXPECTED_IDENTITY] == 1)
             nursery.cancel_scope.cancel()
