@@ -173,8 +173,9 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_Assign(self, node: ast.Assign) -> Any:
         value = self.visit(node.value)
-        if len(node.targets) == 1:
+        if len(node.targets) == 1 and not isinstance(node.targets[0], ast.Subscript):
             return self._store(node.targets[0], value)
+        # Python evaluates the value before the subscript target; a temporary keeps that.
         temporary = self._temporary()
         statements: list[ast.stmt] = [
             ast.Assign(targets=[ast.Name(id=temporary, ctx=ast.Store())], value=value)
@@ -185,7 +186,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
         assert node.value is not None  # the validator requires a value
-        return self._store(node.target, self.visit(node.value))
+        return self.visit_Assign(ast.Assign(targets=[node.target], value=node.value))
 
     def _store(self, target: ast.expr, value: ast.expr) -> ast.stmt:
         if isinstance(target, ast.Subscript):

@@ -43,8 +43,8 @@ _tuple_key_elements_max = 16
 # ErrorCode.RUNTIME_ERROR. MemoryError and RecursionError are deliberately absent: the caps
 # should make them impossible, so if one happens it is a node fault.
 contract_exceptions = (
-    ArithmeticError, LookupError, TypeError, ValueError, RuntimeError, UnicodeError,
-    AttributeError,
+    ArithmeticError, LookupError, TypeError, ValueError, UnicodeError, AttributeError,
+    NameError,  # UnboundLocalError: a local read before any assignment
 )  # fmt: skip
 
 
@@ -173,9 +173,14 @@ class Runtime:
         if type(iterable) not in _sized_types:
             raise TypeError(f"cannot iterate over {type(iterable).__name__}")
         charge = self.charge
-        for item in iterable:
-            charge(cost)
-            yield item
+        try:
+            for item in iterable:
+                charge(cost)
+                yield item
+        except RecursionError:
+            raise
+        except RuntimeError:  # a dict changed size while being iterated
+            raise ContractFailure("container changed during iteration") from None
 
     def while_test(self, cost: int) -> bool:
         self.charge(cost)
