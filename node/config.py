@@ -186,6 +186,7 @@ class MempoolSection:
     """``[mempool]``: admission bounds."""
 
     capacity_txs: int = 100_000
+    capacity_bytes: int = 256 * MEBIBYTE_BYTES
     shard_capacity_txs: int = 50_000
     sender_capacity_txs: int = 1000
     tx_bytes_max: int = 64 * 1024
@@ -194,12 +195,15 @@ class MempoolSection:
 
     def validate(self) -> list[str]:
         problems = _positive("mempool", self, (
-            "capacity_txs", "shard_capacity_txs", "sender_capacity_txs", "tx_bytes_max",
+            "capacity_txs", "capacity_bytes", "shard_capacity_txs", "sender_capacity_txs",
+            "tx_bytes_max",
             "validity_window_blocks"))
         if self.shard_capacity_txs > self.capacity_txs:
             problems.append("mempool.shard_capacity_txs must be <= mempool.capacity_txs")
         if self.sender_capacity_txs > self.shard_capacity_txs:
             problems.append("mempool.sender_capacity_txs must be <= mempool.shard_capacity_txs")
+        if self.tx_bytes_max > self.capacity_bytes:
+            problems.append("mempool.tx_bytes_max must be <= mempool.capacity_bytes")
         return problems
 
 
