@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from operator import itemgetter
 
 import msgpack
 
@@ -44,13 +45,15 @@ StateWrite = tuple[bytes, bytes | None]
 
 def write_set_digest(state_writes: Sequence[StateWrite]) -> bytes:
     """Hash a block's net write set canonically (sorted by key; keys must be unique)."""
-    ordered = sorted(state_writes, key=_write_key)
-    for (key, _), (next_key, _) in zip(ordered, ordered[1:]):
-        assert key != next_key, f"write set has key {key.hex()} twice; it must be net"
-    for key, value in ordered:
-        assert isinstance(key, bytes), f"state key must be bytes, got {type(key).__name__}"
-        assert value is None or isinstance(value, bytes), "state value must be bytes or None"
-    body = msgpack.packb([[key, value] for key, value in ordered], use_bin_type=True)
+    ordered = sorted(state_writes, key=itemgetter(0))
+    keys = [key for key, _ in ordered]
+    assert len(set(keys)) == len(keys), "write set names a key twice; it must be net"
+    # msgpack would happily pack a str as str: require bytes so the encoding stays canonical.
+    assert all(type(key) is bytes for key in keys), "state keys must be bytes"
+    assert all(type(value) is bytes or value is None for _, value in ordered), (
+        "state values must be bytes or None"
+    )
+    body = msgpack.packb(ordered, use_bin_type=True)
     return hashlib.sha256(_WRITE_SET_DOMAIN + body).digest()
 
 
@@ -65,7 +68,3 @@ def next_state_root(
     hasher.update(height.to_bytes(8, "big"))
     hasher.update(write_set_digest(state_writes))
     return hasher.digest()
-
-
-def _write_key(state_write: StateWrite) -> bytes:
-    return state_write[0]
