@@ -43,7 +43,7 @@ import trio
 from network.config import NetworkConfig
 from network.errors import LinkClosed, PayloadTooLarge, PeerRefused, RefusalReason
 from network.framing import FrameKind, SecureChannel
-from network.handshake import Role, perform_handshake
+from network.handshake import CHAIN_ID_MAX_BYTES, Role, perform_handshake
 from network.stats import CloseReason, NetworkStats
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class PeerManager:
         stream_wrapper: StreamWrapper | None = None,
     ) -> None:
         self.config = config.validate()
-        _check_validator_set(identity, my_index, validators, addresses)
+        _check_validator_set(identity, my_index, chain_id, validators, addresses)
         self.my_index = my_index
         self.chain_id = chain_id
         self.stats = NetworkStats()
@@ -146,6 +146,7 @@ class PeerManager:
         self._pending_handshakes = 0
         self._log_prefix = f"node={my_index}"
         self.listen_port: int | None = None
+        self._has_run = False
 
     # -- public API ------------------------------------------------------------------
 
@@ -165,6 +166,9 @@ class PeerManager:
         ``listeners`` replaces binding our own address (tests pre-bind port 0 so every
         manager knows every port up front); the manager closes them on exit.
         """
+        if self._has_run:
+            raise RuntimeError("PeerManager.run may be called once (its channels close)")
+        self._has_run = True
         if listeners is None:
             host = self.config.listen_host or self._address[0]
             listeners = await trio.open_tcp_listeners(self._address[1], host=host)
@@ -425,11 +429,14 @@ class PeerManager:
 def _check_validator_set(
     identity: nacl.signing.SigningKey,
     my_index: int,
+    chain_id: str,
     validators: Mapping[int, bytes],
     addresses: Mapping[int, tuple[str, int]],
 ) -> None:
     """Raise ValueError listing every inconsistency between keys, addresses and us."""
     problems: list[str] = []
+    if not 0 < len(chain_id.encode("utf-8")) <= CHAIN_ID_MAX_BYTES:
+        problems.append(f"chain id must be 1..{CHAIN_ID_MAX_BYTES} utf-8 bytes")
     if validators.get(my_index) != bytes(identity.verify_key):
         problems.append(f"validators[{my_index}] is not our identity key")
     if missing := sorted(set(validators) - set(addresses)):

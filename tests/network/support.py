@@ -132,7 +132,8 @@ async def send_until_received(sender: PeerManager, receiver: PeerManager, payloa
                     await trio.sleep(0.05)
 
             nursery.start_soon(resend)
-            while await receive_from(receiver, sender.my_index) != payload:
+            # Skip stale copies of earlier payloads (and other senders' traffic).
+            while await receiver.receive_channel.receive() != (sender.my_index, payload):
                 pass
             nursery.cancel_scope.cancel()
     assert not scope.cancelled_caught, "payload never arrived"

@@ -19,10 +19,12 @@ from network.peer_manager import LinkDirection, PeerManager
 from network.stats import CloseReason
 from tests.network.support import (
     CONDITION_TIMEOUT_SECONDS,
+    HOST,
     TEST_CHAIN_ID,
     Cluster,
     fast_config,
     make_cluster,
+    make_keys,
     start,
     wait_until,
 )
@@ -232,3 +234,32 @@ async def test_dialer_refuses_a_different_validator_at_the_address() -> None:
                 await handshake_as(accepted, cluster, cluster.keys[2], role=Role.RESPONDER)
             await wait_until(lambda: manager.stats.refused[RefusalReason.UNEXPECTED_IDENTITY] == 1)
             nursery.cancel_scope.cancel()
+
+
+async def test_link_to_a_peer_that_stops_reading_is_closed_at_the_write_timeout() -> None:
+    cluster = await make_cluster(2, bound=1)
+    config = fast_config(write_timeout_seconds=0.2, send_queue_frames=8)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, config)
+            stream = await connect(cluster, 0)
+            await handshake_as(stream, cluster, cluster.keys[1])
+            await manager.wait_connected()
+            # We never read: once both socket buffers fill, the manager's write stalls.
+            chunk = bytes(config.max_frame_bytes)
+            while manager.stats.links_closed[CloseReason.WRITE_TIMEOUT] == 0:
+                manager.send(1, chunk)
+                await trio.sleep(0)
+            assert manager.connected_peers() == []
+            await stream.aclose()
+            nursery.cancel_scope.cancel()
+
+
+def test_manager_rejects_an_inconsistent_validator_set() -> None:
+    keys = make_keys(2)
+    validators = {0: bytes(keys[0].verify_key), 1: bytes(keys[0].verify_key)}
+    with pytest.raises(ValueError) as error:
+        PeerManager(fast_config(), keys[1], 1, "x" * 200, validators, {0: (HOST, 1)})
+    message = str(error.value)
+    for problem in ("chain id", "not our identity key", "no address", "share an identity"):
+        assert problem in message
