@@ -19,7 +19,7 @@ async def _send_and_collect(faulty: FaultyStream, receiver: trio.abc.Stream) -> 
         await faulty.send_all(data[start : start + 3])
     await faulty.aclose()
     reader = RecordReader(receiver)
-    bodies = []
+    bodies: list[bytes] = []
     with trio.fail_after(5):
         while True:
             try:
