@@ -427,6 +427,10 @@ class ChainStore(ChainReader):
         """
         _check_shard(shard)
         _check_digest(block_hash, "block hash")
+        _check_digest(state_root, "state root")
+        assert type(block_bytes) is bytes and type(certificate_bytes) is bytes, (
+            "block and certificate must be encoded bytes"
+        )
         _check_block_contents(txs, receipts)
         with self._lock(shard):
             last = self.last_height(shard)
@@ -508,6 +512,7 @@ class ChainStore(ChainReader):
         assert markers == self._markers, "cached finalized markers differ from the store"
         for shard in sorted(_shards_with_blocks(self._kv) | set(markers)):
             _check_shard_blocks(self, shard, markers.get(shard))
+        for shard in sorted(_shards_under(self._kv, _TAG_RECORD)):
             _check_shard_records(self._kv, shard)
 
     def close(self) -> None:
@@ -565,6 +570,7 @@ def _check_block_contents(
         positions.add(position)
     assert len(tx_hashes) == len(txs), "a block lists the same tx hash twice"
     assert len(positions) == len(txs), "a block lists the same tx position twice"
+    assert all(type(receipt) is bytes for _, receipt in receipts), "receipts must be bytes"
     receipt_hashes = {tx_hash for tx_hash, _ in receipts}
     assert len(receipt_hashes) == len(receipts), "a block has two receipts for one tx"
     assert receipt_hashes <= tx_hashes, "a receipt names a tx that is not in the block"
@@ -629,18 +635,22 @@ def _check_meta(kv: KVStore, chain_id: str) -> None:
 
 
 def _shards_with_blocks(kv: KVReader) -> set[int]:
-    """Shards with at least one block record, found with one seek per shard."""
+    return _shards_under(kv, _TAG_BLOCK)
+
+
+def _shards_under(kv: KVReader, tag: bytes) -> set[int]:
+    """Shards with at least one key under ``tag | shard``, found with one seek per shard."""
     shards = set()
-    start = _TAG_BLOCK
+    start = tag
     while True:
-        first = next(kv.iterate_prefix(_TAG_BLOCK, start=start), None)
+        first = next(kv.iterate_prefix(tag, start=start), None)
         if first is None:
             return shards
         (shard,) = _U32.unpack_from(first[0], 1)
         shards.add(shard)
         if shard == SHARD_MAX:
             return shards
-        start = _shard_prefix(_TAG_BLOCK, shard + 1)
+        start = _shard_prefix(tag, shard + 1)
 
 
 def _reconcile_shard(kv: KVStore, shard: int, marker: FinalizedHeight | None) -> None:
