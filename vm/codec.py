@@ -62,18 +62,50 @@ def _default(item: Any) -> Any:
     raise InvalidValue(f"cannot encode a value of type {type(item).__name__}")
 
 
+_packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
+_pack = _packer.pack
+encode_bytes = _pack  # canonical bytes of a bytes value (callers check the type)
+_flat_scalars = frozenset({str, bytes, bool, type(None)})
+
+
 def encode(value: Any, budget_elements: int) -> bytes:
     """Canonical bytes of `value`; raises InvalidValue/LimitExceeded."""
     kind = type(value)
-    # Fast paths for the scalars that make up most storage values.
-    if kind is int and _int64_min <= value <= _uint64_max:
-        return msgpack.packb(value)
-    if kind is str or kind is bytes or kind is bool or value is None:
-        return msgpack.packb(value, use_bin_type=True)
+    # Fast paths for the scalars and flat dicts that make up most storage values and events.
+    if kind is int:
+        _check_int(value)
+        return _pack(value)
+    if kind in _flat_scalars:
+        return _pack(value)
+    if kind is dict and len(value) < budget_elements:
+        flat = _encode_flat_dict(value)
+        if flat is not None:
+            return flat
     count_elements(value, budget_elements)
     if not _has_dict(value):
-        return msgpack.packb(value, use_bin_type=True, default=_default)
+        return _pack(value)
     return _encode_with_dicts(value)
+
+
+def _encode_flat_dict(value: dict[Any, Any]) -> bytes | None:
+    """A dict of str keys and scalar values, entries sorted by encoded key; None if the
+    dict is not flat."""
+    entries = []
+    for key, element in value.items():
+        if type(key) is not str:
+            return None
+        kind = type(element)
+        if kind is int:
+            _check_int(element)
+        elif kind not in _flat_scalars:
+            return None
+        entries.append((_pack(key), _pack(element)))
+    entries.sort()
+    parts = [_packer.pack_map_header(len(entries))]
+    for key_bytes, element_bytes in entries:
+        parts.append(key_bytes)
+        parts.append(element_bytes)
+    return b"".join(parts)
 
 
 def _has_dict(value: Any) -> bool:

@@ -29,6 +29,7 @@ class Contract:
     tree: ast.Module  # as validated; the reference interpreter walks this
     functions: dict[str, tuple[types.CodeType, tuple[Any, ...] | None]]
     constants: dict[str, Any]
+    signatures: dict[str, tuple[frozenset[str], frozenset[str]]]  # params, required params
 
     def bind_globals(self, bindings: dict[str, Any]) -> dict[str, Any]:
         """Fresh globals for one invocation: helpers, storage, ctx, constants, functions."""
@@ -56,7 +57,12 @@ def compile_contract(source: str) -> Contract:
             functions[name] = (value.__code__, value.__defaults__)
         elif name in info.constants:
             constants[name] = value
-    return Contract(source, info, tree, functions, constants)
+    signatures = {}
+    for name, function in info.functions.items():
+        defaults = functions[name][1] or ()
+        required = function.params[: len(function.params) - len(defaults)]
+        signatures[name] = (frozenset(function.params), frozenset(required))
+    return Contract(source, info, tree, functions, constants, signatures)
 
 
 class ContractCache:

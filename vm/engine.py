@@ -30,7 +30,7 @@ from vm.errors import (
     OutOfGas,
     VMInternalError,
 )
-from vm.runtime import Frame, Meter, Runtime, contract_exceptions, failure_code, make_storage
+from vm.runtime import Frame, Runtime, contract_exceptions, failure_code
 from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
 
 deploy_byte_gas = 4  # per byte of source stored at deploy
@@ -104,22 +104,22 @@ class _Engine:
                 from vm.reference import call_function
 
                 return call_function(runtime, contract, frame, method, args)
-            namespace = contract.bind_globals(runtime.bindings)
-            namespace.update(make_storage(runtime, address, contract.info.storage))
+            namespace = runtime.namespace(address, contract)
+            saved_ctx = namespace.get("ctx")
             namespace["ctx"] = ctx
-            return namespace[method](**args)
+            try:
+                return namespace[method](**args)
+            finally:
+                namespace["ctx"] = saved_ctx  # a re-entrant call must not leave its ctx
         finally:
             runtime.frames.pop()
 
 
 def _check_arguments(contract: Contract, method: str, args: dict[str, Any]) -> None:
-    params = contract.info.functions[method].params
-    defaults = contract.functions[method][1] or ()
-    required = params[: len(params) - len(defaults)]
-    if any(name not in params for name in args) or any(name not in args for name in required):
-        raise ContractFailure(
-            f"{method} takes ({', '.join(params)})", ErrorCode.INVALID_ARGUMENT
-        )
+    params, required = contract.signatures[method]
+    if not (required <= args.keys() <= params):
+        names = ", ".join(contract.info.functions[method].params)
+        raise ContractFailure(f"{method} takes ({names})", ErrorCode.INVALID_ARGUMENT)
 
 
 def _run(
@@ -132,9 +132,48 @@ def _run(
 ) -> ExecutionResult:
     if not 0 <= gas_limit <= gas.gas_limit_tx_max:
         raise ValueError(f"gas_limit must be within 0..{gas.gas_limit_tx_max}")
-    meter = Meter(gas_limit)
     engine = _Engine(cache or default_cache, context, reference)
-    runtime = Runtime(state, meter, engine)
+    runtime = _acquire()
+    try:
+        return _run_body(runtime, state, gas_limit, engine, body)
+    finally:
+        _release(runtime)
+
+
+_pool: list[Runtime] = []
+_pool_size_max = 4
+
+
+def _acquire() -> Runtime:
+    try:
+        return _pool.pop()
+    except IndexError:
+        return Runtime()
+
+
+def _release(runtime: Runtime) -> None:
+    runtime.state = _nothing  # drop the reference to the caller's state view
+    if len(_pool) < _pool_size_max:
+        _pool.append(runtime)
+
+
+class _Nothing:
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+
+_nothing = _Nothing()
+
+
+def _released(*args: Any) -> Any:
+    raise AssertionError("runtime used after release")
+
+
+def _run_body(
+    runtime: Runtime, state: StateView, gas_limit: int, engine: _Engine, body: Any
+) -> ExecutionResult:
+    meter = runtime.meter
+    runtime.begin(state, gas_limit, engine)
     try:
         value = body(runtime, engine)
         return_data = codec.encode(value, gas.return_bytes_max)

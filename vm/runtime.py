@@ -19,6 +19,7 @@ Invariants this module owns:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Callable
 
 from vm import codec, gas
@@ -38,6 +39,10 @@ _key_types = frozenset({int, str, bytes, bool})
 _sized_types = frozenset({list, tuple, str, bytes, dict, range})
 _sequence_types = frozenset({list, tuple, str, bytes})
 _tuple_key_elements_max = 16
+_flat_copy_entries_max = 16
+_short_key_bytes_max = 64
+_pack_bytes = codec.encode_bytes
+_flat_types = frozenset({int, str, bytes, bool, type(None)})
 
 # Python exceptions that contract code can trigger through allowed operations; they become
 # ErrorCode.RUNTIME_ERROR. MemoryError and RecursionError are deliberately absent: the caps
@@ -61,6 +66,10 @@ class Meter:
         self.limit = limit
         self.left = limit
 
+    def reset(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
     def charge(self, amount: int) -> None:
         self.left -= amount
         if self.left < 0:
@@ -69,6 +78,18 @@ class Meter:
     @property
     def used(self) -> int:
         return min(self.limit, self.limit - self.left)
+
+
+namespaces_max = 256
+
+
+class _EmptyState:
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+
+def _no_engine(*args: Any) -> Any:
+    raise AssertionError("Runtime used outside begin()")
 
 
 def _int_charge(value: int) -> int:
@@ -123,20 +144,41 @@ class Frame:
 class Runtime:
     """All state of one transaction's execution: meter, journal, call stack, caches."""
 
-    def __init__(
-        self,
-        state: StateView,
-        meter: Meter,
-        invoke: Callable[[Runtime, bytes, str, dict[str, Any], Frame | None, bool], Any],
-    ) -> None:
-        self.state = state
-        self.meter = meter
-        self.charge = meter.charge
+    def __init__(self) -> None:
+        # A Runtime is reused from transaction to transaction (see engine._acquire), so the
+        # bound helpers below and the per-address namespaces are built once, not per call.
+        self.meter = Meter(0)
+        self.charge = self.meter.charge
+        self.state: StateView = _EmptyState()
         self.journal = Journal()
         self.function_depth = 0
         self.frames: list[Frame] = []
-        self.invoke_contract = invoke
+        self.invoke_contract: Callable[..., Any] = _no_engine
         self.bindings = self._make_bindings()
+        self.namespaces: OrderedDict[bytes, tuple[object, dict[str, Any]]] = OrderedDict()
+
+    def begin(self, state: StateView, gas_limit: int, invoke: Callable[..., Any]) -> None:
+        """Starts a transaction: fresh meter, journal and call stack."""
+        self.state = state
+        self.meter.reset(gas_limit)
+        self.journal = Journal()
+        self.function_depth = 0
+        self.frames = []
+        self.invoke_contract = invoke
+
+    def namespace(self, address: bytes, contract: Any) -> dict[str, Any]:
+        """Globals of `contract` at `address`, bound to this runtime. Contract code cannot
+        write its globals (no `global` statement, constants are immutable), so one
+        namespace can serve every call; the caller sets and restores `ctx`."""
+        entry = self.namespaces.get(address)
+        if entry is not None and entry[0] is contract:
+            return entry[1]
+        namespace = contract.bind_globals(self.bindings)
+        namespace.update(make_storage(self, address, contract.info.storage))
+        self.namespaces[address] = (contract, namespace)
+        if len(self.namespaces) > namespaces_max:
+            self.namespaces.popitem(last=False)
+        return namespace
 
     # --- bindings ---------------------------------------------------------------------
     def _make_bindings(self) -> dict[str, Any]:
@@ -497,6 +539,27 @@ class Runtime:
         return [True, result] if catch else result
 
     def copy_value(self, value: Any) -> Any:
+        """A private copy of a canonical value (arguments, results across contracts)."""
+        if type(value) is dict and len(value) <= _flat_copy_entries_max:
+            # Fast path for the common flat argument dict: scalars are immutable, so a
+            # shallow copy is a full copy; the charge mirrors the encoded size.
+            size = 0
+            for key, element in value.items():
+                kind = type(element)
+                if type(key) is not str or kind not in _flat_types:
+                    break
+                if kind is int:
+                    if element.bit_length() > 64:
+                        break
+                    size += 9
+                elif kind is str or kind is bytes:
+                    size += len(element) + 5
+                else:
+                    size += 1
+                size += len(key) + 1
+            else:
+                self.charge(size // gas.bytes_per_gas)
+                return dict(value)
         data = codec.encode(value, gas.return_bytes_max)
         if len(data) > gas.return_bytes_max:
             raise LimitExceeded("value crossing a contract boundary is too large")
@@ -537,6 +600,8 @@ class Runtime:
             raise ReadOnlyViolation(f"{what} in a read-only call")
 
     def storage_key(self, base: bytes, key: Any) -> bytes:
+        if type(key) is bytes and len(key) <= _short_key_bytes_max:
+            return base + _pack_bytes(key)
         _check_key(key)
         encoded = codec.encode(key, _tuple_key_elements_max + 1)
         if len(encoded) > gas.key_bytes_max:
