@@ -40,9 +40,7 @@ class BenchBlock:
 
 
 def make_block(height: int, tx_count: int) -> BenchBlock:
-    txs = [
-        (hashlib.sha256(b"%d/%d" % (height, i)).digest(), i) for i in range(tx_count)
-    ]
+    txs = [(hashlib.sha256(b"%d/%d" % (height, i)).digest(), i) for i in range(tx_count)]
     receipts = [(tx_hash, (tx_hash * 4)[:RECEIPT_BYTES]) for tx_hash, _ in txs]
     writes: dict[bytes, bytes | None] = {}
     for tx_hash, _ in txs:
@@ -70,8 +68,15 @@ def run(directory: str, tx_count: int, block_count: int) -> None:
         root = next_state_root(store.state_root(0), height, block.state_writes)
         root_seconds += time.perf_counter() - root_started
         store.finalize_block(
-            0, height, block.block_hash, block.block_bytes, certificate, block.txs,
-            block.receipts, block.state_writes, root,
+            0,
+            height,
+            block.block_hash,
+            block.block_bytes,
+            certificate,
+            block.txs,
+            block.receipts,
+            block.state_writes,
+            root,
         )
     elapsed = time.perf_counter() - started
     store.close()

@@ -176,7 +176,9 @@ def _unpack(payload: bytes, what: str, location: str) -> Any:
     try:
         return msgpack.unpackb(payload, use_list=True, raw=False, strict_map_key=True)
     except (ValueError, msgpack.UnpackException) as error:
-        raise StorageCorrupt(f"{what}: undecodable value in store at {location}: {error}") from error
+        raise StorageCorrupt(
+            f"{what}: undecodable value in store at {location}: {error}"
+        ) from error
 
 
 def _pack(value: Any) -> bytes:
@@ -621,7 +623,9 @@ def _check_meta(kv: KVStore, chain_id: str) -> None:
         kv.write_batch([(key, _seal(key, _pack([SCHEMA_VERSION, chain_id])))], sync=True)
         return
     what = "store meta (schema version, chain id)"
-    schema_version, stored_chain_id = _unpack(_unseal(key, raw, what, kv.location), what, kv.location)
+    schema_version, stored_chain_id = _unpack(
+        _unseal(key, raw, what, kv.location), what, kv.location
+    )
     if schema_version != SCHEMA_VERSION:
         raise StorageIncompatible(
             f"store at {kv.location} has schema version {schema_version}, this build "
@@ -640,7 +644,7 @@ def _shards_with_blocks(kv: KVReader) -> set[int]:
 
 def _shards_under(kv: KVReader, tag: bytes) -> set[int]:
     """Shards with at least one key under ``tag | shard``, found with one seek per shard."""
-    shards = set()
+    shards: set[int] = set()
     start = tag
     while True:
         first = next(kv.iterate_prefix(tag, start=start), None)
@@ -735,8 +739,8 @@ def _check_shard_blocks(reader: ChainReader, shard: int, marker: FinalizedHeight
         expected_height += 1
     assert expected_height == last + 1, f"shard {shard}: blocks end at {expected_height - 1}"
     if marker is not None:
-        block = reader.get_block(shard, marker.height)
-        assert block is not None and block.block_hash == marker.block_hash
+        top = reader.get_block(shard, marker.height)
+        assert top is not None and top.block_hash == marker.block_hash
 
 
 def _check_shard_records(kv: KVReader, shard: int) -> None:

@@ -57,9 +57,7 @@ def write_set_digest(state_writes: Sequence[StateWrite]) -> bytes:
     return hashlib.sha256(_WRITE_SET_DOMAIN + body).digest()
 
 
-def next_state_root(
-    previous_root: bytes, height: int, state_writes: Sequence[StateWrite]
-) -> bytes:
+def next_state_root(previous_root: bytes, height: int, state_writes: Sequence[StateWrite]) -> bytes:
     """Return root(height) from root(height - 1) and the block's net write set."""
     assert len(previous_root) == DIGEST_BYTES, "previous state root must be a SHA-256 digest"
     assert height >= 0, f"height must be non-negative, got {height}"

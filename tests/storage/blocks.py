@@ -101,7 +101,7 @@ def assert_chain_matches_replay(store: ChainStore, shard: int, tx_count: int = 5
         assert stored.certificate_bytes == expected.certificate_bytes
         assert stored.block_hash == expected.block_hash
         assert list(stored.txs) == expected.txs
-        for (tx_hash, position), (_, receipt) in zip(expected.txs, expected.receipts):
+        for (tx_hash, position), (_, receipt) in zip(expected.txs, expected.receipts, strict=True):
             location = store.get_tx_location(tx_hash)
             assert location is not None
             assert (location.shard, location.height, location.position) == (

@@ -8,8 +8,8 @@ import trio
 
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
-from tests.storage.blocks import assert_chain_matches_replay, make_block
 from storage.state_root import next_state_root
+from tests.storage.blocks import assert_chain_matches_replay, make_block
 
 
 async def test_async_writes_land_and_shards_finalize_concurrently(tmp_path: Path) -> None:
@@ -22,8 +22,15 @@ async def test_async_writes_land_and_shards_finalize_concurrently(tmp_path: Path
             await async_store.append_records(shard, [b"vote/%d" % height])
             root = next_state_root(store.state_root(shard), height, block.state_writes)
             await async_store.finalize_block(
-                shard, height, block.block_hash, block.block_bytes, block.certificate_bytes,
-                block.txs, block.receipts, block.state_writes, root,
+                shard,
+                height,
+                block.block_hash,
+                block.block_bytes,
+                block.certificate_bytes,
+                block.txs,
+                block.receipts,
+                block.state_writes,
+                root,
             )
 
     async with trio.open_nursery() as nursery:

@@ -8,15 +8,15 @@ import pytest
 
 from storage.chain import (
     GENESIS_HEIGHT,
-    FinalizedHeight,
-    _finalize_operations,
     SCHEMA_VERSION,
     BlockLocation,
     ChainStore,
+    FinalizedHeight,
     TxLocation,
     _block_key,
-    _seal,
+    _finalize_operations,
     _pack,
+    _seal,
 )
 from storage.errors import StorageCorrupt, StorageIncompatible
 from storage.kv import BatchOperation, KVStore
@@ -72,7 +72,8 @@ def test_state_get_and_prefix_scan(kv: KVStore) -> None:
     root_1 = next_state_root(root, 1, writes_1)
     store.finalize_block(0, 1, sha256(b"1"), b"1", b"c", [], [], writes_1, root_1)
     assert list(store.scan_state(0, b"acct/")) == [(b"acct/b", b"2"), (b"acct/c", b"4")]
-    assert store.finalized(0) is not None and store.finalized(0).state_root == root_1
+    marker = store.finalized(0)
+    assert marker is not None and marker.state_root == root_1
 
 
 def test_finalize_refuses_a_height_gap(kv: KVStore) -> None:
@@ -89,7 +90,14 @@ def test_finalize_refuses_a_state_root_that_does_not_follow_the_rule(kv: KVStore
     block = make_block(0, GENESIS_HEIGHT)
     with pytest.raises(AssertionError, match="state root"):
         store.finalize_block(
-            0, 0, block.block_hash, block.block_bytes, b"", block.txs, [], block.state_writes,
+            0,
+            0,
+            block.block_hash,
+            block.block_bytes,
+            b"",
+            block.txs,
+            [],
+            block.state_writes,
             EMPTY_STATE_ROOT,
         )
     assert store.last_height(0) == -1
@@ -192,8 +200,13 @@ def _unfinalized_block_operations(shard: int, height: int) -> list[BatchOperatio
     block = make_block(shard, height)
     marker = FinalizedHeight(height, block.block_hash, EMPTY_STATE_ROOT)
     operations = _finalize_operations(
-        shard, marker, block.block_bytes, block.certificate_bytes, block.txs,
-        block.receipts, block.state_writes,
+        shard,
+        marker,
+        block.block_bytes,
+        block.certificate_bytes,
+        block.txs,
+        block.receipts,
+        block.state_writes,
     )
     return [(key, value) for key, value in operations if key[:1] not in (b"f", b"s")]
 

@@ -49,12 +49,20 @@ def _apply(store: ChainStore, generated: list[GeneratedBlock]) -> dict[tuple[int
         height = store.last_height(block.shard) + 1
         tag = b"%d/%d/%d" % (index, block.shard, height)
         txs = [(hashlib.sha256(tag + b"/tx%d" % i).digest(), i) for i in range(block.tx_count)]
-        receipts = [(tx, b"r/" + tag) for (tx, _), keep in zip(txs, block.receipt_mask) if keep]
+        kept = zip(txs, block.receipt_mask, strict=True)
+        receipts = [(tx, b"r/" + tag) for (tx, _), keep in kept if keep]
         root = next_state_root(store.state_root(block.shard), height, block.writes)
         block_hash = hashlib.sha256(tag).digest()
         store.finalize_block(
-            block.shard, height, block_hash, b"b/" + tag, b"c/" + tag, txs, receipts,
-            block.writes, root,
+            block.shard,
+            height,
+            block_hash,
+            b"b/" + tag,
+            b"c/" + tag,
+            txs,
+            receipts,
+            block.writes,
+            root,
         )
         written[(block.shard, height)] = [block_hash, tag, txs, receipts]
     return written
@@ -65,7 +73,9 @@ def _check(store: ChainStore, generated: list[GeneratedBlock], written: dict) ->
         stored = store.get_block(shard, height)
         assert stored is not None
         assert (stored.block_hash, stored.block_bytes, stored.certificate_bytes) == (
-            block_hash, b"b/" + tag, b"c/" + tag,
+            block_hash,
+            b"b/" + tag,
+            b"c/" + tag,
         )
         assert list(stored.txs) == txs
         for tx_hash, position in txs:

@@ -80,7 +80,5 @@ class KVEquivalence(RuleBasedStateMachine):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-KVEquivalence.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=25, deadline=None
-)
+KVEquivalence.TestCase.settings = settings(max_examples=100, stateful_step_count=25, deadline=None)
 TestKVEquivalence = KVEquivalence.TestCase

@@ -12,7 +12,7 @@ LAYERS_ABOVE = {"consensus", "vm", "network", "node", "bench", "tests"}
 
 
 def _imported_modules(path: Path) -> set[str]:
-    modules = set()
+    modules: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)

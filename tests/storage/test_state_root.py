@@ -41,9 +41,7 @@ def test_root_binds_height_history_and_delete_versus_empty_value() -> None:
         EMPTY_STATE_ROOT, 1, writes
     )
     other_history = next_state_root(EMPTY_STATE_ROOT, 0, [])
-    assert next_state_root(other_history, 1, writes) != next_state_root(
-        EMPTY_STATE_ROOT, 1, writes
-    )
+    assert next_state_root(other_history, 1, writes) != next_state_root(EMPTY_STATE_ROOT, 1, writes)
     assert write_set_digest([(b"k", b"")]) != write_set_digest([(b"k", None)])
 
 
