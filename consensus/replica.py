@@ -66,6 +66,7 @@ from consensus.events import (
     Output,
     PreparedRecord,
     Propose,
+    Record,
     RecoveredState,
     Send,
     StableCheckpointRecord,
@@ -301,7 +302,8 @@ class Replica:
         self._checkpoints: dict[int, dict[int, Checkpoint]] = {}
         self._view_changes: dict[int, ViewChange] = {}  # latest per sender
         self._new_view_sent: NewView | None = None
-        self._signed: dict[tuple[int, int, int], bytes] = {}  # (tag, view, height) -> digest
+        # What this replica signed: (tag, view, height) -> the PRE-PREPARE or PREPARE.
+        self._signed: dict[tuple[int, int, int], PrePrepare | Prepare] = {}
         self._peer_heights: dict[int, int] = {}
         self._sync: _SyncState | None = None
         self._sync_rotation = 0
@@ -344,6 +346,18 @@ class Replica:
             out.proposal_wanted = self._proposal_height()
         out.halted = self.halted
         return out
+
+    def durable_records(self) -> list[Record]:
+        """The records a restart still needs; after a stable checkpoint the shell may
+        rewrite its log to just these (plus the checkpoint) and drop the rest."""
+        records: list[Record] = [ViewRecord(self.view, self.in_view_change)]
+        if self._low_proof:
+            records.append(StableCheckpointRecord(self._low_proof))
+        records.extend(VoteRecord(message) for _key, message in sorted(
+            self._signed.items(), key=lambda item: item[0]))
+        records.extend(PreparedRecord(slot.prepared) for _height, slot in
+                       sorted(self._slots.items()) if slot.prepared is not None)
+        return records
 
     def check_invariants(self) -> None:
         config = self.config
@@ -396,8 +410,7 @@ class Replica:
         for record in recovered.records:
             match record:
                 case VoteRecord(message=message):
-                    self._signed[(int(message.tag), message.view, message.height)] = \
-                        message.digest
+                    self._signed[(int(message.tag), message.view, message.height)] = message
                     if (isinstance(message, PrePrepare) and message.view == self.view
                             and not self.in_view_change and self._in_window(message.height)):
                         self._slot(message.height).pre_prepare = message
@@ -1166,12 +1179,13 @@ class Replica:
 
     def _may_sign(self, kind: type, view: int, height: int, digest: bytes) -> bool:
         earlier = self._signed.get((int(kind.tag), view, height))  # type: ignore[attr-defined]
-        return earlier is None or earlier == digest
+        return earlier is None or earlier.digest == digest
 
     def _record_vote(self, message: PrePrepare | Prepare, out: Output) -> None:
         key = (int(message.tag), message.view, message.height)
-        assert self._signed.get(key, message.digest) == message.digest, "equivocation"
-        self._signed[key] = message.digest
+        earlier = self._signed.get(key)
+        assert earlier is None or earlier.digest == message.digest, "equivocation"
+        self._signed[key] = message
         out.persist.append(VoteRecord(message))
 
     def _verify(self, message: Message) -> bool:
