@@ -240,3 +240,15 @@ def test_blocks_without_any_marker_are_removed_on_open() -> None:
     assert store.shards() == []
     assert list(kv.iterate_prefix(b"b")) == []
     assert list(kv.iterate_prefix(b"t")) == []
+
+
+def test_a_closed_memory_store_reopens_like_a_restarted_node() -> None:
+    kv = MemoryStore()
+    store = ChainStore(kv, CHAIN_ID)
+    finalize_next(store, shard=0)
+    store.append_records(0, [b"vote"])
+    store.close()
+    kv.reopen()
+    store = ChainStore(kv, CHAIN_ID)
+    assert store.load_records(0) == [b"vote"]
+    assert_chain_matches_replay(store, 0)

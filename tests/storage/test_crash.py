@@ -43,20 +43,29 @@ def _run_and_kill(
     )
     lines: queue.Queue[bytes | None] = queue.Queue()
     assert child.stdout is not None
-    threading.Thread(target=_pump_lines, args=(child.stdout, lines), daemon=True).start()
+    pump = threading.Thread(target=_pump_lines, args=(child.stdout, lines), daemon=True)
+    pump.start()
     reported = dict(heights_at_start)
     deadline = time.monotonic() + CHILD_DEADLINE_SECONDS
     try:
         while _new_blocks(reported, heights_at_start) < kill_after_blocks:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(
+                    f"writer reported {reported} within {CHILD_DEADLINE_SECONDS} s, "
+                    f"fewer than {kill_after_blocks} new blocks"
+                ) from None
             assert line is not None, f"writer exited early: {child.stderr.read()!r}"  # type: ignore[union-attr]
             _, shard, height = line.split()
             reported[int(shard)] = int(height)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=CHILD_DEADLINE_SECONDS)
+        pump.join(timeout=CHILD_DEADLINE_SECONDS)  # ends at EOF, now that the child is gone
         assert child.stderr is not None
         child.stderr.close()
+        child.stdout.close()
     assert child.returncode == -signal.SIGKILL
     return reported
 
