@@ -243,6 +243,36 @@ class ChainReader:
             )
         return block
 
+    def iterate_blocks(
+        self, shard: int, start_height: int = GENESIS_HEIGHT
+    ) -> Iterator[StoredBlock]:
+        """Yield the shard's finalized blocks from ``start_height`` up, in height order
+        (catch-up serving); each is checksum-verified."""
+        _check_shard(shard)
+        last = self.last_height(shard)
+        if start_height > last:
+            return
+        start_key = _block_key(shard, max(start_height, GENESIS_HEIGHT))
+        expected = max(start_height, GENESIS_HEIGHT)
+        for key, raw in self._reader.iterate_prefix(
+            _shard_prefix(_TAG_BLOCK, shard), start=start_key
+        ):
+            height = _height_of_block_key(key)
+            if height > last:
+                return
+            if height != expected:
+                raise StorageCorrupt(
+                    f"shard {shard} height {expected}: block missing below the finalized "
+                    f"height {last} in store at {self._location}"
+                )
+            yield _decode_block(key, raw, shard, height, self._location)
+            expected += 1
+        if expected <= last:
+            raise StorageCorrupt(
+                f"shard {shard} height {expected}: block missing below the finalized "
+                f"height {last} in store at {self._location}"
+            )
+
     def get_block_location(self, block_hash: bytes) -> BlockLocation | None:
         raw = self._reader.get(_TAG_BLOCK_HASH + block_hash)
         if raw is None:
@@ -388,6 +418,12 @@ class ChainStore(ChainReader):
             _reconcile_shard(kv, shard, markers.get(shard))
         super().__init__(kv, kv.location, markers)
         self._markers = markers
+        logger.info(
+            "chain_store_opened location=%s chain_id=%s finalized_heights=%s",
+            kv.location,
+            chain_id,
+            {shard: marker.height for shard, marker in sorted(markers.items())},
+        )
         self._record_next: dict[int, int] = {}
         self._shard_locks: dict[int, threading.Lock] = {}
         self._shard_locks_guard = threading.Lock()

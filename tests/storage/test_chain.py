@@ -252,3 +252,26 @@ def test_a_closed_memory_store_reopens_like_a_restarted_node() -> None:
     store = ChainStore(kv, CHAIN_ID)
     assert store.load_records(0) == [b"vote"]
     assert_chain_matches_replay(store, 0)
+
+
+def test_iterate_blocks_serves_a_height_range_for_catch_up(kv: KVStore) -> None:
+    store = ChainStore(kv, CHAIN_ID)
+    for _ in range(4):
+        finalize_next(store, shard=0)
+    finalize_next(store, shard=1)
+    assert [b.height for b in store.iterate_blocks(0)] == [0, 1, 2, 3]
+    assert [b.height for b in store.iterate_blocks(0, start_height=2)] == [2, 3]
+    assert list(store.iterate_blocks(0, start_height=4)) == []
+    assert [b.block_hash for b in store.iterate_blocks(1)] == [make_block(1, 0).block_hash]
+
+
+def test_iterate_blocks_refuses_a_gap_below_the_marker() -> None:
+    kv = MemoryStore()
+    store = ChainStore(kv, CHAIN_ID)
+    for _ in range(4):
+        finalize_next(store, shard=0)
+    kv.write_batch([(_block_key(0, 1), None)], sync=True)
+    with pytest.raises(StorageCorrupt, match="shard 0 height 1: block missing"):
+        list(store.iterate_blocks(0))
+    with pytest.raises(StorageCorrupt, match="shard 0 height 1: block missing"):
+        store.get_block(0, 1)
