@@ -1,0 +1,147 @@
+"""Prometheus metrics of one node, in its own ``CollectorRegistry``.
+
+A private registry (not prometheus-client's global one) lets several nodes live in one
+test process without name clashes. The cores (replica, mempool, network) expose plain
+statistics; this module maps them onto metrics (STYLE.md, "Logs, metrics, config").
+
+Counters that mirror a core's own cumulative count (mempool rejections) are advanced by
+the difference since the last sync, so the core stays the single source of truth.
+
+``serve_metrics`` serves ``GET /metrics`` (text exposition format) and ``GET /health`` on
+their own port through hypercorn's trio worker, with a minimal ASGI app around
+``generate_latest``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from node.config import MetricsSection
+
+# Seconds; PBFT commits on loopback take milliseconds, a WAN cluster up to seconds.
+latency_buckets_seconds = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+execution_buckets_seconds = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class NodeMetrics:
+    """Every metric of one node. Labels: ``shard`` (decimal string), ``reason``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.height = Gauge("agora_height", "Latest finalized height", ["shard"], registry=r)
+        self.view = Gauge("agora_view", "Current PBFT view", ["shard"], registry=r)
+        self.view_changes = Counter("agora_view_changes", "View changes started", ["shard"],
+                                    registry=r)
+        self.txs_committed = Counter("agora_txs_committed", "Transactions committed",
+                                     ["shard"], registry=r)
+        self.txs_failed = Counter("agora_txs_failed", "Committed transactions whose receipt "
+                                  "is a failure, by status", ["shard", "status"], registry=r)
+        self.txs_rejected = Counter("agora_txs_rejected", "Transactions refused at mempool "
+                                    "admission, by reason", ["reason"], registry=r)
+        self.mempool_txs = Gauge("agora_mempool_txs", "Transactions in the mempool", ["shard"],
+                                 registry=r)
+        self.mempool_bytes = Gauge("agora_mempool_bytes", "Encoded bytes in the mempool",
+                                   registry=r)
+        self.peers = Gauge("agora_peers", "Connected validator peers", registry=r)
+        self.commit_latency_seconds = Histogram(
+            "agora_commit_latency_seconds", "From proposal to commit of a block", ["shard"],
+            buckets=latency_buckets_seconds, registry=r)
+        self.block_execution_seconds = Histogram(
+            "agora_block_execution_seconds", "Time to execute one block", ["shard"],
+            buckets=execution_buckets_seconds, registry=r)
+        self.rpc_requests = Counter("agora_rpc_requests", "JSON-RPC calls by method and "
+                                    "outcome", ["method", "outcome"], registry=r)
+        self._rejections_seen: dict[str, int] = {}
+
+    def record_block(self, shard: int, height: int, txs: int,
+                     execution_seconds: float, failed_statuses: Iterable[int] = ()) -> None:
+        label = str(shard)
+        self.height.labels(label).set(height)
+        self.txs_committed.labels(label).inc(txs)
+        self.block_execution_seconds.labels(label).observe(execution_seconds)
+        for status in failed_statuses:
+            self.txs_failed.labels(label, str(status)).inc()
+
+    def record_commit_latency(self, shard: int, seconds: float) -> None:
+        self.commit_latency_seconds.labels(str(shard)).observe(seconds)
+
+    def record_view(self, shard: int, view: int, view_changes_total: int | None = None) -> None:
+        self.view.labels(str(shard)).set(view)
+        if view_changes_total is not None:
+            self._advance(self.view_changes.labels(str(shard)), f"vc/{shard}",
+                          view_changes_total)
+
+    def sync_mempool(self, shard_sizes_txs: Iterable[int], size_bytes: int,
+                     rejections: Mapping[str, int] | Iterable[tuple[str, int]]) -> None:
+        """Mirror the mempool's statistics (``Mempool.info()``)."""
+        for shard, size in enumerate(shard_sizes_txs):
+            self.mempool_txs.labels(str(shard)).set(size)
+        self.mempool_bytes.set(size_bytes)
+        items = rejections.items() if isinstance(rejections, Mapping) else rejections
+        for reason, total in items:
+            self._advance(self.txs_rejected.labels(str(reason)), f"rej/{reason}", total)
+
+    def _advance(self, counter: Any, key: str, total: int) -> None:
+        delta = total - self._rejections_seen.get(key, 0)
+        assert delta >= 0, f"{key}: a cumulative count went down"
+        if delta:
+            counter.inc(delta)
+        self._rejections_seen[key] = total
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def metrics_app(registry: CollectorRegistry) -> Any:
+    """An ASGI app: ``GET /metrics`` and ``GET /health``; anything else is 404."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "GET" and scope["path"] == "/metrics":
+            await _respond(send, 200, CONTENT_TYPE_LATEST, generate_latest(registry))
+        elif scope["method"] == "GET" and scope["path"] == "/health":
+            await _respond(send, 200, "text/plain; charset=utf-8", b"ok\n")
+        else:
+            await _respond(send, 404, "text/plain; charset=utf-8", b"not found\n")
+
+    return app
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _respond(send: Any, status: int, content_type: str, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_metrics(registry: CollectorRegistry, config: MetricsSection, *,
+                        task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+                        ) -> None:
+    """Serve the metrics endpoint until cancelled; ``task_status`` gets the bound URLs."""
+    hypercorn_config = HypercornConfig()
+    hypercorn_config.bind = [f"{config.host}:{config.port}"]
+    hypercorn_config.accesslog = None
+    hypercorn_config.graceful_timeout = 1.0
+    await serve(metrics_app(registry), hypercorn_config, task_status=task_status)
