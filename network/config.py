@@ -31,6 +31,8 @@ class NetworkConfig:
     dial_timeout_seconds: float = 5.0
     # Per-peer outbound queue; when full, send() drops the newest payload and counts it.
     send_queue_frames: int = 1024
+    # ... and a byte bound on the same queue, so big payloads cannot pile up GiBs.
+    send_queue_bytes: int = 64 * MEBIBYTE_BYTES
     # The one inbound channel shared by all peers; when full, readers wait (backpressure).
     inbound_queue_frames: int = 4096
     reconnect_backoff_initial_seconds: float = 0.1
@@ -63,6 +65,10 @@ class NetworkConfig:
             )
         if self.keepalive_interval_seconds >= self.idle_timeout_seconds:
             problems.append("keepalive_interval_seconds must be < idle_timeout_seconds")
+        if self.send_queue_bytes < self.max_frame_bytes:
+            problems.append(
+                "send_queue_bytes must be >= max_frame_bytes (else big payloads never fit)"
+            )
         if self.max_frame_bytes >= 2**32 - 64:
             problems.append("max_frame_bytes must fit the 32-bit length prefix")
         if self.listen_host is not None and not isinstance(self.listen_host, str):

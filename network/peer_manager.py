@@ -8,9 +8,11 @@ What it owns:
   sides dialed at once, or a peer reconnected before we saw its old link die), the rule
   in :func:`is_preferred_link` decides which to keep; both ends apply it to the same two
   links, so they keep the same one;
-* a bounded send queue per peer (``send_queue_frames``). ``send`` never blocks: when the
-  queue is full the newest payload is dropped and counted. Queues outlive links, so what
-  was queued while a peer was away is sent once it is back (up to the bound);
+* a bounded send queue per peer (``send_queue_frames`` and ``send_queue_bytes``). ``send``
+  never blocks: when the queue is full the newest payload is dropped and counted. Queues
+  outlive links, so what was queued while a peer was away is sent once it is back. Per
+  peer, payloads arrive at most once and in send order; a link that dies may lose the
+  payloads it was carrying (the layer above retransmits, as PBFT does anyway);
 * ONE bounded inbound channel of ``(peer_index, payload)``. When it is full, link readers
   wait (backpressure flows back over TCP to the senders, whose write deadline then drops
   the link if we stay stalled). Trio wakes waiting senders in FIFO order, so a busy peer
@@ -101,6 +103,8 @@ class _Peer:
     address: tuple[str, int]
     queue_send: trio.MemorySendChannel[bytes]
     queue_receive: trio.MemoryReceiveChannel[bytes]
+    queued_bytes: int = 0  # payload bytes in the queue, bounded by send_queue_bytes
+    dial_failures_in_row: int = 0  # only the first of a streak is logged at INFO
     link: _Link | None = None
 
 
@@ -194,13 +198,19 @@ class PeerManager:
             raise ValueError(f"no peer with index {peer_index} (ours is {self.my_index})")
         if len(payload) > self.config.max_frame_bytes:
             raise PayloadTooLarge(f"{len(payload)} > {self.config.max_frame_bytes} bytes")
+        if peer.queued_bytes + len(payload) > self.config.send_queue_bytes:
+            return self._drop_send(peer_index)
         try:
             peer.queue_send.send_nowait(bytes(payload))
         except trio.WouldBlock:
-            self.stats.count_send_drop(peer_index)
-            logger.debug("%s send queue full peer=%s dropped", self._log_prefix, peer_index)
-            return False
+            return self._drop_send(peer_index)
+        peer.queued_bytes += len(payload)
         return True
+
+    def _drop_send(self, peer_index: int) -> bool:
+        self.stats.count_send_drop(peer_index)
+        logger.debug("%s send queue full peer=%s dropped", self._log_prefix, peer_index)
+        return False
 
     def broadcast(self, payload: bytes) -> list[int]:
         """Queue ``payload`` for every other validator; return the peers it was dropped for."""
@@ -253,8 +263,20 @@ class PeerManager:
                 raw = await trio.open_tcp_stream(host, port)
         except (OSError, trio.TooSlowError) as exc:
             self.stats.dial_failures += 1
-            logger.debug("%s dial failed peer=%s error=%r", self._log_prefix, peer.index, exc)
+            peer.dial_failures_in_row += 1
+            level = logging.INFO if peer.dial_failures_in_row == 1 else logging.DEBUG
+            logger.log(
+                level,
+                "%s dial failed peer=%s address=%s:%s attempt=%d error=%r",
+                self._log_prefix,
+                peer.index,
+                host,
+                port,
+                peer.dial_failures_in_row,
+                exc,
+            )
             return 0.0
+        peer.dial_failures_in_row = 0
         stream = self._wrap(raw, peer.index)
         try:
             channel = await self._handshake(stream, Role.INITIATOR, peer.identity)
@@ -408,12 +430,13 @@ class PeerManager:
 
     async def _write_loop(self, link: _Link) -> None:
         """Send queued payloads, or a ping after a quiet keepalive interval."""
-        queue = self._peers[link.peer_index].queue_receive
+        peer = self._peers[link.peer_index]
         try:
             while True:
                 kind, payload = FrameKind.PING, b""
                 with trio.move_on_after(self.config.keepalive_interval_seconds):
-                    payload = await queue.receive()
+                    payload = await peer.queue_receive.receive()
+                    peer.queued_bytes -= len(payload)
                     kind = FrameKind.DATA
                 with trio.move_on_after(self.config.write_timeout_seconds) as write:
                     await link.channel.send_frame(kind, payload)

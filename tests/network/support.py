@@ -13,7 +13,8 @@ import nacl.signing
 import trio
 
 from network.config import NetworkConfig
-from network.peer_manager import PeerManager, StreamWrapper
+from network.faults import FaultInjector
+from network.peer_manager import LinkDirection, PeerManager, StreamWrapper
 
 TEST_CHAIN_ID = "agora-test"
 # Every test waits on conditions under this bound, never on fixed sleeps.
@@ -137,3 +138,32 @@ async def send_until_received(sender: PeerManager, receiver: PeerManager, payloa
                 pass
             nursery.cancel_scope.cancel()
     assert not scope.cancelled_caught, "payload never arrived"
+
+
+async def start_settled_pair(
+    nursery: trio.Nursery,
+    cluster: Cluster,
+    sender_config: NetworkConfig,
+    receiver_config: NetworkConfig,
+    sender_wrapper: FaultInjector | None = None,
+) -> tuple[PeerManager, PeerManager]:
+    """Start managers 0 and 1 so that 0's outbound link is the one kept, deterministically.
+
+    Node 1 starts only after node 0 has dialed it (into its pre-bound listener), so 0's
+    outbound link always exists; being dialed by the lower index, it wins the tie-break
+    at both ends and is never replaced. Returns once both ends hold it: from then on
+    nothing sent is lost to link churn.
+    """
+    observer = sender_wrapper or FaultInjector(only_peer=1)
+    sender = cluster.manager(0, sender_config, stream_wrapper=observer)
+    receiver = cluster.manager(1, receiver_config)
+    await start(nursery, sender, cluster.listeners[0])
+    await wait_until(lambda: observer.streams_wrapped == 1)
+    await start(nursery, receiver, cluster.listeners[1])
+    await wait_until(
+        lambda: (
+            sender.links() == {1: LinkDirection.OUTBOUND}
+            and receiver.links() == {0: LinkDirection.INBOUND}
+        )
+    )
+    return sender, receiver

@@ -21,6 +21,7 @@ from tests.network.support import (
     receive_from,
     send_until_received,
     start,
+    start_settled_pair,
     wait_until,
 )
 
@@ -68,6 +69,11 @@ async def test_full_send_queue_drops_the_newest_payload_and_counts_it() -> None:
     assert not sender.send(1, b"third")
     assert sender.broadcast(b"fourth") == [1]
     assert sender.stats.send_dropped == {1: 2}
+    # The byte bound applies as well as the frame bound.
+    by_bytes = cluster.manager(0, fast_config(send_queue_bytes=64 * 1024))
+    assert by_bytes.send(1, bytes(40 * 1024))
+    assert not by_bytes.send(1, bytes(40 * 1024))
+    assert by_bytes.stats.send_dropped == {1: 1}
     with pytest.raises(PayloadTooLarge):
         sender.send(1, bytes(sender.config.max_frame_bytes + 1))
     with pytest.raises(ValueError):
@@ -83,6 +89,23 @@ async def test_full_send_queue_drops_the_newest_payload_and_counts_it() -> None:
 
 
 # -- links between managers -----------------------------------------------------------
+
+
+async def test_full_inbound_channel_applies_backpressure_without_loss_or_reordering() -> None:
+    cluster = await make_cluster(2)
+    payloads = [f"payload {number}".encode() for number in range(200)]
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            sender, receiver = await start_settled_pair(
+                nursery, cluster, fast_config(), fast_config(inbound_queue_frames=2)
+            )
+            for payload in payloads:
+                assert sender.send(1, payload)
+            # Nobody reads yet: the sender still writes everything into TCP.
+            await wait_until(lambda: sender.stats.payload_bytes_sent == sum(map(len, payloads)))
+            received = [await receive_from(receiver, 0) for _ in payloads]
+            assert received == payloads
+            nursery.cancel_scope.cancel()
 
 
 async def test_two_managers_connect_and_exchange_messages_both_ways() -> None:
@@ -217,14 +240,11 @@ async def test_faulted_frame_closes_the_link_is_counted_and_the_link_recovers(
     # Fault the first frame after the handshake on node 0's first outbound stream. That
     # link always wins the tie-break (0 < 1), so the fault lands on a link that is used.
     injector = FaultInjector([FrameFault(fault, record_index=2)], only_peer=1)
-    sender = cluster.manager(0, fast_config(), stream_wrapper=injector)
-    receiver = cluster.manager(1, fast_config())
     with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
         async with trio.open_nursery() as nursery:
-            await start(nursery, sender, cluster.listeners[0])
-            # Node 1 starts only once node 0 has dialed it (into its bound listener).
-            await wait_until(lambda: injector.streams_wrapped == 1)
-            await start(nursery, receiver, cluster.listeners[1])
+            sender, receiver = await start_settled_pair(
+                nursery, cluster, fast_config(), fast_config(), sender_wrapper=injector
+            )
 
             async def keep_sending() -> None:
                 while receiver.stats.refused[reason] == 0:
