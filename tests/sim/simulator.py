@@ -91,6 +91,7 @@ chain_id = "agora-sim"
 genesis_time_ms = 1_700_000_000_000
 genesis_root = bytes(32)
 clients_count = 3
+events_max = 2_000_000
 
 # Event kinds; the value is also what the trace hash records.
 TICK, MESSAGE, PROPOSE, EXECUTE, CRASH, RESTART, PARTITION, PARTITION_END, HEAL = range(9)
@@ -141,6 +142,7 @@ class Host:
         self.delivered_tip = 0
         self.delivered_hash = bytes(32)
         self.last_timestamp_ms = 0
+        self.sync_answered_ms: dict[int, int] = {}
 
     @property
     def name(self) -> str:
@@ -304,6 +306,8 @@ class Simulator:
                 self._liveness_failure()
             self.now = at_ms
             self.events += 1
+            if self.events > events_max:
+                self.fail(f"the run exceeded {events_max} events (a message storm?)")
             self.trace.update(struct.pack(">QQB", at_ms, sequence, kind))
             self._handle(kind, payload)
         if not self.done:
@@ -625,6 +629,12 @@ class Simulator:
                 not request.has_valid_signature(self.validators):
             self.count("sync_requests_refused")
             return
+        # Bounded work per peer, as a real shell does: one answer per requester per tick.
+        last = host.sync_answered_ms.get(request.sender)
+        if last is not None and self.now - last < tick_ms:
+            self.count("sync_requests_rate_limited")
+            return
+        host.sync_answered_ms[request.sender] = self.now
         assert host.replica is not None
         count = min(request.count, config.sync_blocks_max)
         start = request.height
