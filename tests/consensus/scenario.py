@@ -105,6 +105,9 @@ class Cluster:
             else 0,
             executed=tuple(ExecutedRoot(h + 1, *node.roots[h])
                            for h in range(max(0, node.height - 16), node.height)),
+            recent_blocks=tuple((item.block.header.height, item.block.hash(),
+                                 item.block.header.timestamp_ms)
+                                for item in node.store[-16:]),
         )
         return Replica(self.config(node.index), self.signers[node.index], recovered)
 
@@ -234,3 +237,45 @@ class Cluster:
             hashes = {node.store[height - 1].block.hash() for node in self.nodes
                       if node.height >= height}
             assert len(hashes) == 1, f"disagreement at height {height}"
+
+
+# -- small helpers for rule tests (additive) ----------------------------------------------
+
+
+def of_type(*kinds: type) -> Callable[[Envelope], bool]:
+    """Envelopes carrying one of the given message types."""
+    return lambda envelope: isinstance(envelope.message, kinds)
+
+
+def to(*targets: int) -> Callable[[Envelope], bool]:
+    return lambda envelope: envelope.target in targets
+
+
+def from_(*sources: int) -> Callable[[Envelope], bool]:
+    return lambda envelope: envelope.source in sources
+
+
+def all_of(*predicates: Callable[[Envelope], bool]) -> Callable[[Envelope], bool]:
+    return lambda envelope: all(predicate(envelope) for predicate in predicates)
+
+
+def ignored(replica: Replica, reason: object) -> int:
+    """How often ``replica`` ignored a message for ``reason`` (an ``Ignored`` member)."""
+    return replica.stats.ignored.get(reason.value, 0)  # type: ignore[attr-defined]
+
+
+def sign_as(cluster: Cluster, index: int, message: Message) -> Message:
+    """``message`` signed with replica ``index``'s key (to forge or build test messages)."""
+    return sign_message(message, cluster.signers[index])
+
+
+def inject(cluster: Cluster, target: int, message: Message) -> Output:
+    """Step ``message`` into replica ``target`` as if it came from the network."""
+    return cluster.step(target, MessageReceived(decode_message(encode_message(message))))
+
+
+def partition(cluster: Cluster, *groups: list[int]) -> int:
+    """Drop every queued envelope between replicas of different groups."""
+    group_of = {index: number for number, group in enumerate(groups) for index in group}
+    return cluster.drop(lambda envelope: group_of.get(envelope.source, -1)
+                        != group_of.get(envelope.target, -2))
