@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from storage.chain import ChainStore
@@ -79,6 +80,7 @@ def run(directory: str, tx_count: int, block_count: int) -> None:
             root,
         )
     elapsed = time.perf_counter() - started
+    read_microseconds = _read_latency_microseconds(store, blocks)
     store.close()
     print(
         f"txs_per_block={tx_count:5d} blocks={block_count:4d} "
@@ -87,6 +89,25 @@ def run(directory: str, tx_count: int, block_count: int) -> None:
         f"ms_per_block={1000 * elapsed / block_count:6.2f} "
         f"(caller's state root {100 * root_seconds / elapsed:4.1f}% of it)"
     )
+    print("  read latency (us): " + " ".join(f"{k}={v:.1f}" for k, v in read_microseconds.items()))
+
+
+def _read_latency_microseconds(store: ChainStore, blocks: list[BenchBlock]) -> dict[str, float]:
+    """Mean latency of the reads trio tasks call directly (no thread hop)."""
+    reads: dict[str, Callable[[int, BenchBlock], object]] = {
+        "get_state": lambda _, b: store.get_state(0, b.state_writes[0][0]),
+        "get_tx_location": lambda _, b: store.get_tx_location(b.txs[-1][0]),
+        "get_receipt": lambda _, b: store.get_receipt(b.txs[-1][0]),
+        "get_block": lambda height, _: store.get_block(0, height),
+    }
+    sample = list(enumerate(blocks))[:: max(1, len(blocks) // 50)]
+    result = {}
+    for name, read in reads.items():
+        started = time.perf_counter()
+        for height, block in sample:
+            read(height, block)
+        result[name] = 1e6 * (time.perf_counter() - started) / len(sample)
+    return result
 
 
 def main() -> None:

@@ -42,4 +42,6 @@ async def test_async_writes_land_and_shards_finalize_concurrently(tmp_path: Path
     assert store.load_records(1) == [b"vote/%d" % h for h in range(1, 5)]
     for shard in (0, 1):
         assert_chain_matches_replay(store, shard)
+    stored = await async_store.get_block(1, 4)
+    assert stored is not None and stored.block_hash == make_block(1, 4).block_hash
     store.close()
