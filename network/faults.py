@@ -31,7 +31,7 @@ class FaultKind(enum.Enum):
     DROP = "drop"  # never sent
     DUPLICATE = "duplicate"  # sent twice in a row (a replay of the frame just sent)
     TAMPER = "tamper"  # one byte of the body flipped
-    REORDER = "reorder"  # held back and sent after the next record
+    REORDER = "reorder"  # held back, sent after the next record (lost if none follows)
     DELAY = "delay"  # sent after delay_seconds (the writer is held meanwhile)
 
 
