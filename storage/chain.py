@@ -40,6 +40,10 @@ Invariants (checked by ``check_invariants``; the cheap ones on open):
 * The state root follows ``storage/state_root.py``; ``finalize_block`` recomputes it and
   asserts it equals the caller's (pair assertion with the executor).
 
+A tx hash names one tx in the whole node (all shards): the executor's replay check
+(``get_tx_location``) guarantees that before it finalizes, so ``finalize_block`` does not
+pay a lookup per tx to re-check; ``check_invariants`` would find an overwritten entry.
+
 Heights start at ``GENESIS_HEIGHT`` = 0: a shard's genesis (initial balances, templates)
 is finalized as height 0 with its write set, so every state change goes through one path.
 
@@ -51,6 +55,9 @@ trio callers run them through ``trio.to_thread.run_sync`` with a limiter —
 10-30 us (bench/storage_bench.py) and may be called directly from trio tasks; reading a
 large block (checksum over the whole block, ~1-4 ms for 1000 txs) goes through a thread
 too (``AsyncChainStore.get_block``).
+
+Not here yet: pruning old blocks, a Merkle tree over the state (proofs, state sync),
+schema migrations (a new ``SCHEMA_VERSION`` refuses to open an old store).
 """
 
 from __future__ import annotations
