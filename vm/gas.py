@@ -10,7 +10,8 @@ Gas schedule (units of gas):
 |----------------------------------------|-----------------------------------------------------|
 | AST node of a statement (static)       | `node_gas` per node, charged when its block starts  |
 | entering a function                    | `function_call_gas`                                 |
-| loop / comprehension iteration         | `iteration_gas` + static cost of the loop header    |
+| loop / comprehension iteration         | `iteration_gas` + static cost of the loop header;   |
+|                                        | a comprehension draws <= `container_elements_max`   |
 | builtin or method call                 | `builtin_call_gas` + size-proportional part below   |
 | arithmetic on ints                     | `arith_gas` + result bits / `int_bits_per_gas`      |
 | str/bytes/list/tuple produced          | `arith_gas` + result bytes (or elements) / unit     |
@@ -42,7 +43,7 @@ builtin_call_gas = 5
 arith_gas = 1
 element_gas = 1
 int_bits_per_gas = 64
-bytes_per_gas = 16  # copying str/bytes: one gas per 16 bytes produced
+bytes_per_gas = 4  # copying str/bytes: one gas per 4 bytes produced (memory per gas)
 storage_read_gas = 200
 storage_write_gas = 1000
 storage_byte_gas = 1
@@ -51,7 +52,7 @@ event_byte_gas = 1
 contract_call_gas = 700
 
 # --- hard limits ----------------------------------------------------------------------
-gas_limit_tx_max = 50_000_000
+gas_limit_tx_max = 10_000_000  # with the charges above, bounds memory per tx to ~100 MB
 source_bytes_max = 64 * 1024
 source_tokens_per_line_max = 400
 bracket_depth_max = 24

@@ -6,7 +6,8 @@ Rewrites (contract code cannot spell the `_`-prefixed helper names it introduces
   (`statement_cost`); compound statements charge their header in the enclosing block;
 * every function body becomes `_enter(); try: <body> finally: _leave()` (call gas and the
   function depth limit);
-* `for x in it` becomes `for x in _it(it, per_iteration)`, comprehensions likewise, and
+* `for x in it` becomes `for x in _it(it, per_iteration)`, comprehensions use `_cit`
+  (which also caps the items drawn), and
   `while test` becomes `while _wt(per_iteration) and test`;
 * every binary operator becomes a metered helper (`a ** b` -> `_pow(a, b)`), augmented
   assignment rebinds through the same helper (`x += y` is `x = _add(x, y)`, never in
@@ -290,7 +291,7 @@ class _Instrumenter(ast.NodeTransformer):
             generators.append(
                 ast.comprehension(
                     target=generator.target,
-                    iter=_call("_it", self.visit(generator.iter), _constant(cost)),
+                    iter=_call("_cit", self.visit(generator.iter), _constant(cost)),
                     ifs=[self.visit(condition) for condition in generator.ifs],
                     is_async=0,
                 )

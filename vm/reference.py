@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import sys
 from typing import Any
 
 from vm.contract import Contract
@@ -56,10 +57,22 @@ _native_compare = {
 }  # fmt: skip
 
 
+_python_frames_needed = 12_000
+
+
 def call_function(
     runtime: Runtime, contract: Contract, frame: Frame, method: str, args: dict[str, Any]
 ) -> Any:
-    return _Interpreter(runtime, contract, frame).call(method, [], args)
+    # The walker uses ~10 Python frames per contract frame; give it room so that it hits
+    # gas.function_depth_max (as the fast path does) rather than CPython's limit.
+    previous = sys.getrecursionlimit()
+    if previous < _python_frames_needed:
+        sys.setrecursionlimit(_python_frames_needed)
+    try:
+        return _Interpreter(runtime, contract, frame).call(method, [], args)
+    finally:
+        if previous < _python_frames_needed:
+            sys.setrecursionlimit(previous)
 
 
 class _Interpreter:
@@ -296,7 +309,7 @@ class _Interpreter:
         def run(level: int) -> None:
             generator = node.generators[level]
             iterable = self.expression(generator.iter, scope)
-            for item in self.runtime.iterate(iterable, costs[level]):
+            for item in self.runtime.iterate_capped(iterable, costs[level]):
                 self.assign(generator.target, item, scope)
                 if not all(self.expression(test, scope) for test in generator.ifs):
                     continue

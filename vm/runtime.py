@@ -186,7 +186,7 @@ class Runtime:
         cannot spell) plus the metered builtins and host functions."""
         bindings: dict[str, Any] = {
             "_g": self.charge, "_enter": self.enter, "_leave": self.leave,
-            "_it": self.iterate, "_wt": self.while_test,
+            "_it": self.iterate, "_cit": self.iterate_capped, "_wt": self.while_test,
             "_add": self.add, "_sub": self.sub, "_mul": self.mul, "_floordiv": self.floordiv,
             "_mod": self.mod, "_pow": self.pow, "_lshift": self.lshift,
             "_rshift": self.rshift, "_bitor": self.bitor, "_bitxor": self.bitxor,
@@ -223,6 +223,15 @@ class Runtime:
             raise
         except RuntimeError:  # a dict changed size while being iterated
             raise ContractFailure("container changed during iteration") from None
+
+    def iterate_capped(self, iterable: Any, cost: int) -> Any:
+        """Iteration inside a comprehension, whose result grows with every item."""
+        items = 0
+        for item in self.iterate(iterable, cost):
+            items += 1
+            if items > gas.container_elements_max:
+                raise LimitExceeded("comprehension exceeds the container size cap")
+            yield item
 
     def while_test(self, cost: int) -> bool:
         self.charge(cost)

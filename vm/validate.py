@@ -98,9 +98,9 @@ def _check_tokens(source: str) -> None:
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             line, col = token.start
-            if token.type == tokenize.NAME and not token.string.isascii():
+            if token.type in (tokenize.NAME, tokenize.ERRORTOKEN) and not token.string.isascii():
                 raise ContractValidationError(
-                    "ascii-identifier", line, col + 1, f"non-ASCII identifier {token.string!r}"
+                    "ascii-identifier", line, col + 1, f"non-ASCII name {token.string!r}"
                 )
             if token.type == tokenize.ERRORTOKEN and not token.string.isspace():
                 raise ContractValidationError("syntax", line, col + 1, "invalid token")
@@ -379,8 +379,10 @@ class _FunctionChecker:
     def _load_name(self, node: ast.Name) -> None:
         name = node.id
         _check_identifier(name, node)
-        if name in self.locals or name in self.module.constants or name == "ctx":
+        if name in self.locals or name in self.module.constants:
             return
+        if name == "ctx":
+            raise _fail("ctx-use", node, "use ctx fields (ctx.sender...), not ctx itself")
         if name in self.module.storage:
             raise _fail("storage-use", node, "storage is used by subscript, `in` or method")
         if name in self.module.functions or name in names.reserved_names:
@@ -420,6 +422,7 @@ class _FunctionChecker:
         raise _fail("attribute", node, f"attribute {node.attr!r} is not allowed")
 
     def _call(self, node: ast.Call) -> None:
+        self._call_target(node.func)
         for keyword in node.keywords:
             if keyword.arg is None:
                 raise _fail("star-arguments", keyword, "`**` arguments are not allowed")
@@ -429,7 +432,8 @@ class _FunctionChecker:
             if isinstance(argument, ast.Starred):
                 raise _fail("star-arguments", argument, "`*` arguments are not allowed")
             self._expression(argument)
-        func = node.func
+
+    def _call_target(self, func: ast.expr) -> None:
         if isinstance(func, ast.Name):
             _check_identifier(func.id, func)
             allowed = names.builtin_names | names.host_names | set(self.module.functions)
