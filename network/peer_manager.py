@@ -293,7 +293,7 @@ class PeerManager:
         stream = self._wrap(raw, None)
         try:
             if self._pending_handshakes >= self.config.max_pending_handshakes:
-                self._refuse(PeerRefused(RefusalReason.TOO_MANY_HANDSHAKES), None)
+                self._refuse(PeerRefused(RefusalReason.TOO_MANY_HANDSHAKES), None, stream)
                 return
             self._pending_handshakes += 1
             try:
