@@ -28,14 +28,18 @@ from consensus.events import (
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
     Block,
+    BlockHeader,
     CommittedBlock,
     Message,
+    PrePrepare,
     Signer,
     SyncRequest,
     SyncResponse,
     decode_message,
     encode_message,
     sign_message,
+    tx_root,
+    zero_digest,
 )
 
 chain_id = "scenario"
@@ -279,3 +283,47 @@ def partition(cluster: Cluster, *groups: list[int]) -> int:
     group_of = {index: number for number, group in enumerate(groups) for index in group}
     return cluster.drop(lambda envelope: group_of.get(envelope.source, -1)
                         != group_of.get(envelope.target, -2))
+
+
+def sent(cluster: Cluster, kind: type, source: int | None = None,
+         height: int | None = None) -> list[Message]:
+    """Distinct messages of ``kind`` sent so far (a broadcast counts once)."""
+    found: list[Message] = []
+    for envelope in cluster.sent:
+        message = envelope.message
+        if not isinstance(message, kind) or (source is not None and envelope.source != source):
+            continue
+        if height is not None and message.height != height:
+            continue
+        if message not in found:
+            found.append(message)
+    return found
+
+
+def make_block(cluster: Cluster, height: int, view: int, proposer: int, prev_hash: bytes,
+               timestamp_ms: int = 5_000) -> Block:
+    """A well-formed block whose app roots are those the cluster executed."""
+    lag = cluster.config(0).state_root_lag_blocks
+    app_height = max(0, height - lag)
+    roots = (zero_digest, zero_digest)
+    known = max(cluster.nodes, key=lambda node: node.height).roots
+    if 0 < app_height <= len(known):
+        roots = known[app_height - 1]
+    header = BlockHeader(chain_id, cluster.shard, height, prev_hash, view, proposer,
+                         timestamp_ms, tx_root(()), app_height, *roots)
+    return Block(header, ())
+
+
+def make_pre_prepare(cluster: Cluster, block: Block, sender: int | None = None,
+                     view: int | None = None) -> PrePrepare:
+    sender = block.header.proposer if sender is None else sender
+    view = block.header.view if view is None else view
+    message = PrePrepare(chain_id, cluster.shard, view, block.header.height, sender,
+                         block.hash(), block, b"")
+    return sign_as(cluster, sender, message)  # type: ignore[return-value]
+
+
+def vote(cluster: Cluster, kind: type, sender: int, height: int, digest: bytes,
+         view: int = 0) -> Message:
+    return sign_as(cluster, sender, kind(chain_id, cluster.shard, view, height, sender,
+                                         digest, b""))
