@@ -43,20 +43,15 @@ class AsyncChainStore:
         receipts: Sequence[tuple[bytes, bytes]],
         state_writes: Sequence[StateWrite],
         state_root: bytes,
+        *,
+        receipts_root: bytes = b"",
     ) -> FinalizedHeight:
-        return await trio.to_thread.run_sync(
-            self.store.finalize_block,
-            shard,
-            height,
-            block_hash,
-            block_bytes,
-            certificate_bytes,
-            txs,
-            receipts,
-            state_writes,
-            state_root,
-            limiter=self._limiter,
-        )
+        def finalize() -> FinalizedHeight:
+            return self.store.finalize_block(
+                shard, height, block_hash, block_bytes, certificate_bytes, txs, receipts,
+                state_writes, state_root, receipts_root=receipts_root)
+
+        return await trio.to_thread.run_sync(finalize, limiter=self._limiter)
 
     async def append_records(self, shard: int, records: Sequence[bytes]) -> range:
         return await trio.to_thread.run_sync(

@@ -18,6 +18,7 @@ Key layout (``u32``/``u64`` = big-endian unsigned, so keys iterate in numeric or
     w | shard u32 | sequence u64   -> sealed consensus record (opaque)
     p | shard u32                  -> u64 lowest sequence still kept (the prune floor)
     c | shard u32                  -> sealed stable checkpoint (opaque)
+    x | shard u32 | height u64     -> sealed msgpack [state_root, receipts_root] after height
 
 Invariants (checked by ``check_invariants``; the cheap ones on open):
 
@@ -95,6 +96,7 @@ _TAG_FINALIZED = b"f"
 _TAG_RECORD = b"w"
 _TAG_RECORD_FLOOR = b"p"
 _TAG_CHECKPOINT = b"c"
+_TAG_ROOTS = b"x"
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -145,6 +147,10 @@ def _shard_prefix(tag: bytes, shard: int) -> bytes:
 
 def _block_key(shard: int, height: int) -> bytes:
     return _TAG_BLOCK + _SHARD_HEIGHT.pack(shard, height)
+
+
+def _roots_key(shard: int, height: int) -> bytes:
+    return _TAG_ROOTS + _SHARD_HEIGHT.pack(shard, height)
 
 
 def _record_key(shard: int, sequence: int) -> bytes:
@@ -336,6 +342,19 @@ class ChainReader:
         for key, value in self._reader.iterate_prefix(shard_prefix + prefix):
             yield key[cut:], value
 
+    def get_roots(self, shard: int, height: int) -> tuple[bytes, bytes] | None:
+        """(state root, receipts root) after finalized ``height``, or None."""
+        if height > self.last_height(shard):
+            return None
+        key = _roots_key(shard, height)
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        location = f"{self._location}: roots of shard {shard} height {height}"
+        state_root, receipts_root = _unpack(_unseal(key, raw, "roots", location), "roots",
+                                            location)
+        return bytes(state_root), bytes(receipts_root)
+
     def get_stable_checkpoint(self, shard: int) -> bytes | None:
         """The shard's last stable-checkpoint record (opaque), or None."""
         _check_shard(shard)
@@ -464,6 +483,8 @@ class ChainStore(ChainReader):
         receipts: Sequence[tuple[bytes, bytes]],
         state_writes: Sequence[StateWrite],
         state_root: bytes,
+        *,
+        receipts_root: bytes = b"",
     ) -> FinalizedHeight:
         """Store a committed, executed block and everything it changed in ONE synced batch.
 
@@ -493,6 +514,8 @@ class ChainStore(ChainReader):
             operations = _finalize_operations(
                 shard, marker, block_bytes, certificate_bytes, txs, receipts, state_writes
             )
+            roots_key = _roots_key(shard, height)
+            operations.append((roots_key, _seal(roots_key, _pack([state_root, receipts_root]))))
             self._kv.write_batch(operations, sync=True)
             self._markers[shard] = marker
         return marker
