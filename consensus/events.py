@@ -146,3 +146,6 @@ class RecoveredState:
     finalized_hash: bytes = b"\x00" * 32
     finalized_timestamp_ms: int = 0
     executed: tuple[ExecutedRoot, ...] = ()
+    # Recent finalized blocks below the tip, so re-proposals of those heights can be
+    # checked against our chain: (height, block hash, timestamp_ms).
+    recent_blocks: tuple[tuple[int, bytes, int], ...] = ()

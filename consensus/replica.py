@@ -296,6 +296,7 @@ class Replica:
         self.last_delivered = 0
         self.last_executed = 0
         self._links: dict[int, _Link] = {0: _Link(zero_digest, None)}
+        self._link_floor = 0  # links are known for every delivered height above it
         self._executed: dict[int, tuple[bytes, bytes]] = {
             0: (config.genesis_state_root, config.genesis_receipts_root)}
         self._slots: dict[int, Slot] = {}
@@ -376,7 +377,8 @@ class Replica:
                 assert slot.prepared.pre_prepare.height == height
             if slot.committed is not None:
                 assert slot.committed.certificate.height == height
-        for height in range(self.low + 1, self.last_delivered + 1):
+        for height in range(max(self.low, self._link_floor, self._recent_floor()) + 1,
+                            self.last_delivered + 1):
             assert height in self._links, ("delivered height without a link", height)
         assert len(self._checkpoints) <= window // config.checkpoint_interval_blocks + 1
         for by_sender in self._checkpoints.values():
@@ -397,6 +399,11 @@ class Replica:
         self.last_delivered = self.last_executed = recovered.finalized_height
         self._links[recovered.finalized_height] = _Link(
             recovered.finalized_hash, recovered.finalized_timestamp_ms)
+        self._link_floor = recovered.finalized_height
+        for height, block_hash, timestamp_ms in sorted(recovered.recent_blocks):
+            if height < recovered.finalized_height:
+                self._links[height] = _Link(block_hash, timestamp_ms)
+                self._link_floor = min(self._link_floor, height)
         for item in recovered.executed:
             self._executed[item.height] = (item.state_root, item.receipts_root)
         for record in recovered.records:
@@ -655,7 +662,8 @@ class Replica:
 
     def _on_commit(self, message: Commit, out: Output) -> None:
         reason = self._view_guard(message.view, message.height)
-        if reason in (Ignored.OUT_OF_WINDOW, Ignored.FUTURE_VIEW):
+        if reason in (Ignored.OUT_OF_WINDOW, Ignored.FUTURE_VIEW, Ignored.STALE_VIEW,
+                      Ignored.IN_VIEW_CHANGE):
             self._note_peer_height(message)
         if reason is None:
             reason = self._vote_seen(self._slots.get(message.height), message, "commits")
@@ -840,8 +848,22 @@ class Replica:
             if self._sync.ticks_left <= 0:
                 self._sync = None
                 self._sync_rotation += 1
-        if self._ticks_without_progress >= self._view_timeout_ticks:
-            self._start_view_change(self.view + 1, out)
+        if self._ticks_without_progress < self._view_timeout_ticks:
+            return
+        if self.in_view_change and self._view_change_votes(self.view) < self.config.quorum:
+            # PBFT §4.5.2: the timer that moves on to the next view only runs once a
+            # quorum wants this one; until then, resend ours (it may have been lost), so
+            # that one replica alone cannot race ahead of the others.
+            self._ticks_without_progress = 0
+            own = self._view_changes.get(self.id)
+            if own is not None and own.view == self.view:
+                out.send.append(Send(None, own))
+            return
+        self._start_view_change(self.view + 1, out)
+
+    def _view_change_votes(self, view: int) -> int:
+        """Replicas that gave up every view before ``view`` (a VIEW-CHANGE for it or later)."""
+        return sum(1 for vc in self._view_changes.values() if vc.view >= view)
 
     def _start_view_change(self, view: int, out: Output) -> None:
         assert view > self.view or (view == self.view and not self.in_view_change)
