@@ -43,6 +43,7 @@ import hashlib
 import heapq
 import random
 import struct
+import time  # only to report how long a run took; never read inside the simulation
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -112,6 +113,7 @@ class SimResult:
     events: int
     scenario: str
     blocks_finalized: int = 0
+    wall_seconds: float = 0.0  # not part of the run's identity
     stats: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -177,7 +179,8 @@ class Host:
             kept.append(record)
         self.records = kept
 
-    def recovered_state(self, window: int) -> RecoveredState:
+    def recovered_state(self, window: int, links: int) -> RecoveredState:
+        """What a restart is given: records, the store's tip, recent roots and hashes."""
         tip = len(self.store)
         if tip == 0:
             return RecoveredState(records=tuple(self.records))
@@ -185,9 +188,16 @@ class Host:
         first = max(1, tip - window)
         executed = tuple(ExecutedRoot(height, *self.roots[height - 1])
                          for height in range(first, tip + 1))
+        extra: dict[str, Any] = {}
+        if "recent_blocks" in RecoveredState.__dataclass_fields__:
+            extra["recent_blocks"] = tuple(
+                (height, self.store[height - 1].block.hash(),
+                 self.store[height - 1].block.header.timestamp_ms)
+                for height in range(max(1, tip - links), tip))
         return RecoveredState(records=tuple(self.records), finalized_height=tip,
                               finalized_hash=self.store[-1].block.hash(),
-                              finalized_timestamp_ms=header.timestamp_ms, executed=executed)
+                              finalized_timestamp_ms=header.timestamp_ms, executed=executed,
+                              **extra)
 
 
 class Node:
@@ -286,6 +296,7 @@ class Simulator:
         heapq.heappush(self.heap, (at_ms, self.sequence, kind, payload))
 
     def run(self) -> SimResult:
+        started = time.monotonic()
         failure = None
         try:
             self._plan()
@@ -296,7 +307,8 @@ class Simulator:
             failure = f"t={self.now}ms: exception\n{traceback.format_exc()}"
         finalized = sum(len(h.store) for n in self.nodes if n.honest for h in n.hosts)
         return SimResult(self.seed, failure, self.trace.hexdigest(), self.now, self.events,
-                         self.scenario.describe(), finalized, dict(sorted(self.counters.items())))
+                         self.scenario.describe(), finalized, time.monotonic() - started,
+                         dict(sorted(self.counters.items())))
 
     def _loop(self) -> None:
         while self.heap and not self.done:
@@ -363,7 +375,7 @@ class Simulator:
     def _start_replica(self, node: Node, host: Host) -> None:
         config = self._config(host)
         window = config.watermark_window_blocks + config.state_root_lag_blocks
-        recovered = host.recovered_state(window)
+        recovered = host.recovered_state(window, config.watermark_window_blocks)
         host.replica = Replica(config, node.signer, recovered, self._validate_block)
         host.execute_queue.clear()
         host.executing = False
@@ -390,6 +402,8 @@ class Simulator:
     def _act(self, node: Node, host: Host, out: Output) -> None:
         """Carry out an Output in the documented order: persist, send, deliver, prune."""
         for record in out.persist:
+            if node.broken == "forget_votes" and isinstance(record, VoteRecord):
+                continue  # test-only: a shell that does not persist the votes it sends
             host.persist(record)
         if node.crash_after_persist and out.persist and (out.send or out.deliver):
             self.log(f"node {node.index} crashes after persisting, before sending")
@@ -528,6 +542,8 @@ class Simulator:
     # -- network -------------------------------------------------------------------------
 
     def _send_output(self, node: Node, host: Host, to: int | None, message: Message) -> None:
+        if node.broken == "mute":
+            return  # test-only: an "honest" node that never speaks (more than f faulty)
         if node.adversary is not None:
             from consensus.events import Send
 
@@ -779,6 +795,7 @@ class Simulator:
             state = "down" if replica is None else (
                 f"view={replica.view} in_view_change={replica.in_view_change} "
                 f"delivered={replica.last_delivered} low={replica.low} "
+                f"view_changes={view_change_summary(replica)} "
                 f"ignored={dict(sorted(replica.stats.ignored.items()))}")
             stuck.append(f"{host.name} finalized {len(host.store)} < {target} ({state})")
         self.fail(f"liveness: {self.scenario.liveness_ms()}ms after the heal at "
@@ -791,6 +808,12 @@ class Simulator:
             return item
         wrong = Block(replace(header, timestamp_ms=header.timestamp_ms + 1), item.block.txs)
         return CommittedBlock(wrong, item.certificate)
+
+
+def view_change_summary(replica: Replica) -> str:
+    """Diagnostics only: which senders' VIEW-CHANGEs a replica holds, for which views."""
+    held = getattr(replica, "_view_changes", {})
+    return "{" + ",".join(f"{sender}:v{vc.view}" for sender, vc in sorted(held.items())) + "}"
 
 
 def describe(message: Message) -> str:

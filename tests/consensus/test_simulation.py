@@ -1,0 +1,127 @@
+"""The deterministic simulator (tests/sim) on pinned seeds, and the simulator's own checks.
+
+Seeds here are fixed: each configuration and each Byzantine behaviour runs one known
+schedule. The many-seed sweep is ``python -m tests.sim`` (``make test`` runs it). The last
+tests break a replica on purpose and expect the matching checker to fail the run: a
+checker that cannot fail is worthless.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sim import BEHAVIOURS, run_simulation
+from tests.sim.__main__ import pinned_seeds
+
+repo_root = Path(__file__).resolve().parents[2]
+
+calm: dict[str, Any] = dict(loss_permille=0, duplicate_permille=0, reorder_permille=0,
+                            partitions=False, crashes=False,
+                            crash_between_persist_and_send=False)
+lossy: dict[str, Any] = dict(loss_permille=30, duplicate_permille=50, reorder_permille=50,
+                             delay_ms_max=20, partitions=False, crashes=False,
+                             crash_between_persist_and_send=False)
+crashing: dict[str, Any] = dict(loss_permille=10, duplicate_permille=20, reorder_permille=20,
+                                partitions=True, crashes=True,
+                                crash_between_persist_and_send=True)
+short: dict[str, Any] = dict(faulty_ms=800, byzantine=())
+
+
+def assert_clean(seed: int, **overrides: Any) -> None:
+    result = run_simulation(seed, **overrides)
+    assert result.ok, (f"seed {seed} ({result.scenario}) failed: {result.failure}\n"
+                       f"replay the drawn scenario: python -m tests.sim --seed {seed} --verbose")
+    assert result.blocks_finalized > 0
+
+
+@pytest.mark.parametrize("validators,shards", [(1, 1), (1, 4), (4, 1), (4, 2), (4, 4), (7, 1),
+                                               (7, 2)])
+def test_configuration_runs_clean_in_a_calm_network(validators: int, shards: int) -> None:
+    assert_clean(100 + validators * 10 + shards, validators=validators, shards=shards,
+                 **short, **calm)
+
+
+@pytest.mark.parametrize("validators,shards", [(4, 1), (4, 3), (7, 1)])
+def test_configuration_runs_clean_with_loss_duplication_and_reordering(
+        validators: int, shards: int) -> None:
+    assert_clean(200 + validators * 10 + shards, validators=validators, shards=shards,
+                 **short, **lossy)
+
+
+@pytest.mark.parametrize("seed", [301, 302, 303])
+def test_crashes_partitions_and_crash_between_persist_and_send_keep_safety_and_liveness(
+        seed: int) -> None:
+    assert_clean(seed, validators=4, shards=2, **short, **crashing)
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS)
+def test_one_byzantine_replica_of_four_is_survived(behaviour: str) -> None:
+    # Node 0 is the primary of shard 0 in view 0, so proposal attacks start at once.
+    assert_clean(400 + BEHAVIOURS.index(behaviour), validators=4, shards=1, faulty_ms=1000,
+                 byzantine=((0, (behaviour,)),), **lossy)
+
+
+@pytest.mark.parametrize("pair", [("equivocate", "forge"), ("silent", "bad_view_change"),
+                                  ("invalid_proposal", "replay"), ("flood", "huge_numbers"),
+                                  ("garbage", "bad_sync")])
+def test_two_byzantine_replicas_of_seven_are_survived(pair: tuple[str, str]) -> None:
+    assert_clean(500 + len(pair[0]) * 7 + len(pair[1]), validators=7, shards=1,
+                 faulty_ms=600, byzantine=((0, (pair[0],)), (1, (pair[1],))), **calm)
+
+
+def test_the_same_seed_gives_the_same_trace_hash() -> None:
+    first = run_simulation(7)
+    second = run_simulation(7)
+    assert first.trace_hash == second.trace_hash
+    assert first.events == second.events and first.virtual_ms == second.virtual_ms
+    assert run_simulation(8).trace_hash != first.trace_hash
+
+
+def _trace_in_subprocess(seed: int, hash_seed: str) -> str:
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+    completed = subprocess.run([sys.executable, "-m", "tests.sim", "--seed", str(seed)],
+                               cwd=repo_root, env=env, capture_output=True, text=True,
+                               timeout=120)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("trace ")]
+    assert lines, completed.stdout + completed.stderr
+    return lines[-1]
+
+
+def test_the_trace_hash_does_not_depend_on_the_python_hash_seed() -> None:
+    seed = 11
+    assert _trace_in_subprocess(seed, "0") == _trace_in_subprocess(seed, "12345")
+
+
+def test_a_replica_that_finalizes_another_block_fails_the_agreement_checker() -> None:
+    result = run_simulation(601, validators=4, shards=1, broken=(1, "wrong_block"), **short,
+                            **calm)
+    assert result.failure is not None and "agreement" in result.failure, result.failure
+
+
+def test_an_honest_replica_that_signs_two_prepares_fails_the_equivocation_checker() -> None:
+    result = run_simulation(602, validators=4, shards=1, broken=(2, "equivocate"), **short,
+                            **calm)
+    assert result.failure is not None and "equivocation" in result.failure, result.failure
+
+
+def test_a_shell_that_does_not_persist_votes_fails_the_persist_before_send_checker() -> None:
+    result = run_simulation(603, validators=4, shards=1, broken=(1, "forget_votes"), **short,
+                            **calm)
+    assert result.failure is not None and "persist before send" in result.failure, \
+        result.failure
+
+
+def test_more_than_f_silent_replicas_fail_the_liveness_checker() -> None:
+    result = run_simulation(604, validators=4, shards=1, faulty_ms=300,
+                            byzantine=((0, ("mute",)),), broken=(1, "mute"), **calm)
+    assert result.failure is not None and "liveness" in result.failure, result.failure
+
+
+def test_pinned_seeds_file_parses() -> None:
+    assert all(isinstance(seed, int) for seed in pinned_seeds())
