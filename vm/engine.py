@@ -282,7 +282,9 @@ def deploy(
 
 
 def _copy_arguments(runtime: Runtime, args: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(args, Mapping) or any(type(name) is not str for name in args):
+    if type(args) is not dict and not isinstance(args, Mapping):
+        raise ContractFailure("arguments must be a str-keyed mapping", ErrorCode.INVALID_ARGUMENT)
+    if any(type(name) is not str for name in args):
         raise ContractFailure("arguments must be a str-keyed mapping", ErrorCode.INVALID_ARGUMENT)
     try:
         copied = runtime.copy_value(dict(args))

@@ -41,6 +41,7 @@ _sequence_types = frozenset({list, tuple, str, bytes})
 _tuple_key_elements_max = 16
 _flat_copy_entries_max = 16
 _short_key_bytes_max = 64
+_event_names_cached_max = 1024
 _pack_bytes = codec.encode_bytes
 _flat_types = frozenset({int, str, bytes, bool, type(None)})
 
@@ -156,6 +157,7 @@ class Runtime:
         self.invoke_contract: Callable[..., Any] = _no_engine
         self.bindings = self._make_bindings()
         self.namespaces: OrderedDict[bytes, tuple[object, dict[str, Any]]] = OrderedDict()
+        self.event_names: set[str] = set()  # names already checked; membership only
 
     def begin(self, state: StateView, gas_limit: int, invoke: Callable[..., Any]) -> None:
         """Starts a transaction: fresh meter, journal and call stack."""
@@ -381,26 +383,44 @@ class Runtime:
         self._deep_charge(b)
 
     def eq(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            self.charge(gas.arith_gas)
+            return a == b
         self._compare_charge(a, b)
         return bool(a == b)
 
     def ne(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            self.charge(gas.arith_gas)
+            return a != b
         self._compare_charge(a, b)
         return bool(a != b)
 
     def lt(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            self.charge(gas.arith_gas)
+            return a < b
         self._compare_charge(a, b)
         return bool(a < b)
 
     def le(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            self.charge(gas.arith_gas)
+            return a <= b
         self._compare_charge(a, b)
         return bool(a <= b)
 
     def gt(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            self.charge(gas.arith_gas)
+            return a > b
         self._compare_charge(a, b)
         return bool(a > b)
 
     def ge(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            self.charge(gas.arith_gas)
+            return a >= b
         self._compare_charge(a, b)
         return bool(a >= b)
 
@@ -619,8 +639,11 @@ class Runtime:
 
     def emit_event(self, name: str, fields: dict[str, Any]) -> None:
         self.require_writable("emit")
-        if type(name) is not str or not name.isidentifier() or len(name) > 64:
-            raise InvalidValue("event name must be an identifier of at most 64 characters")
+        if name not in self.event_names:
+            if type(name) is not str or not name.isidentifier() or len(name) > 64:
+                raise InvalidValue("event name must be an identifier of at most 64 characters")
+            if len(self.event_names) < _event_names_cached_max:
+                self.event_names.add(name)
         journal = self.journal
         if len(journal.events) >= gas.events_per_tx_max:
             raise LimitExceeded("too many events in one transaction")

@@ -78,17 +78,23 @@ class BlockContext:
     tx_hash: bytes
 
 
-@dataclass(frozen=True, slots=True)
 class Ctx:
     """The `ctx` a contract frame sees. `sender` is the caller (the tx sender, or the calling
-    contract for a nested call); `origin` is always the tx sender."""
+    contract for a nested call); `origin` is always the tx sender.
 
-    sender: bytes
-    address: bytes
-    height: int
-    time: int
-    tx_hash: bytes
-    origin: bytes
+    A plain slotted class rather than a frozen dataclass: one is built per call on the hot
+    path, and contracts cannot assign attributes anyway (the validator rejects it)."""
+
+    __slots__ = ("sender", "address", "height", "time", "tx_hash", "origin")
+
+    def __init__(self, sender: bytes, address: bytes, height: int, time: int,
+                 tx_hash: bytes, origin: bytes) -> None:
+        self.sender = sender
+        self.address = address
+        self.height = height
+        self.time = time
+        self.tx_hash = tx_hash
+        self.origin = origin
 
 
 _missing = object()
