@@ -156,13 +156,22 @@ class ConsensusSection:
     sync_batch_blocks: int = 64
     # Committed tx hashes remembered for replay protection, per shard.
     recent_tx_hashes_max: int = 1_000_000
+    # With nothing to propose, the primary still cuts an empty block this often, so the
+    # backups' view timers see progress (must stay well under the view change timeout).
+    empty_block_interval_ms: int = 1000
+    # Bound of each replica's event channel; when full, peer messages and ticks drop.
+    event_queue_max: int = 4096
 
     def validate(self) -> list[str]:
         problems = _positive("consensus", self, (
             "tick_interval_ms", "block_interval_ms", "block_txs_max", "block_bytes_max",
             "request_timeout_ticks", "view_change_timeout_ticks", "view_change_backoff_factor",
             "checkpoint_interval_blocks", "watermark_window_blocks", "sync_batch_blocks",
-            "recent_tx_hashes_max"))
+            "recent_tx_hashes_max", "empty_block_interval_ms", "event_queue_max"))
+        if self.empty_block_interval_ms * 2 > self.view_change_timeout_ticks * \
+                self.tick_interval_ms:
+            problems.append("consensus.empty_block_interval_ms must be at most half the view "
+                            "change timeout (view_change_timeout_ticks * tick_interval_ms)")
         if self.state_root_lag_blocks < 1:
             problems.append("consensus.state_root_lag_blocks must be >= 1")
         if self.watermark_window_blocks < 2 * self.checkpoint_interval_blocks:
