@@ -1,0 +1,215 @@
+"""The ``agora`` command line: init, node start, cluster up, status, tx, bench.
+
+CLI flags override the config file here and only here (shared/STYLE.md). Every command
+that talks to a node does it over JSON-RPC, exactly as an app would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+default_cluster_dir = "cluster"
+p2p_base_port = 26700
+rpc_base_port = 8545
+metrics_base_port = 9100
+faucet_balance = 10**15
+status_refresh_seconds = 1.0
+stop_grace_seconds = 10.0
+
+
+@click.group()
+def main() -> None:
+    """Agora: a permissioned BFT ledger for virtual-goods marketplaces."""
+
+
+# -- init --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--validators", "validator_count", default=4, show_default=True, type=int)
+@click.option("--shards", "shard_count", default=1, show_default=True, type=int)
+@click.option("--out", "out_dir", default=default_cluster_dir, show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--chain-id", default="agora-local", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--p2p-port", default=p2p_base_port, show_default=True, type=int)
+@click.option("--rpc-port", default=rpc_base_port, show_default=True, type=int)
+@click.option("--metrics-port", default=metrics_base_port, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="overwrite an existing directory's files")
+def init(validator_count: int, shard_count: int, out_dir: str, chain_id: str, host: str,
+         p2p_port: int, rpc_port: int, metrics_port: int, force: bool) -> None:
+    """Create keys, a genesis and one config per node (DIR/node0, DIR/node1, ...)."""
+    from node.setup import init_cluster
+
+    homes = init_cluster(Path(out_dir), validator_count, shard_count, chain_id, host,
+                         p2p_port, rpc_port, metrics_port, force=force)
+    click.echo(f"initialised {validator_count} validators, {shard_count} shard(s) in "
+               f"{out_dir}")
+    for home in homes:
+        click.echo(f"  {home}")
+    click.echo(f"faucet key: {Path(out_dir) / 'faucet_key.hex'}")
+
+
+# -- node ----------------------------------------------------------------------------------
+
+
+@main.group()
+def node() -> None:
+    """Run a validator node."""
+
+
+@node.command("start")
+@click.option("--home", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--log-level", default=None)
+def node_start(home: str, log_level: str | None) -> None:
+    """Start the validator whose files are in HOME (config.toml, key, genesis)."""
+    import trio
+
+    from consensus.errors import AgoraError
+    from node.config import load_config
+    from node.node import Node
+
+    config = load_config(Path(home) / "config.toml")
+    config = dataclasses.replace(config, node=dataclasses.replace(
+        config.node, home_dir=str(Path(home).resolve()),
+        log_level=log_level or config.node.log_level)).validate()
+    logging.basicConfig(
+        level=config.node.log_level,
+        format=f"%(asctime)s %(levelname)s node={config.node.node_index} %(name)s %(message)s")
+    try:
+        validator = Node.open(config)
+    except AgoraError as error:
+        click.echo(f"agora: cannot start: {error}", err=True)
+        sys.exit(2)
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(validator.run)
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    logging.getLogger(__name__).info("signal=%s stopping", signum)
+                    nursery.cancel_scope.cancel()
+                    break
+
+    try:
+        trio.run(run)
+    finally:
+        validator.store.close()
+
+
+# -- cluster -------------------------------------------------------------------------------
+
+
+@main.group()
+def cluster() -> None:
+    """A local multi-node cluster of real processes on 127.0.0.1."""
+
+
+@cluster.command("up")
+@click.option("--validators", "validator_count", default=4, show_default=True, type=int)
+@click.option("--shards", "shard_count", default=2, show_default=True, type=int)
+@click.option("--dir", "cluster_dir", default=default_cluster_dir, show_default=True)
+@click.option("--fresh", is_flag=True, help="delete the cluster directory first")
+@click.option("--duration", default=0.0, type=float,
+              help="stop after this many seconds (0 = until Ctrl-C)")
+def cluster_up(validator_count: int, shard_count: int, cluster_dir: str, fresh: bool,
+               duration: float) -> None:
+    """Start every validator as its own process and show a live status view."""
+    from node.setup import LocalCluster
+
+    local = LocalCluster(Path(cluster_dir), validator_count, shard_count, fresh=fresh)
+    local.start()
+    try:
+        local.wait_ready()
+        _live_status(local, duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("stopping every node ...")
+        local.stop()
+        click.echo("stopped")
+
+
+def _live_status(local: Any, duration: float) -> None:
+    from rich.live import Live
+
+    started = time.monotonic()
+    previous: dict[int, tuple[float, int]] = {}
+    with Live(refresh_per_second=2) as live:
+        while duration <= 0 or time.monotonic() - started < duration:
+            live.update(local.status_table(previous))
+            local.check_alive()
+            time.sleep(status_refresh_seconds)
+
+
+# -- status and txs ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--rpc", "rpc_url", default=f"http://127.0.0.1:{rpc_base_port}",
+              show_default=True)
+def status(rpc_url: str) -> None:
+    """Print a node's status."""
+    from node.client import AgoraClient
+
+    click.echo(json.dumps(AgoraClient(rpc_url).status(), indent=2, sort_keys=True))
+
+
+@main.group()
+def tx() -> None:
+    """Build, sign and send transactions."""
+
+
+@tx.command("send")
+@click.option("--rpc", "rpc_url", default=f"http://127.0.0.1:{rpc_base_port}",
+              show_default=True)
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True))
+@click.option("--to", "to_hex", required=True, help="recipient address (hex public key)")
+@click.option("--amount", required=True, type=int)
+@click.option("--wait/--no-wait", default=True, show_default=True)
+def tx_send(rpc_url: str, key_file: str, to_hex: str, amount: int, wait: bool) -> None:
+    """Transfer native balance to another account."""
+    from node.client import Account, AgoraClient
+    from node.keys import load_seed
+
+    client = AgoraClient(rpc_url)
+    account = Account.from_seed(load_seed(key_file))
+    tx_ = client.build_transfer(account, bytes.fromhex(to_hex), amount)
+    if wait:
+        click.echo(json.dumps(client.submit_and_wait(tx_), indent=2, sort_keys=True))
+    else:
+        click.echo(client.submit(tx_))
+
+
+@main.command("keygen")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+def keygen(out_file: str) -> None:
+    """Create an ed25519 account key and print its address."""
+    from consensus.types import Signer
+    from node.keys import generate_seed, save_key
+
+    seed = generate_seed()
+    save_key(out_file, seed)
+    click.echo(Signer(seed).public_key.hex())
+
+
+def run_module() -> None:  # python -m node.cli
+    main()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
+
+__all__ = ["main", "subprocess"]

@@ -1,0 +1,626 @@
+"""The validator node: the composition root that wires every layer together.
+
+Task tree (one nursery, owned by :meth:`Node.run`)::
+
+    Node.run
+    ├── PeerManager.run              network/: encrypted links to the other validators
+    ├── _network_loop                inbound frames -> replica channels / mempool / sync
+    ├── _gossip_loop                 batches of admitted client txs -> every peer
+    ├── _tick_loop                   one Tick per tick interval to every replica
+    ├── per shard s:
+    │   ├── _replica_loop(s)         the only task that calls Replica.step
+    │   ├── _proposer_loop(s)        cuts a block by size or time when the replica asks
+    │   └── _executor_loop(s)        executes and finalizes committed blocks in order
+    ├── RPC server                   node/rpc.py (hypercorn, trio worker)
+    └── metrics server               node/metrics.py
+
+Ordering contract of a replica's Output (consensus/events.py) is kept by
+``_replica_loop``: records are appended to the LevelDB WAL (synced) before the messages
+are handed to the network, and committed blocks go to the executor channel in order.
+
+Bounds (all from config): the replica event channel (``consensus.event_queue_max``), the
+executor channel (watermark window + sync batch), the gossip buffer, every peer queue
+(network/), the mempool, RPC bodies and connections. A full replica channel drops network
+messages and ticks with a counter (PBFT tolerates loss); proposals and execution results
+never drop: the proposer waits, and execution results go through a list the replica loop
+drains first, bounded by what was delivered.
+
+Deadlock freedom: the replica loop waits on the WAL and on the executor channel; the
+executor waits only on LevelDB; nothing waits on the replica loop except the proposer.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import enum
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from consensus import codec
+from consensus.errors import DecodeError, PeerError
+from consensus.events import (
+    Executed,
+    ExecutedRoot,
+    MessageReceived,
+    Output,
+    Propose,
+    RecoveredState,
+    StableCheckpointRecord,
+    Tick,
+)
+from consensus.records import decode_record, encode_record
+from consensus.replica import Replica, ReplicaConfig
+from consensus.types import (
+    Block,
+    Checkpoint,
+    CommitCertificate,
+    CommittedBlock,
+    Message,
+    Signer,
+    SyncRequest,
+    SyncResponse,
+    Transaction,
+    decode_message,
+    decode_transaction,
+    encode_message,
+    sign_message,
+    verify_signature,
+)
+from node.config import NodeConfig
+from node.executor import state_root_after
+from node.genesis import Genesis
+from storage.aio import AsyncChainStore
+from storage.chain import ChainStore
+
+logger = logging.getLogger(__name__)
+
+gossip_batch_txs_max = 512
+gossip_flush_interval_seconds = 0.01
+executed_roots_recovered = 256
+
+
+class WireKind(enum.IntEnum):
+    """The first element of every peer payload: ``[kind, body]``."""
+
+    CONSENSUS = 1
+    TXS = 2
+
+
+def encode_wire(kind: WireKind, body: Any) -> bytes:
+    return codec.pack((int(kind), body))
+
+
+@dataclass(slots=True)
+class ShardRuntime:
+    shard: int
+    replica: Replica
+    events_send: trio.MemorySendChannel[Any]
+    events_receive: trio.MemoryReceiveChannel[Any]
+    execute_send: trio.MemorySendChannel[CommittedBlock]
+    execute_receive: trio.MemoryReceiveChannel[CommittedBlock]
+    executed: deque[Executed] = field(default_factory=deque)
+    proposal_wanted: int | None = None
+    proposal_changed: trio.Event = field(default_factory=trio.Event)
+    proposed: dict[int, list[bytes]] = field(default_factory=dict)  # height -> tx hashes
+    last_view: int = 0
+    dropped_events: int = 0
+    commit_times: dict[bytes, float] = field(default_factory=dict)
+
+
+class Node:
+    """One validator. Build with :meth:`open`, then ``await node.run()`` in a nursery."""
+
+    def __init__(self, config: NodeConfig, genesis: Genesis, signer: Signer,
+                 store: ChainStore) -> None:
+        from node.executor import build_executor
+        from node.mempool import Mempool
+        from node.metrics import NodeMetrics
+
+        self.config = config
+        self.genesis = genesis
+        self.signer = signer
+        self.store = store
+        self.async_store = AsyncChainStore(store)
+        self.index = config.node.node_index
+        assert genesis.validator_keys[self.index] == signer.public_key, \
+            "the node key is not validator %d of the genesis" % self.index
+        self.verified = VerifiedCache(config.mempool.capacity_txs)
+        self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
+                               is_committed=self.is_committed)
+        self.executors = {
+            shard: build_executor(genesis, shard, is_committed=self.is_committed,
+                                  is_verified=self.is_verified)
+            for shard in range(genesis.shard_count)}
+        self.metrics = NodeMetrics()
+        self.receipt_waiters: dict[bytes, list[trio.Event]] = {}
+        self.block_listeners: list[trio.MemorySendChannel[dict[str, Any]]] = []
+        self.started_trio = 0.0
+        self.txs_committed = {shard: 0 for shard in range(genesis.shard_count)}
+        self.block_finalized = trio.Event()
+        self.dropped: collections.Counter[str] = collections.Counter()
+        self._gossip: list[bytes] = []
+        self._gossip_wakeup = trio.Event()
+        self.peer_manager: Any = None
+        self.shards: dict[int, ShardRuntime] = {}
+        for shard in range(genesis.shard_count):
+            self._ensure_genesis(shard)
+            self.shards[shard] = self._build_shard(shard)
+            self.mempool.set_shard_height(shard, store.last_height(shard))
+
+    @classmethod
+    def open(cls, config: NodeConfig) -> Node:
+        from node.genesis import load_genesis
+        from node.keys import load_signer
+
+        genesis = load_genesis(config.node.resolve("genesis_file"))
+        genesis.check_python_version()
+        signer = load_signer(config.node.resolve("key_file"))
+        data_dir = config.node.resolve("data_dir")
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        store = ChainStore.open(data_dir, genesis.chain_id)
+        return cls(config, genesis, signer, store)
+
+    # -- construction ----------------------------------------------------------------------
+
+    def replica_config(self, shard: int) -> ReplicaConfig:
+        consensus = self.config.consensus
+        params = self.genesis.consensus
+        return ReplicaConfig(
+            chain_id=self.genesis.chain_id,
+            shard=shard,
+            replica_id=self.index,
+            validators=self.genesis.validator_keys,
+            checkpoint_interval_blocks=params.checkpoint_interval_blocks,
+            watermark_window_blocks=params.watermark_window_blocks,
+            state_root_lag_blocks=params.state_root_lag_blocks,
+            view_timeout_ticks=consensus.view_change_timeout_ticks,
+            view_timeout_max_ticks=consensus.view_change_timeout_ticks * 16,
+            sync_stall_ticks=consensus.request_timeout_ticks,
+            sync_timeout_ticks=consensus.request_timeout_ticks,
+            sync_blocks_max=min(consensus.sync_batch_blocks, 1024),
+            block_txs_max=consensus.block_txs_max,
+            genesis_state_root=self.genesis_state_root(shard),
+        )
+
+    def _build_shard(self, shard: int) -> ShardRuntime:
+        config = self.replica_config(shard)
+        recovered = self._recover(shard)
+        replica = Replica(config, self.signer, recovered, self._validator_for(shard))
+        events_send, events_receive = trio.open_memory_channel[Any](
+            self.config.consensus.event_queue_max)
+        execute_send, execute_receive = trio.open_memory_channel[CommittedBlock](
+            config.watermark_window_blocks + config.sync_blocks_max)
+        return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
+                            execute_receive, last_view=replica.view)
+
+    def _recover(self, shard: int) -> RecoveredState:
+        records = []
+        for raw in self.store.load_records(shard):
+            records.append(decode_record(raw))
+        checkpoint = self.store.get_stable_checkpoint(shard)
+        if checkpoint is not None:
+            records.insert(0, decode_record(checkpoint))
+        height = self.store.last_height(shard)
+        tip = self.store.get_block(shard, height) if height > 0 else None
+        executed = []
+        for past in range(max(1, height - executed_roots_recovered + 1), height + 1):
+            roots = self.store.get_roots(shard, past)
+            if roots is not None:
+                executed.append(ExecutedRoot(past, *roots))
+        if tip is None:
+            return RecoveredState(tuple(records), 0, b"\x00" * 32, 0, tuple(executed))
+        block = codec.decode_struct(Block, tip.block_bytes)
+        return RecoveredState(tuple(records), height, tip.block_hash,
+                              block.header.timestamp_ms, tuple(executed))
+
+    def genesis_state_root(self, shard: int) -> bytes:
+        from node.executor import genesis_state_writes
+        from storage.state_root import EMPTY_STATE_ROOT, next_state_root
+
+        return next_state_root(EMPTY_STATE_ROOT, 0, genesis_state_writes(self.genesis, shard))
+
+    def _ensure_genesis(self, shard: int) -> None:
+        """Finalize the shard's genesis (height 0: its initial state) on first start."""
+        from node.executor import genesis_state_writes
+
+        if self.store.finalized(shard) is not None:
+            return
+        writes = genesis_state_writes(self.genesis, shard)
+        self.store.finalize_block(shard, 0, self.genesis.hash(), b"", b"", [], [], writes,
+                                  self.genesis_state_root(shard))
+
+    def is_committed(self, tx_hash: bytes) -> bool:
+        return self.store.get_tx_location(tx_hash) is not None
+
+    def is_verified(self, tx_hash: bytes) -> bool:
+        return self.mempool.is_verified(tx_hash) or tx_hash in self.verified
+
+    def _validator_for(self, shard: int) -> Any:
+        drift_ms_max = self.genesis.consensus.block_time_drift_ms_max
+
+        def validate(block: Block) -> str | None:
+            if block.header.timestamp_ms > _now_ms() + drift_ms_max:
+                return "block timestamp too far in the future"
+            for tx in block.txs:
+                if not self.is_verified(tx.hash()) and not tx.has_valid_signature():
+                    return "a transaction with a bad signature"
+                if tx.chain_id != self.genesis.chain_id:
+                    return "a transaction for another chain"
+            return None
+
+        return validate
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        from network.peer_manager import PeerManager
+        from node.metrics import serve_metrics
+        from node.rpc import RpcServer
+
+        addresses = {}
+        for index, validator in enumerate(self.genesis.validators):
+            host, _, port = validator.p2p_address.rpartition(":")
+            addresses[index] = (host, int(port))
+        self.peer_manager = PeerManager(
+            self.config.network.to_network_config(), self.signer_key(), self.index,
+            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+        self.started_trio = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.peer_manager.run)
+            nursery.start_soon(self._metrics_loop)
+            nursery.start_soon(self._network_loop)
+            nursery.start_soon(self._gossip_loop)
+            nursery.start_soon(self._tick_loop)
+            for runtime in self.shards.values():
+                nursery.start_soon(self._replica_loop, runtime)
+                nursery.start_soon(self._proposer_loop, runtime)
+                nursery.start_soon(self._executor_loop, runtime)
+            if self.config.rpc.enabled:
+                server = RpcServer(self.api(), self.config.rpc,
+                                   lambda method, outcome: self.metrics.rpc_requests.labels(
+                                       method, outcome).inc())
+                await nursery.start(server.serve)
+            if self.config.metrics.enabled:
+                await nursery.start(functools.partial(
+                    serve_metrics, self.metrics.registry, self.config.metrics))
+            logger.info("node=%d started shards=%d chain=%s", self.index,
+                        len(self.shards), self.genesis.chain_id)
+            task_status.started()
+
+    def signer_key(self) -> Any:
+        from node.keys import load_seed
+        import nacl.signing
+
+        return nacl.signing.SigningKey(load_seed(
+            self.config.node.resolve("key_file")))
+
+    def api(self) -> Any:
+        from node.api import LocalNodeApi
+
+        return LocalNodeApi(self)
+
+    # -- replica ---------------------------------------------------------------------------
+
+    async def _replica_loop(self, runtime: ShardRuntime) -> None:
+        replica = runtime.replica
+        await self._carry_out(runtime, replica.step(Tick()))
+        async for event in runtime.events_receive:
+            while runtime.executed:
+                await self._step(runtime, runtime.executed.popleft())
+            if event is not None:
+                await self._step(runtime, event)
+
+    async def _step(self, runtime: ShardRuntime, event: Any) -> None:
+        if isinstance(event, MessageReceived) and isinstance(event.message, SyncRequest):
+            self._serve_sync(runtime.shard, event.message)
+            return
+        out = runtime.replica.step(event)
+        await self._carry_out(runtime, out)
+
+    async def _carry_out(self, runtime: ShardRuntime, out: Output) -> None:
+        shard, replica = runtime.shard, runtime.replica
+        if out.persist:
+            plain = [record for record in out.persist
+                     if not isinstance(record, StableCheckpointRecord)]
+            if plain:
+                await self.async_store.append_records(shard, [encode_record(r) for r in plain])
+            for record in out.persist:
+                if isinstance(record, StableCheckpointRecord):
+                    await self._compact_records(runtime, record)
+        for send in out.send:
+            payload = encode_wire(WireKind.CONSENSUS, encode_message(send.message))
+            if send.to is None:
+                self.peer_manager.broadcast(payload)
+            else:
+                self.peer_manager.send(send.to, payload)
+        for item in out.deliver:
+            await runtime.execute_send.send(item)
+        if out.halted is not None:
+            logger.critical("node=%d shard=%d HALTED: %s", self.index, shard, out.halted)
+        if replica.view != runtime.last_view:
+            self._on_view_changed(runtime)
+        if out.proposal_wanted != runtime.proposal_wanted:
+            runtime.proposal_wanted = out.proposal_wanted
+            runtime.proposal_changed.set()
+            runtime.proposal_changed = trio.Event()
+        self.metrics.record_view(shard, replica.view, replica.stats.view_changes)
+
+    async def _compact_records(self, runtime: ShardRuntime, record: StableCheckpointRecord) -> None:
+        """A stable checkpoint: store it, re-append the records still needed, drop the rest."""
+        shard = runtime.shard
+        keep_from = self.store.next_record_sequence(shard)
+        live = [encode_record(r) for r in runtime.replica.durable_records()]
+        await self.async_store.append_records(shard, live)
+        await self.async_store.put_stable_checkpoint(
+            shard, encode_record(record), prune_records_before=keep_from)
+
+    def _on_view_changed(self, runtime: ShardRuntime) -> None:
+        runtime.last_view = runtime.replica.view
+        abandoned = [tx_hash for hashes in runtime.proposed.values() for tx_hash in hashes]
+        runtime.proposed.clear()
+        self.mempool.release(abandoned)
+        logger.info("node=%d shard=%d view=%d", self.index, runtime.shard, runtime.last_view)
+
+    def _serve_sync(self, shard: int, request: SyncRequest) -> None:
+        """Answer a peer's catch-up request from the block store (not the replica)."""
+        if not request.has_valid_signature(self.genesis.validator_keys):
+            return
+        last = self.store.last_height(shard)
+        blocks = []
+        end = min(last, request.height + request.count - 1)
+        for height in range(request.height, end + 1):
+            stored = self.store.get_block(shard, height)
+            if stored is None:
+                break
+            blocks.append(CommittedBlock(
+                codec.decode_struct(Block, stored.block_bytes),
+                codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
+        proof: tuple[Checkpoint, ...] = ()
+        raw = self.store.get_stable_checkpoint(shard)
+        if raw is not None:
+            record = decode_record(raw)
+            assert isinstance(record, StableCheckpointRecord)
+            proof = record.proof
+        response = sign_message(SyncResponse(
+            self.genesis.chain_id, shard, self.shards[shard].replica.view, request.height,
+            self.index, tuple(blocks), proof, b""), self.signer)
+        self.peer_manager.send(request.sender, encode_wire(
+            WireKind.CONSENSUS, encode_message(response)))
+
+    # -- proposer --------------------------------------------------------------------------
+
+    async def _proposer_loop(self, runtime: ShardRuntime) -> None:
+        consensus = self.config.consensus
+        while True:
+            if runtime.proposal_wanted is None:
+                await runtime.proposal_changed.wait()
+                continue
+            height = runtime.proposal_wanted
+            # Cut a block when it is full, or when the block interval has passed with at
+            # least one tx waiting, or at the empty-block interval (keeps views alive).
+            deadline = trio.current_time() + consensus.block_interval_ms / 1000
+            empty_deadline = trio.current_time() + consensus.empty_block_interval_ms / 1000
+            while True:
+                pending = self.mempool.pending_txs(runtime.shard)
+                now = trio.current_time()
+                if pending >= consensus.block_txs_max or (pending and now >= deadline) \
+                        or now >= empty_deadline or runtime.proposal_wanted != height:
+                    break
+                await trio.sleep(min(0.005, consensus.block_interval_ms / 1000))
+            if runtime.proposal_wanted != height:
+                continue
+            txs = self.mempool.take_batch(runtime.shard, consensus.block_txs_max,
+                                          consensus.block_bytes_max)
+            runtime.proposed[height] = [tx.hash() for tx in txs]
+            await runtime.events_send.send(Propose(tuple(txs), _now_ms()))
+            # Wait for the replica to move on to the next height before cutting again.
+            while runtime.proposal_wanted == height:
+                await runtime.proposal_changed.wait()
+
+    # -- executor --------------------------------------------------------------------------
+
+    async def _executor_loop(self, runtime: ShardRuntime) -> None:
+        shard = runtime.shard
+        async for item in runtime.execute_receive:
+            started = time.perf_counter()
+            height = item.block.header.height
+            result = self.executors[shard].execute_block(item.block, _ShardStateView(
+                self.store, shard))
+            state_root = state_root_after(self.store.state_root(shard), height, result)
+            executed_at = time.perf_counter()
+            await self.async_store.finalize_block(
+                shard, height, item.block.hash(), codec.encode(item.block),
+                codec.encode(item.certificate), result.txs_to_index,
+                result.receipts_to_store, result.state_writes, state_root,
+                receipts_root=result.receipts_root)
+            self.metrics.record_block(
+                shard, height, len(item.block.txs), executed_at - started,
+                [receipt.status for receipt in result.receipts if receipt.status != 0])
+            self.metrics.record_commit_latency(
+                shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
+            self.txs_committed[shard] += len(item.block.txs)
+            runtime.executed.append(Executed(height, state_root, result.receipts_root))
+            try:
+                runtime.events_send.send_nowait(None)  # wake the replica loop
+            except trio.WouldBlock:
+                pass  # the loop is busy with queued events and drains executed first
+            self._after_commit(runtime, item, result)
+
+    def _after_commit(self, runtime: ShardRuntime, item: CommittedBlock, result: Any) -> None:
+        hashes = [tx.hash() for tx in item.block.txs]
+        runtime.proposed.pop(item.block.header.height, None)
+        self.mempool.remove_committed(hashes)
+        self.mempool.set_shard_height(runtime.shard, item.block.header.height)
+        for tx_hash in hashes:
+            for waiter in self.receipt_waiters.pop(tx_hash, []):
+                waiter.set()
+        self.block_finalized.set()
+        self.block_finalized = trio.Event()
+        summary = {"shard": runtime.shard, "height": item.block.header.height,
+                   "hash": item.block.hash().hex(), "txs": len(hashes),
+                   "view": item.certificate.view}
+        for listener in list(self.block_listeners):
+            try:
+                listener.send_nowait(summary)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                self.block_listeners.remove(listener)
+
+    # -- network ---------------------------------------------------------------------------
+
+    async def _network_loop(self) -> None:
+        async for peer, payload in self.peer_manager.receive_channel:
+            try:
+                kind, body = _decode_wire(payload)
+                if kind is WireKind.TXS:
+                    self._admit_gossip(body)
+                    continue
+                message = decode_message(body, self.config.network.max_frame_bytes)
+            except PeerError as error:
+                self.dropped[type(error).__name__] += 1
+                logger.debug("node=%d bad payload from peer=%d: %s", self.index, peer, error)
+                continue
+            if message.sender != peer:
+                self.dropped["sender_is_not_link_peer"] += 1
+                continue
+            runtime = self.shards.get(message.shard)
+            if runtime is None:
+                self.dropped["unknown_shard"] += 1
+                continue
+            await self._preverify(message)
+            try:
+                runtime.events_send.send_nowait(MessageReceived(message))
+            except trio.WouldBlock:
+                runtime.dropped_events += 1
+                self.dropped["replica_queue_full"] += 1
+
+    async def _preverify(self, message: Message) -> None:
+        """Verify a proposal's client signatures in a worker thread, off the event loop."""
+        from consensus.types import PrePrepare
+
+        if not isinstance(message, PrePrepare):
+            return
+        unknown = [tx for tx in message.block.txs if not self.mempool.is_verified(tx.hash())]
+        if not unknown:
+            return
+        good = await trio.to_thread.run_sync(
+            lambda: [tx for tx in unknown if tx.has_valid_signature()])
+        for tx in good:
+            self.verified.add(tx.hash())
+
+    def _admit_gossip(self, body: Any) -> None:
+        from node.mempool import TxRejected
+
+        if not isinstance(body, tuple) or len(body) > gossip_batch_txs_max:
+            raise DecodeError("a tx gossip batch is a list of at most "
+                              f"{gossip_batch_txs_max} txs")
+        for raw in body:
+            if not isinstance(raw, bytes):
+                raise DecodeError("a gossiped tx is bytes")
+            try:
+                self.mempool.add_bytes(raw)
+            except TxRejected:
+                continue  # counted by the mempool under its reason
+
+    def submit(self, tx: Transaction) -> bytes:
+        """Admit a client tx (RPC) and queue it for gossip; TxRejected on failure."""
+        tx_hash = self.mempool.add(tx)
+        self._gossip.append(tx.encoded())
+        if len(self._gossip) >= gossip_batch_txs_max:
+            self._gossip_wakeup.set()
+        return tx_hash
+
+    async def _gossip_loop(self) -> None:
+        while True:
+            with trio.move_on_after(gossip_flush_interval_seconds):
+                await self._gossip_wakeup.wait()
+            self._gossip_wakeup = trio.Event()
+            while self._gossip:
+                batch = self._gossip[:gossip_batch_txs_max]
+                del self._gossip[:gossip_batch_txs_max]
+                self.peer_manager.broadcast(encode_wire(WireKind.TXS, tuple(batch)))
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            info = self.mempool.info()
+            self.metrics.sync_mempool(info.shard_sizes_txs, info.size_bytes, info.rejections)
+            self.metrics.peers.set(len(self.peer_manager.connected_peers()))
+            await trio.sleep(1.0)
+
+    async def _tick_loop(self) -> None:
+        interval = self.config.consensus.tick_interval_ms / 1000
+        while True:
+            await trio.sleep(interval)
+            for runtime in self.shards.values():
+                try:
+                    runtime.events_send.send_nowait(Tick())
+                except trio.WouldBlock:
+                    runtime.dropped_events += 1
+
+    # -- queries used by the RPC layer -----------------------------------------------------
+
+    async def wait_receipt(self, tx_hash: bytes, timeout_seconds: float) -> bytes | None:
+        receipt = self.store.get_receipt(tx_hash)
+        if receipt is not None:
+            return receipt
+        event = trio.Event()
+        self.receipt_waiters.setdefault(tx_hash, []).append(event)
+        with trio.move_on_after(timeout_seconds):
+            await event.wait()
+        waiters = self.receipt_waiters.get(tx_hash)
+        if waiters is not None and event in waiters:
+            waiters.remove(event)
+            if not waiters:
+                del self.receipt_waiters[tx_hash]
+        return self.store.get_receipt(tx_hash)
+
+
+class VerifiedCache:
+    """Hashes of txs whose signatures this node checked outside the mempool (bounded)."""
+
+    def __init__(self, entries_max: int) -> None:
+        self._entries: dict[bytes, None] = {}
+        self._entries_max = entries_max
+
+    def add(self, tx_hash: bytes) -> None:
+        if len(self._entries) >= self._entries_max:
+            del self._entries[next(iter(self._entries))]
+        self._entries[tx_hash] = None
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self._entries
+
+
+class _ShardStateView:
+    def __init__(self, store: ChainStore, shard: int) -> None:
+        self._store, self._shard = store, shard
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.get_state(self._shard, key)
+
+
+def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:
+    value = codec.unpack(payload)
+    if not isinstance(value, tuple) or len(value) != 2 or not isinstance(value[0], int):
+        raise DecodeError("a peer payload is [kind, body]")
+    try:
+        kind = WireKind(value[0])
+    except ValueError as error:
+        raise DecodeError(f"unknown payload kind {value[0]}") from error
+    if kind is WireKind.CONSENSUS and not isinstance(value[1], bytes):
+        raise DecodeError("a consensus payload carries message bytes")
+    return kind, value[1]
+
+
+def _now_ms() -> int:
+    return math.floor(time.time() * 1000)
+
+
+__all__ = ["Node", "WireKind", "verify_signature", "decode_transaction"]
