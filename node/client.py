@@ -27,7 +27,7 @@ import dataclasses
 import itertools
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -101,7 +101,7 @@ class AgoraClient:
         self._ids = itertools.count(1)
         self._chain: tuple[str, int] | None = None  # (chain_id, shard_count), cached
 
-    def __enter__(self) -> AgoraClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -116,9 +116,10 @@ class AgoraClient:
         """Call one method with positional params; return its result or raise."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method,
                 "params": list(params)}
-        extra = {} if timeout_seconds is None else {"timeout": timeout_seconds}
+        timeout: Any = (
+            httpx.USE_CLIENT_DEFAULT if timeout_seconds is None else timeout_seconds)
         try:
-            response = self._http.post(self.url, json=body, **extra)
+            response = self._http.post(self.url, json=body, timeout=timeout)
             reply = response.json()
         except httpx.HTTPError as error:
             raise TransportError(f"{self.url}: {error}") from error

@@ -167,7 +167,7 @@ class CallOutcome:
 class TxState:
     """One tx's writes and events over the block overlay; merged only on success."""
 
-    __slots__ = ("_base", "_block", "writes", "events")
+    __slots__ = ("_base", "_block", "events", "writes")
 
     def __init__(self, base: StateView, block_overlay: dict[bytes, bytes | None]) -> None:
         self._base = base

@@ -133,8 +133,8 @@ class Genesis:
         """The running CPython must be the genesis one (VM results depend on it)."""
         running = f"{sys.version_info.major}.{sys.version_info.minor}"
         if running != self.python_version:
-            raise ConfigError([f"genesis requires Python {self.python_version}, "
-                               f"this node runs {running}"])
+            message = f"genesis requires Python {self.python_version}, this node runs {running}"
+            raise ConfigError([message])
 
     # -- files ------------------------------------------------------------------------
 

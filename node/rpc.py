@@ -380,7 +380,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(body: bytes) -> Json:
+def parse_json(body: bytes | str) -> Json:
     """Strict JSON (no NaN/Infinity); RpcError PARSE_ERROR otherwise."""
     try:
         return json.loads(body, parse_constant=_reject_constant)
@@ -423,7 +423,8 @@ class RpcServer:
     async def serve(self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
                     ) -> None:
         """Serve until cancelled; ``task_status.started`` gets the bound URLs."""
-        await serve(self, self.hypercorn_config(), task_status=task_status, mode="asgi")
+        app: Any = self  # hypercorn's ASGI types are narrower than the dicts we use
+        await serve(app, self.hypercorn_config(), task_status=task_status, mode="asgi")
 
     async def __call__(self, scope: dict[str, Json], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -458,7 +459,10 @@ class RpcServer:
             if body is None:
                 error = RpcError(Code.BODY_TOO_LARGE, "request body exceeds "
                                  f"{self.config.body_bytes_max} bytes")
-                await _send_json(send, 413, _error_response(None, error))
+                # The unread rest of the body makes the connection unusable: say so, so
+                # that clients do not send their next request down it.
+                await _send_json(send, 413, _error_response(None, error),
+                                 [(b"connection", b"close")])
                 return
             reply = await self._handle_body(body, None)
         finally:
@@ -492,14 +496,14 @@ class RpcServer:
         try:
             payload = parse_json(body)
         except RpcError as error:
-            self.on_request("", error.data["reason"])
+            self.on_request("unknown", error.data["reason"])
             return _error_response(None, error)
         with trio.move_on_after(self.config.request_timeout_seconds) as scope:
             return await self.handle_payload(payload, session)
         assert scope.cancelled_caught
-        error = RpcError(Code.INTERNAL_ERROR, "request took longer than "
-                         f"{self.config.request_timeout_seconds} s", reason="TIMEOUT")
-        return _error_response(None, error)
+        timeout = RpcError(Code.INTERNAL_ERROR, "request took longer than "
+                           f"{self.config.request_timeout_seconds} s", reason="TIMEOUT")
+        return _error_response(None, timeout)
 
     # -- JSON-RPC ---------------------------------------------------------------------
 
@@ -540,7 +544,7 @@ class RpcServer:
             return _error_response(request_id, error)
         is_notification = "id" not in request
         try:
-            result = await self._call(name, request.get("params"), session)
+            result = await self._call(request["method"], request.get("params"), session)
         except RpcError as error:
             self.on_request(label, error.data["reason"])
             return None if is_notification else _error_response(request_id, error)

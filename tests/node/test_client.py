@@ -116,6 +116,6 @@ def test_errors_carry_code_and_reason(url: str) -> None:
 
 
 def test_unreachable_server_is_a_transport_error() -> None:
-    with AgoraClient("http://127.0.0.1:1", timeout_seconds=2) as client:
-        with pytest.raises(TransportError):
-            client.status()
+    with AgoraClient("http://127.0.0.1:1", timeout_seconds=2) as client, \
+            pytest.raises(TransportError):
+        client.status()

@@ -146,7 +146,7 @@ def test_bad_arguments_and_methods_are_failures() -> None:
 
 
 def test_cross_shard_transfer_is_refused_until_two_phase_commit() -> None:
-    result, view = _run([_transfer(ALICE, CAROL, 1)])
+    result, _ = _run([_transfer(ALICE, CAROL, 1)])
     assert result.receipts[0].status == Status.CROSS_SHARD
     assert result.state_writes == ()
 
