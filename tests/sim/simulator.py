@@ -712,7 +712,7 @@ class Simulator:
         self.schedule(self.now + duration_ms, PARTITION_END, self.partition_epoch)
 
     def _partition_end(self, epoch: int) -> None:
-        if epoch == self.partition_epoch:
+        if epoch == self.partition_epoch and not self.healed:
             self.group = [0] * self.scenario.validators
             self.log("partition healed")
 
