@@ -41,6 +41,7 @@ from typing import Any
 
 from consensus import codec
 from consensus.errors import ConfigError
+from node.config import NodeConfig
 from node.sharding import shard_count_max, shard_of_account
 
 amount_max = 2**63 - 1
@@ -162,6 +163,29 @@ class Genesis:
         path = Path(path)
         text = _to_toml(self.to_dict()) if path.suffix == ".toml" else self.to_json()
         path.write_text(text, encoding="utf-8")
+
+
+def check_config_against_genesis(config: NodeConfig, genesis: Genesis) -> list[str]:
+    """Problems between a node's config and the genesis it runs (empty if none).
+
+    Parameters that must be equal on every validator live in the genesis; the config's
+    copies (kept so every bound is stated in the config) must match them, and the mempool
+    must not admit txs the executor would refuse as too far in the future.
+    """
+    problems = []
+    shared = genesis.consensus
+    for name in ("state_root_lag_blocks", "checkpoint_interval_blocks",
+                 "watermark_window_blocks"):
+        local, agreed = getattr(config.consensus, name), getattr(shared, name)
+        if local != agreed:
+            problems.append(f"consensus.{name} is {local} but the genesis says {agreed}")
+    if config.mempool.validity_window_blocks > shared.tx_validity_window_blocks:
+        problems.append(f"mempool.validity_window_blocks must be <= the genesis "
+                        f"tx_validity_window_blocks ({shared.tx_validity_window_blocks})")
+    if config.node.node_index >= len(genesis.validators):
+        problems.append(f"node.node_index {config.node.node_index} is not a validator of the "
+                        f"genesis ({len(genesis.validators)} validators)")
+    return problems
 
 
 def _chain_problems(genesis: Genesis) -> list[str]:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
+from consensus import codec
 from consensus.errors import ClientError, DecodeError
 from consensus.types import Transaction, check_transaction_shape, decode_transaction
 from node.config import MempoolSection
@@ -168,7 +169,8 @@ class Mempool:
         if len(encoded) > self.config.tx_bytes_max:
             self._reject(RejectReason.OVERSIZE,
                          f"tx is {len(encoded)} bytes, the limit is {self.config.tx_bytes_max}")
-        entry = _Entry(tx, tx.hash(), home_shard(tx, self.shard_count), len(encoded))
+        # codec.digest(encoded) is tx.hash() without encoding the tx a second time.
+        entry = _Entry(tx, codec.digest(encoded), home_shard(tx, self.shard_count), len(encoded))
         self._check_identity(entry)
         self._check_expiry(entry)
         self._check_capacity(entry)

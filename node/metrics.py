@@ -96,6 +96,13 @@ class NodeMetrics:
             counter.inc(delta)
         self._rejections_seen[key] = total
 
+    def on_rpc_request(self, method: str, outcome: str) -> None:
+        """The ``RpcServer(on_request=...)`` hook."""
+        self.rpc_requests.labels(method, outcome).inc()
+
+    def set_peers(self, connected: int) -> None:
+        self.peers.set(connected)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

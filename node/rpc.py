@@ -148,9 +148,16 @@ class BlockInfo:
 
 
 class NodeApi(Protocol):
-    """Everything the RPC server needs from a node. Unknown items are ``None``; a bad
-    argument the RPC layer cannot check (an unknown shard) raises ``RpcError`` (e.g.
-    ``invalid_params``); an admission failure raises ``TxRejected``."""
+    """Everything the RPC server needs from a node.
+
+    Unknown items are ``None``; a bad argument the RPC layer cannot check (an unknown
+    shard) raises ``RpcError`` (e.g. ``invalid_params(...)``); an admission failure raises
+    ``TxRejected``; any other ``ClientError`` becomes ``-32602``. ``status()`` must hold at
+    least ``chain_id`` (str) and ``shard_count`` (int): ``AgoraClient`` reads them.
+    ``wait_receipt`` returns None when ``timeout_seconds`` pass first; ``wait_block``
+    waits (cancellably) until ``height`` of ``shard`` is finalized. ``call`` raises
+    ``call_not_available()`` until the VM lands.
+    """
 
     async def status(self) -> dict[str, Json]: ...
 

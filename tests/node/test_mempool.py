@@ -9,7 +9,7 @@ import pytest
 from consensus.errors import ClientError
 from node.config import MempoolSection
 from node.mempool import Mempool, MempoolFull, RejectReason, TxRejected
-from node.sharding import home_shard
+from node.sharding import home_shard, shard_of_account
 from tests.node.txs import CHAIN_ID, make_tx, signer
 
 
@@ -175,3 +175,40 @@ def test_txs_of_shards_not_hosted_are_refused() -> None:
     pool = Mempool(CHAIN_ID, 4, MempoolSection(),
                    hosted_shards=[shard for shard in range(4) if shard != home_shard(tx, 4)])
     assert _reason(pool, tx) == RejectReason.WRONG_SHARD
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_operations_keep_the_invariants(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    pool = _pool(shard_count=3, capacity_txs=30, shard_capacity_txs=15, sender_capacity_txs=6,
+                 validity_window_blocks=20)
+    senders = [signer(index) for index in range(1, 7)]
+    taken: list[bytes] = []
+    heights = [0, 0, 0]
+    for step in range(300):
+        action = rng.random()
+        if action < 0.5:
+            sender = rng.choice(senders)
+            shard = shard_of_account(sender.public_key, 3)
+            expiry = heights[shard] + rng.randint(0, 22)
+            try:
+                pool.add(make_tx(sender, nonce=step, expiry_height=expiry))
+            except TxRejected:
+                pass  # full, expired or too far: the invariants below still hold
+        elif action < 0.7:
+            shard = rng.randrange(3)
+            taken += [tx.hash() for tx in pool.take_batch(shard, rng.randint(1, 5), 1 << 20)]
+        elif action < 0.8 and taken:
+            rng.shuffle(taken)
+            pool.release(taken[: len(taken) // 2])
+            del taken[: len(taken) // 2]
+        elif action < 0.9 and taken:
+            pool.remove_committed(taken[:3])
+            del taken[:3]
+        else:
+            shard = rng.randrange(3)
+            heights[shard] += rng.randint(0, 3)
+            pool.set_shard_height(shard, heights[shard])
+        pool.check_invariants()

@@ -58,3 +58,12 @@ async def test_metrics_endpoint_serves_the_registry_over_http() -> None:
                 assert (await client.get("/health")).text == "ok\n"
                 assert (await client.get("/nope")).status_code == 404
             nursery.cancel_scope.cancel()
+
+
+def test_rpc_hook_and_peers() -> None:
+    metrics = NodeMetrics()
+    metrics.on_rpc_request("agora_status", "ok")
+    metrics.set_peers(3)
+    assert _sample(metrics, "agora_rpc_requests_total",
+                   {"method": "agora_status", "outcome": "ok"}) == 1
+    assert _sample(metrics, "agora_peers", {}) == 3

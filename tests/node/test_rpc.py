@@ -306,3 +306,22 @@ async def test_websocket_limits(nursery: trio.Nursery) -> None:
             assert second.closed is not None and second.closed.code == 1013
             await second.close()
             await client.close()
+
+
+async def test_a_failing_node_method_is_an_internal_error_and_serving_goes_on(
+        harness: Harness) -> None:
+    async def broken() -> Any:
+        raise RuntimeError("disk on fire")
+
+    calls: list[tuple[str, str]] = []
+    harness.server.on_request = lambda method, outcome: calls.append((method, outcome))
+    harness.server.methods["agora_peers"] = dataclasses.replace(
+        harness.server.methods["agora_peers"], handler=broken)
+    with trio.fail_after(10):
+        response = await harness.call("agora_peers")
+        assert response["error"]["code"] == Code.INTERNAL_ERROR
+        assert "disk" not in response["error"]["message"]  # no internals leak to clients
+        assert (await harness.call("agora_status"))["result"]["chain_id"] == CHAIN_ID
+        await harness.call("made_up_method")
+    assert calls == [("agora_peers", "INTERNAL_ERROR"), ("agora_status", "ok"),
+                     ("unknown", "METHOD_NOT_FOUND")]

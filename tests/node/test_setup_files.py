@@ -176,3 +176,18 @@ def test_key_file_readable_by_others_or_malformed_is_refused(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         load_seed(path)
     assert len(caught.value.problems) == 2
+
+
+def test_config_must_agree_with_the_genesis() -> None:
+    from node.genesis import check_config_against_genesis
+
+    genesis = _genesis()
+    assert check_config_against_genesis(NodeConfig(), genesis) == []
+    config = dataclasses.replace(
+        NodeConfig(),
+        node=config_module.NodeSection(node_index=4),
+        consensus=config_module.ConsensusSection(state_root_lag_blocks=3),
+        mempool=config_module.MempoolSection(validity_window_blocks=5000))
+    problems = check_config_against_genesis(config, genesis)
+    assert len(problems) == 3
+    assert any("state_root_lag_blocks is 3" in problem for problem in problems)
