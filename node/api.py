@@ -50,7 +50,8 @@ class LocalNodeApi:
             })
             committed += node.txs_committed[shard]
         return {
-            "chain_id": node.genesis.chain_id, "node_index": node.index,
+            "chain_id": node.genesis.chain_id, "shard_count": node.genesis.shard_count,
+            "node_index": node.index,
             "public_key": node.signer.public_key.hex(), "shards": shards,
             "peers": node.peer_manager.connected_peers() if node.peer_manager else [],
             "txs_committed": committed, "mempool_txs": node.mempool.info().size_txs,
