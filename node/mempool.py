@@ -40,6 +40,10 @@ from node.config import MempoolSection
 from node.sharding import home_shard
 
 
+# Stale expiry-heap entries tolerated per shard before the heap is rebuilt.
+expiry_heap_slack_entries = 1024
+
+
 class RejectReason(enum.StrEnum):
     """Machine codes of admission failures (stable: clients match on them)."""
 
@@ -315,13 +319,27 @@ class Mempool:
     def remove_committed(self, tx_hashes: Iterable[bytes]) -> int:
         """Forget committed txs (pending or in flight); unknown hashes are ignored."""
         removed = 0
+        shards = set()
         for tx_hash in tx_hashes:
             entry = self._entries.pop(tx_hash, None)
             if entry is None:
                 continue
             self._forget(entry)
+            shards.add(entry.shard)
             removed += 1
+        for shard in sorted(shards):
+            self._maybe_compact_expiry_heap(shard)
         return removed
+
+    def _maybe_compact_expiry_heap(self, shard: int) -> None:
+        """Drop heap entries of txs no longer here once they outnumber the live ones, so
+        the heap stays O(pool size) rather than O(txs admitted in a validity window)."""
+        heap = self._expiry_heaps[shard]
+        if len(heap) <= 2 * self._shard_count_txs(shard) + expiry_heap_slack_entries:
+            return
+        heap[:] = [(entry.tx.expiry_height, entry.tx_hash) for entry in self._entries.values()
+                   if entry.shard == shard]
+        heapq.heapify(heap)
 
     def set_shard_height(self, shard: int, height: int) -> int:
         """Record the shard's latest finalized height; evict txs that expired. Returns the
@@ -372,5 +390,10 @@ class Mempool:
         for shard in range(self.shard_count):
             assert self._in_flight_txs[shard] == sum(
                 1 for tx_hash in self._in_flight if self._entries[tx_hash].shard == shard)
+        for shard, heap in enumerate(self._expiry_heaps):
+            live = {tx_hash for _, tx_hash in heap}
+            assert all(tx_hash in live for tx_hash, entry in self._entries.items()
+                       if entry.shard == shard and tx_hash not in self._in_flight), \
+                f"shard {shard}: a pending tx has no expiry heap entry"
         senders = collections.Counter(entry.tx.sender for entry in self._entries.values())
         assert senders == self._sender_txs, "per-sender counts out of sync"

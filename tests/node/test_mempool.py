@@ -212,3 +212,16 @@ def test_random_operations_keep_the_invariants(seed: int) -> None:
             heights[shard] += rng.randint(0, 3)
             pool.set_shard_height(shard, heights[shard])
         pool.check_invariants()
+
+
+def test_expiry_heap_stays_proportional_to_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from node import mempool as mempool_module
+
+    monkeypatch.setattr(mempool_module, "expiry_heap_slack_entries", 4)
+    pool = _pool()
+    for nonce in range(40):
+        tx = make_tx(signer(1), nonce=nonce)
+        pool.add(tx)
+        pool.remove_committed([tx.hash()])
+    assert len(pool._expiry_heaps[0]) <= 4 + 1
+    pool.check_invariants()
