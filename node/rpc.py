@@ -13,6 +13,9 @@ Wire conventions (stable; clients depend on them):
 * Integers are JSON numbers (balances stay below 2**63; JavaScript clients should parse
   them as big integers). Something that does not exist is ``null``, not an error.
 * Params may be positional (an array, in the documented order) or named (an object).
+* ``agora_sendTransactionAndWait(tx, timeout?)`` is idempotent: resending a tx that is
+  already pending or committed waits for (or returns) its receipt instead of failing, so
+  a client may simply retry after a ``TIMEOUT``.
 
 Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 
@@ -625,7 +628,15 @@ class RpcServer:
     async def _send_and_wait(self, tx: str, timeout: float | None) -> Json:
         cap = self.config.submit_wait_timeout_seconds_max
         timeout = cap if timeout is None else min(timeout, cap)
-        tx_hash = await self.api.submit_tx(self._decode_tx(tx))
+        transaction = self._decode_tx(tx)
+        try:
+            tx_hash = await self.api.submit_tx(transaction)
+        except TxRejected as error:
+            # Retrying after a timeout must be safe: a tx that is already pending or
+            # committed is waited for (or its receipt returned), not reported as an error.
+            if error.reason not in (RejectReason.DUPLICATE, RejectReason.ALREADY_COMMITTED):
+                raise
+            tx_hash = transaction.hash()
         info = await self.api.wait_receipt(tx_hash, timeout)
         if info is None:
             raise RpcError(Code.TIMEOUT, f"tx {tx_hash.hex()} was accepted but not committed "

@@ -325,3 +325,16 @@ async def test_a_failing_node_method_is_an_internal_error_and_serving_goes_on(
         await harness.call("made_up_method")
     assert calls == [("agora_peers", "INTERNAL_ERROR"), ("agora_status", "ok"),
                      ("unknown", "METHOD_NOT_FOUND")]
+
+
+async def test_send_and_wait_is_idempotent(harness: Harness, nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        tx = _transfer(3)
+        first = await harness.call("agora_sendTransactionAndWait", tx.encoded().hex(), 0.05)
+        assert first["error"]["data"]["reason"] == "TIMEOUT"
+        nursery.start_soon(harness.node.run_producer)
+        harness.node.produce_block(0)
+        retry = await harness.call("agora_sendTransactionAndWait", tx.encoded().hex(), 5)
+        assert retry["result"]["tx_hash"] == tx.hash().hex()
+        plain = await harness.call("agora_sendTransaction", tx.encoded().hex())
+        assert plain["error"]["data"]["reason"] == "ALREADY_COMMITTED"
