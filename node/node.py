@@ -547,11 +547,29 @@ class Node:
                 del self._gossip[:gossip_batch_txs_max]
                 self.peer_manager.broadcast(encode_wire(WireKind.TXS, tuple(batch)))
 
+    def peer_refusals(self) -> dict[str, int]:
+        """Peer links refused by reason (network/), as plain counts."""
+        if self.peer_manager is None:
+            return {}
+        return {reason.value: count for reason, count in
+                sorted(self.peer_manager.stats.refused.items(), key=lambda item: item[0].value)
+                if count}
+
     async def _metrics_loop(self) -> None:
+        from prometheus_client import Gauge
+
+        refusals = Gauge("agora_peer_refusals", "Peer links refused, by reason (cumulative)",
+                         ["reason"], registry=self.metrics.registry)
+        dropped = Gauge("agora_peer_messages_dropped", "Peer messages dropped by the node, "
+                        "by reason (cumulative)", ["reason"], registry=self.metrics.registry)
         while True:
             info = self.mempool.info()
             self.metrics.sync_mempool(info.shard_sizes_txs, info.size_bytes, info.rejections)
             self.metrics.peers.set(len(self.peer_manager.connected_peers()))
+            for reason, count in self.peer_refusals().items():
+                refusals.labels(reason).set(count)
+            for reason, count in sorted(self.dropped.items()):
+                dropped.labels(reason).set(count)
             await trio.sleep(1.0)
 
     async def _tick_loop(self) -> None:
