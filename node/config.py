@@ -224,7 +224,10 @@ class RpcSection:
     host: str = "127.0.0.1"
     port: int = 8545
     body_bytes_max: int = 1 * MEBIBYTE_BYTES
+    # Concurrent HTTP requests plus open WebSocket sessions; more get 503 / close 1013.
     connections_max: int = 256
+    # An idle keep-alive HTTP connection is closed after this (hypercorn).
+    keep_alive_timeout_seconds: float = 5.0
     batch_length_max: int = 100
     submit_wait_timeout_seconds_max: float = 30.0
     ws_subscriptions_max: int = 64
@@ -236,7 +239,8 @@ class RpcSection:
     def validate(self) -> list[str]:
         problems = _port("rpc", "port", self.port)
         problems += _positive("rpc", self, (
-            "body_bytes_max", "connections_max", "batch_length_max",
+            "body_bytes_max", "connections_max", "keep_alive_timeout_seconds",
+            "batch_length_max",
             "submit_wait_timeout_seconds_max", "ws_subscriptions_max", "ws_message_bytes_max",
             "ws_queue_messages_max", "request_timeout_seconds"))
         if self.submit_wait_timeout_seconds_max >= self.request_timeout_seconds:

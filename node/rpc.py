@@ -26,7 +26,10 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   except when the request could not be considered at all: 413 (body over
   ``rpc.body_bytes_max``; a ``Content-Length`` over it is refused before the body is read
   and a chunked body is read only up to the limit) and 503 (over ``rpc.connections_max``
-  concurrent requests and WebSocket sessions).
+  concurrent requests and WebSocket sessions). The limit counts what holds resources
+  here: a request being served or a live WebSocket session. An idle keep-alive TCP
+  connection costs only a socket and hypercorn closes it after
+  ``rpc.keep_alive_timeout_seconds``; hypercorn offers no accept-level cap.
 * ``GET /health``: ``{"status": "ok"}``.
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target)`` with kind
   ``"newBlocks"`` (target: shard) or ``"receipt"`` (target: tx hash), and
@@ -427,6 +430,7 @@ class RpcServer:
         config.bind = [f"{self.config.host}:{self.config.port}"]
         config.accesslog = None
         config.graceful_timeout = 1.0
+        config.keep_alive_timeout = self.config.keep_alive_timeout_seconds
         config.websocket_max_message_size = self.config.ws_message_bytes_max
         return config
 
