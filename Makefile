@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/agora cluster up --validators 4 --shards 2
+	$(VENV)/bin/agora cluster up --validators 4 --shards 2 --dir cluster
 
 test: $(STAMP)
 	$(PY) -m pytest -q
