@@ -192,6 +192,16 @@ def tx_send(rpc_url: str, key_file: str, to_hex: str, amount: int, wait: bool) -
         click.echo(client.submit(tx_))
 
 
+@main.command("bench", context_settings={"ignore_unknown_options": True,
+                                         "allow_extra_args": True})
+@click.pass_context
+def bench(context: click.Context) -> None:
+    """Benchmark a local cluster or running nodes (see `agora bench --help`)."""
+    from bench.harness import main as bench_main
+
+    bench_main(list(context.args))
+
+
 @main.command("keygen")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
 def keygen(out_file: str) -> None:
