@@ -189,8 +189,21 @@ class _Instrumenter(ast.NodeTransformer):
         assert node.value is not None  # the validator requires a value
         return self.visit_Assign(ast.Assign(targets=[node.target], value=node.value))
 
+    def _is_map(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Name) and self.info.storage.get(node.id) == "Map"
+
+    def _map_method(self, name: str, method: str, *args: ast.expr) -> ast.Call:
+        """A direct call on a storage Map (statically known: storage names cannot be
+        rebound); charges exactly what the generic helper would."""
+        func = ast.Attribute(value=_name(name), attr=method, ctx=ast.Load())
+        return ast.Call(func=func, args=list(args), keywords=[])
+
     def _store(self, target: ast.expr, value: ast.expr) -> ast.stmt:
         if isinstance(target, ast.Subscript):
+            if self._is_map(target.value):
+                assert isinstance(target.value, ast.Name)
+                call = self._map_method(target.value.id, "set", self.visit(target.slice), value)
+                return ast.Expr(call)
             call = _call("_setitem", self.visit(target.value), self.visit(target.slice), value)
             return ast.Expr(call)
         return ast.Assign(targets=[target], value=value)
@@ -242,7 +255,7 @@ class _Instrumenter(ast.NodeTransformer):
         helper = _compare_helpers[type(node.ops[0])]
         return _call(helper, self.visit(node.left), self.visit(node.comparators[0]))
 
-    def visit_Subscript(self, node: ast.Subscript) -> ast.Call:
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Call:  # noqa: C901
         container = self.visit(node.value)
         index = node.slice
         if isinstance(index, ast.Slice):
@@ -251,6 +264,9 @@ class _Instrumenter(ast.NodeTransformer):
                 for part in (index.lower, index.upper, index.step)
             ]
             return _call("_slice", container, *bounds)
+        if self._is_map(node.value):
+            assert isinstance(node.value, ast.Name)
+            return self._map_method(node.value.id, "getitem", self.visit(index))
         return _call("_getitem", container, self.visit(index))
 
     def visit_Dict(self, node: ast.Dict) -> ast.Call:
