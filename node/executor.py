@@ -200,7 +200,7 @@ class ExecutorParams:
     tx_validity_window_blocks: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Executor:
     """Executes blocks of one shard. ``handlers`` maps a contract kind to its handler."""
 

@@ -229,3 +229,11 @@ def test_execution_is_deterministic_and_roots_chain() -> None:
     assert first == second
     root = state_root_after(b"\x00" * 32, 1, first)
     assert root == state_root_after(b"\x00" * 32, 1, second)
+
+
+def test_status_codes_below_100_are_the_vms_error_codes() -> None:
+    from vm.errors import ErrorCode
+
+    for code in ErrorCode:
+        assert Status[code.name] == code.value
+    assert all(status >= 100 for status in Status if status.name not in ErrorCode.__members__)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+import trio.testing
 
 from consensus.types import Signer, Transaction
 from node.config import MempoolSection, RpcSection
@@ -338,3 +339,19 @@ async def test_send_and_wait_is_idempotent(harness: Harness, nursery: trio.Nurse
         assert retry["result"]["tx_hash"] == tx.hash().hex()
         plain = await harness.call("agora_sendTransaction", tx.encoded().hex())
         assert plain["error"]["data"]["reason"] == "ALREADY_COMMITTED"
+
+
+async def test_a_vanished_subscriber_is_cleaned_up(harness: Harness,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    with trio.fail_after(10):
+        client = await WsClient.connect(harness.url)
+        await client.send_json({"jsonrpc": "2.0", "id": 1, "method": "agora_subscribe",
+                                "params": ["newBlocks", 0]})
+        assert "result" in await client.receive_json()
+        assert harness.server.active_connections == 1
+        await client.close()  # no close handshake: the TCP connection just goes away
+        while harness.server.active_connections:
+            await trio.testing.wait_all_tasks_blocked()
+            harness.node.produce_block(0)
+        assert (await harness.call("agora_status"))["result"]["chain_id"] == CHAIN_ID
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
