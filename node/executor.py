@@ -64,6 +64,7 @@ class Status(enum.IntEnum):
     NO_SUCH_CONTRACT = 8
     INVALID_ARGUMENT = 9
     INVALID_VALUE = 10
+    INVALID_CONTRACT = 11
     WRONG_CHAIN = 100
     WRONG_SHARD = 101
     EXPIRED = 102
