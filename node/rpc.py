@@ -17,6 +17,30 @@ Wire conventions (stable; clients depend on them):
   already pending or committed waits for (or returns) its receipt instead of failing, so
   a client may simply retry after a ``TIMEOUT``.
 
+Methods (params in positional order; ``?`` marks optional ones):
+
+==================================  ===================================  =================
+method                              params                               result
+==================================  ===================================  =================
+agora_status                        -                                    node/chain status
+agora_sendTransaction               tx (hex)                             tx hash
+agora_sendTransactionAndWait        tx (hex), timeout? (s, capped)       receipt
+agora_getTransaction                hash                                 tx + location|null
+agora_getReceipt                    hash                                 receipt|null
+agora_getBlock                      shard, height, full? (bool)          block|null
+agora_getBlockByHash                hash, full?                          block|null
+agora_latestBlock                   shard, full?                         block|null
+agora_getAccount                    address                              {address, shard,
+                                                                         balance}
+agora_getState                      shard, key (hex)                     value (hex)|null
+agora_validators / agora_peers      -                                    list
+agora_mempool                       -                                    sizes, rejections
+agora_call                          contract, method, args? (hex),       NOT_AVAILABLE
+                                    sender?                              until the VM
+agora_subscribe (WebSocket)         kind, target                         subscription id
+agora_unsubscribe (WebSocket)       subscription                         bool
+==================================  ===================================  =================
+
 Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 
 * ``POST /``: one request or a batch. An empty batch is one ``-32600`` error; every member
