@@ -39,7 +39,6 @@ from consensus.types import Transaction, check_transaction_shape, decode_transac
 from node.config import MempoolSection
 from node.sharding import home_shard
 
-
 # Stale expiry-heap entries tolerated per shard before the heap is rebuilt.
 expiry_heap_slack_entries = 1024
 
