@@ -55,6 +55,16 @@ class Chain:
         self._apply(result)
         return address
 
+    def deploy_fails(self, template: str, address: bytes, sender: bytes, reason: str,
+                     **args: Any) -> vm.ExecutionResult:
+        """Deploys expecting a failed `init` whose message contains `reason`."""
+        before = dict(self.state.data)
+        result = vm.deploy(self.state, load(template), address, self.context(sender),
+                           GAS_PER_CALL, args)
+        assert not result.ok and reason in result.message, (result.code, result.message)
+        assert result.writes == () and self.state.data == before
+        return result
+
     def call(self, address: bytes, method: str, sender: bytes, **args: Any) -> vm.ExecutionResult:
         before = dict(self.state.data)
         result = vm.execute(self.state, address, method, args, self.context(sender),
