@@ -429,6 +429,8 @@ class Replica:
                                 < certificate.pre_prepare.view):
                             slot.prepared = certificate
         self._prune_signed()
+        if self.in_view_change:
+            self._send_view_change(self._pending)
         for height in sorted(self._slots):
             self._maybe_link(height, self._pending)
 
@@ -855,9 +857,7 @@ class Replica:
             # quorum wants this one; until then, resend ours (it may have been lost), so
             # that one replica alone cannot race ahead of the others.
             self._ticks_without_progress = 0
-            own = self._view_changes.get(self.id)
-            if own is not None and own.view == self.view:
-                out.send.append(Send(None, own))
+            self._send_view_change(out)
             return
         self._start_view_change(self.view + 1, out)
 
@@ -874,14 +874,22 @@ class Replica:
                                        self.config.view_timeout_max_ticks)
         self._enter_view_state()
         out.persist.append(ViewRecord(view, True))
-        prepared = tuple(slot.prepared for height, slot in sorted(self._slots.items())
-                         if slot.prepared is not None and height > self.low)
-        view_change = self._sign(ViewChange(
-            self.config.chain_id, self.config.shard, view, self.low, self.id,
-            self._low_proof, prepared, b""))
-        out.send.append(Send(None, view_change))
-        self._view_changes[self.id] = view_change
+        self._send_view_change(out)
         self._maybe_new_view(out)
+
+    def _send_view_change(self, out: Output) -> None:
+        """(Re)send our VIEW-CHANGE for the view we are changing to; after a restart it is
+        rebuilt from the restored prepared certificates and checkpoint."""
+        assert self.in_view_change
+        own = self._view_changes.get(self.id)
+        if own is None or own.view != self.view:
+            prepared = tuple(slot.prepared for height, slot in sorted(self._slots.items())
+                             if slot.prepared is not None and height > self.low)
+            own = self._sign(ViewChange(
+                self.config.chain_id, self.config.shard, self.view, self.low, self.id,
+                self._low_proof, prepared, b""))
+            self._view_changes[self.id] = own
+        out.send.append(Send(None, own))
 
     def _enter_view_state(self) -> None:
         for slot in self._slots.values():
