@@ -16,11 +16,15 @@ from typing import Any
 import msgpack
 
 from vm.errors import InvalidValue, LimitExceeded
-from vm.gas import int_bits_max
+from vm.gas import container_depth_max, int_bits_max
 
 bigint_ext_type = 1
 _int64_min = -(2**63)
 _uint64_max = 2**64 - 1
+
+
+class BudgetExceeded(LimitExceeded):
+    """More elements than the caller's budget (a size cap, or the gas left)."""
 
 
 def _check_int(value: int) -> None:
@@ -30,23 +34,31 @@ def _check_int(value: int) -> None:
 
 def count_elements(value: Any, budget_elements: int) -> int:
     """Number of nodes in `value` (containers count their elements, deeply); raises
-    LimitExceeded once `budget_elements` is passed. Also rejects non-canonical types."""
-    stack = [value]
+    LimitExceeded once `budget_elements` is passed or containers nest deeper than
+    `container_depth_max`. Also rejects non-canonical types. Iterative, so any value can be
+    measured; the depth cap then keeps every recursive walk (CPython's own comparisons,
+    msgpack) far from the interpreter's recursion limit, whose exact position would
+    depend on the caller's stack and so differ between nodes."""
+    stack = [(value, 0)]
     seen = 0
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         seen += 1
         if seen > budget_elements:
-            raise LimitExceeded("value too large")
+            raise BudgetExceeded("value too large")
         kind = type(item)
         if kind is list or kind is tuple:
-            stack.extend(item)
+            if depth >= container_depth_max:
+                raise LimitExceeded(f"containers nested deeper than {container_depth_max}")
+            stack.extend([(element, depth + 1) for element in item])
         elif kind is dict:
+            if depth >= container_depth_max:
+                raise LimitExceeded(f"containers nested deeper than {container_depth_max}")
             for key in item:
                 if type(key) not in (str, bytes, int):
                     raise InvalidValue("dict keys must be str, bytes or int")
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend([(element, depth + 1) for element in item.values()])
+            seen += len(item)
         elif kind is int:
             _check_int(item)
         elif kind not in (str, bytes, bool, type(None)):

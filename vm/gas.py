@@ -62,6 +62,7 @@ contract_call_depth_max = 8
 int_bits_max = 1024
 str_bytes_max = 256 * 1024  # str (in code points) and bytes
 container_elements_max = 100_000
+container_depth_max = 32  # nesting of lists/tuples/dicts walked by compare, sort, encode
 key_bytes_max = 256
 value_bytes_max = 64 * 1024
 writes_per_tx_max = 1024

@@ -100,6 +100,25 @@ def _int_charge(value: int) -> int:
     return gas.arith_gas + (bits >> 6)
 
 
+def _count_any(value: Any, budget_elements: int) -> int:
+    """Like codec.count_elements, for any value a contract can hold (ranges and
+    tuple-keyed dicts included); enforces the same budget and depth cap."""
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > budget_elements:
+            raise codec.BudgetExceeded("value too large")
+        kind = type(item)
+        if kind is list or kind is tuple or kind is dict:
+            if depth >= gas.container_depth_max:
+                raise LimitExceeded(f"containers nested deeper than {gas.container_depth_max}")
+            elements = list(item.items()) if kind is dict else item
+            stack.extend([(element, depth + 1) for element in elements])
+    return seen
+
+
 def _check_key(key: Any) -> None:
     kind = type(key)
     if kind in _key_types:
@@ -364,12 +383,15 @@ class Runtime:
             return
         budget = max(self.meter.left, 0) // gas.element_gas + 1
         try:
-            count = codec.count_elements(value, budget)
-        except LimitExceeded:
-            self.charge(budget * gas.element_gas)  # exhausts the meter: OutOfGas
+            try:
+                count = codec.count_elements(value, budget)
+            except InvalidValue:
+                # Not encodable (a range or a tuple-keyed dict inside) but still a value a
+                # contract can hold: count it with a walk that allows those types.
+                count = _count_any(value, budget)
+        except codec.BudgetExceeded:
+            self.charge(budget * gas.element_gas)  # more than the gas left: OutOfGas
             raise
-        except InvalidValue:
-            count = len(value)
         self.charge(count * gas.element_gas)
 
     def _compare_charge(self, a: Any, b: Any) -> None:
