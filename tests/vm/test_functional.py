@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import vm
+import vm.gas
 from tests.vm.helpers import ALICE, BOB, CAROL, CONTEXT, CONTRACT, OTHER, body, deploy
 from vm import ErrorCode, codec
 from vm.names import builtin_names, host_names, methods_by_type
@@ -282,3 +283,90 @@ def test_method_tables_match_the_validator_names() -> None:
 def test_unicode_string_literals_are_fine_identifiers_are_not() -> None:
     contract = deploy(body('return "caf\u00e9".upper()'))
     assert contract.call("run").value == "CAF\u00c9"
+
+
+def test_meter_stays_tripped_once_out_of_gas() -> None:
+    from vm.runtime import Meter
+
+    meter = Meter(10)
+    with pytest.raises(vm.OutOfGas):
+        meter.charge(11)
+    for _ in range(3):
+        with pytest.raises(vm.OutOfGas):
+            meter.charge(0)
+    assert meter.used == 10
+
+
+REENTRANT = """
+seen = Map()
+
+@export
+def outer() -> list:
+    before = ctx.sender
+    nested = call(ctx.address, "inner")
+    return [before, nested, ctx.sender]
+
+@export
+def inner() -> bytes:
+    return ctx.sender
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reentrant_call_restores_the_outer_ctx(engine: str) -> None:
+    contract = deploy(REENTRANT, engine)
+    assert contract.call("outer").value == [ALICE, CONTRACT, ALICE]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_nested_try_call_rolls_back_deeper_calls_too(engine: str) -> None:
+    source = """
+value = Value()
+
+@export
+def set_then_call(x: int):
+    value.set(x)
+    call(ctx.address, "set_and_fail", x=x + 1)
+
+@export
+def set_and_fail(x: int):
+    value.set(x)
+    revert("boom")
+
+@export
+def run() -> list:
+    value.set(1)
+    outcome = try_call(ctx.address, "set_then_call", x=10)
+    return [outcome, value.get()]
+"""
+    contract = deploy(source, engine)
+    result = contract.call("run")
+    assert result.value == [[False, int(ErrorCode.REVERT)], 1]
+    assert len(result.writes) == 1
+
+
+def test_gas_schedule_charges_storage_by_size() -> None:
+    source = """
+data = Value()
+
+@export
+def put(blob: bytes):
+    data.set(blob)
+"""
+    contract = deploy(source)
+    small = contract.call("put", apply=False, blob=b"x").gas_used
+    large = contract.call("put", apply=False, blob=b"x" * 1001).gas_used
+    assert large - small >= 1000 * vm.gas.storage_byte_gas
+
+
+def test_integer_and_string_caps_are_enforced_exactly() -> None:
+    contract = deploy(body("a = 1 << (n - 1)\nreturn a.bit_length()").replace(
+        "def run():", "def run(n):"))
+    assert contract.call("run", n=vm.gas.int_bits_max).value == vm.gas.int_bits_max
+    assert contract.call("run", n=vm.gas.int_bits_max + 1).code is ErrorCode.LIMIT_EXCEEDED
+
+
+def test_a_failed_contract_leaves_the_process_usable() -> None:
+    contract = deploy(body("while True:\n    pass"))
+    assert contract.call("run", gas=50_000).code is ErrorCode.OUT_OF_GAS
+    assert deploy(COUNTER, address=OTHER).call("bump", by=1).value == 1
