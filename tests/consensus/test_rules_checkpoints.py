@@ -238,3 +238,48 @@ def test_pre_prepares_and_votes_below_the_low_watermark_are_not_kept() -> None:
     inject(cluster, 1, old_pre_prepare)
     assert ignored(replica, Ignored.OUT_OF_WINDOW) == 2
     assert 3 not in replica._slots
+
+
+def execute_with_receipts_root(cluster: Cluster, index: int, wrong_height: int) -> None:
+    """Execute what replica ``index`` delivered; its receipts root at ``wrong_height`` is
+    wrong while its state root is right (a nondeterministic receipt, say)."""
+    node = cluster.nodes[index]
+    genesis = cluster.config(index).genesis_state_root
+    while node.pending_execution:
+        item = node.pending_execution.pop(0)
+        state_root, receipts_root = toy_roots(node.state_root(genesis), item.block)
+        if item.block.header.height == wrong_height:
+            receipts_root = bad_root
+        node.store.append(item)
+        node.roots.append((state_root, receipts_root))
+        cluster.step(index, Executed(item.block.header.height, state_root, receipts_root))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "replica bug: roots of blocks that arrive by catch-up are never compared with the "
+    "replica's own execution. _deliver compares a header's app roots only if h - L was "
+    "already executed, but a SyncResponse delivers a whole batch before any of it is "
+    "executed; _check_committed_roots (on Executed) looks only at self._slots[h + L], and "
+    "synced heights have no slot. So a receipts root that differs at a height inside a "
+    "synced batch is never detected (a state-root difference only much later, through the "
+    "chained state of later headers), and the divergent replica keeps voting"))
+def test_replica_halts_when_its_roots_differ_from_a_header_it_received_by_catch_up() -> None:
+    """Agora's execution-after-ordering rule applies to synced blocks too: header h + L
+    (here fetched by catch-up, §6.2 TOCS 2002) carries the roots after h; a replica whose
+    own receipts root after h differs has a determinism bug and must halt."""
+    cluster = Cluster(4)
+    cluster.run_heights(2)
+    cluster.crash(3)
+    cluster.run_heights(20)
+    cluster.restart(3)
+    cluster.nodes[3].auto_execute = False
+    replica = cluster.replica(3)
+    for _ in range(30):
+        cluster.propose()
+        cluster.deliver()
+        execute_with_receipts_root(cluster, 3, wrong_height=10)
+        cluster.tick()
+        cluster.deliver()
+        execute_with_receipts_root(cluster, 3, wrong_height=10)
+    assert replica.stats.blocks_synced > 10 and replica.last_executed > 12
+    assert replica.halted is not None
