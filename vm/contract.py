@@ -17,7 +17,7 @@ from typing import Any
 
 from vm.errors import ContractValidationError
 from vm.instrument import instrument
-from vm.validate import ContractInfo, validate_source
+from vm.validate import ContractInfo, parse_quietly, validate_source
 
 contract_cache_entries_max = 256
 
@@ -43,7 +43,7 @@ class Contract:
 def compile_contract(source: str) -> Contract:
     """Validates and instruments `source`; raises ContractValidationError."""
     tree, info = validate_source(source)
-    module = instrument(tree, info)
+    module = instrument(parse_quietly(source), info)  # the validated tree stays untouched
     try:
         code = compile(module, "<contract>", "exec", dont_inherit=True, optimize=0)
     except (SyntaxError, ValueError, RecursionError) as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+import warnings
 from dataclasses import dataclass
 
 from vm import gas, names
@@ -82,7 +83,7 @@ def validate_source(source: str) -> tuple[ast.Module, ContractInfo]:
         )
     _check_tokens(source)
     try:
-        tree = ast.parse(source, mode="exec")
+        tree = parse_quietly(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", 0) or 0
         col = getattr(exc, "offset", 0) or 0
@@ -90,6 +91,13 @@ def validate_source(source: str) -> tuple[ast.Module, ContractInfo]:
     _check_depth(tree)
     info = _ModuleChecker(tree).check()
     return tree, info
+
+
+def parse_quietly(source: str) -> ast.Module:
+    """ast.parse without SyntaxWarning/DeprecationWarning noise on odd literals."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, mode="exec")
 
 
 def _check_tokens(source: str) -> None:
