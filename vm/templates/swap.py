@@ -142,9 +142,9 @@ def swap_of(swap_id: int) -> dict:
 @view
 def status_of(swap_id: int) -> str:
     entry = swap_of(swap_id)
-    if entry["cancelled"] or (entry["released"][0] or not entry["deposited"][0]) and (
-            entry["released"][1] or not entry["deposited"][1]) and (
-            entry["released"][0] or entry["released"][1]):
+    released = entry["released"]
+    in_escrow = [entry["deposited"][index] and not released[index] for index in range(2)]
+    if entry["cancelled"] or (released[0] or released[1]) and not any(in_escrow):
         return "closed"
     if entry["deposited"][0] and entry["deposited"][1]:
         return "funded"
