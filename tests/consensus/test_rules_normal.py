@@ -381,3 +381,56 @@ def test_scenario_filters_route_exactly_what_they_name() -> None:
     cluster.propose()
     assert cluster.deliver(all_of(from_(0), to(1), of_type(PrePrepare))) == 1
     assert len(cluster.network) == 2 + 3  # pre-prepares to 2, 3 and replica 1's prepare
+
+
+def test_backup_rejects_a_proposal_whose_header_does_not_match_the_rules() -> None:
+    """§4.2 "the digest is the request's" made concrete for Agora blocks: the pre-prepare's
+    block must hash to its digest, name this view and its primary, carry the app height
+    h - L with the roots this replica computed there, keep timestamps monotonic and hold
+    at most block_txs_max transactions; anything else is an invalid proposal."""
+    cluster = Cluster(4)
+    cluster.run_heights(3)
+    store = cluster.nodes[1].store
+    previous = store[-1].block
+    good = make_block(cluster, 4, 0, 0, previous.hash(), previous.header.timestamp_ms + 1)
+    header = good.header
+    variants = {
+        "wrong app height": replace(header, app_height=1),
+        "wrong state root": replace(header, state_root=b"\x44" * 32),
+        "wrong receipts root": replace(header, receipts_root=b"\x45" * 32),
+        "older timestamp": replace(header, timestamp_ms=previous.header.timestamp_ms - 1),
+        "another proposer": replace(header, proposer=1),
+        "another view in the header": replace(header, view=1),
+        "wrong tx root": replace(header, tx_root=b"\x46" * 32),
+    }
+    replica = cluster.replica(1)
+    for name, changed in variants.items():
+        block = replace(good, header=changed)
+        message = sign_as(cluster, 0, PrePrepare(
+            "scenario", 0, 0, 4, 0, block.hash(), block, b""))
+        out = inject(cluster, 1, message)
+        assert out.send == [], name
+        assert replica._slots.get(4) is None or replica._slots[4].pre_prepare is None, name
+    assert ignored(replica, Ignored.INVALID_PROPOSAL) == len(variants)
+    mismatched = sign_as(cluster, 0, PrePrepare("scenario", 0, 0, 4, 0, b"\x47" * 32, good,
+                                                b""))
+    inject(cluster, 1, mismatched)
+    assert ignored(replica, Ignored.INVALID_PROPOSAL) == len(variants) + 1
+    out = inject(cluster, 1, make_pre_prepare(cluster, good))
+    assert [type(send.message) for send in out.send] == [Prepare]
+
+
+def test_primary_refuses_a_batch_larger_than_block_txs_max() -> None:
+    """A primary never proposes more than block_txs_max transactions (and backups refuse
+    such a block): the size of a pre-prepare is bounded."""
+    from consensus.types import Transaction
+
+    cluster = Cluster(4, block_txs_max=2)
+    tx = Transaction("scenario", bytes(32), 1, 100, 10, b"", "noop", b"\x90", bytes(64))
+    txs = tuple(replace(tx, nonce=nonce) for nonce in range(3))
+    out = cluster.step(0, Propose(txs, 2_000))
+    assert out.send == [] and ignored(cluster.replica(0), Ignored.OVERSIZE_BATCH) == 1
+    cluster.step(0, Propose(txs[:2], 2_000))
+    cluster.deliver()
+    assert cluster.heights() == [1, 1, 1, 1]
+    assert len(cluster.nodes[2].store[0].block.txs) == 2
