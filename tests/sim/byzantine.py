@@ -118,12 +118,20 @@ class Adversary:
                 items = self.invalid_proposal(host, send.to, message)
             elif self.has("equivocate"):
                 items = self.equivocate_proposal(host, send.to, message)
-        elif own and isinstance(message, (Prepare, Commit)) and self.has("equivocate") \
-                and self.rng.random() < 0.3:
-            other = self.sign(replace(message, digest=self.random_digest()))
-            half = self.rng.sample(self.others(), max(1, len(self.others()) // 2))
-            items += [(to, other) for to in half]
-            self.log(host, f"double votes {type(message).__name__} h{message.height}")
+        elif own and isinstance(message, (Prepare, Commit)) and self.has("equivocate"):
+            # Collude with equivocating primaries: vote for every block proposed at this
+            # (shard, view, height), so honest replicas see a "quorum" for each side.
+            key = (message.shard, message.view, message.height)
+            for digest in self.sim.equivocated.get(key, ()):
+                if digest != message.digest:
+                    items.append((None, self.sign(replace(message, digest=digest))))
+                    self.log(host, f"votes for both sides: {type(message).__name__} "
+                                   f"h{message.height}")
+            if self.rng.random() < 0.2:
+                other = self.sign(replace(message, digest=self.random_digest()))
+                half = self.rng.sample(self.others(), max(1, len(self.others()) // 2))
+                items += [(to, other) for to in half]
+                self.log(host, f"double votes {type(message).__name__} h{message.height}")
         if self.has("forge") and self.rng.random() < 0.3:
             items.append((send.to, self.forged_copy(message)))
             self.log(host, f"forges a copy of {type(message).__name__}")
@@ -138,6 +146,9 @@ class Adversary:
             txs = message.block.txs[:-1]
             alternative = Block(replace(header, tx_root=tx_root(txs)), txs)
         other = self.sign(replace(message, block=alternative, digest=alternative.hash()))
+        sides = self.sim.equivocated.setdefault(
+            (message.shard, message.view, message.height), [])
+        sides += [digest for digest in (message.digest, other.digest) if digest not in sides]
         recipients = self.others() if to is None else [to]
         items: list[Item] = []
         for recipient in recipients:

@@ -127,9 +127,9 @@ class Scenario:
         timeout = rng.choice((10, 15, 20))
         # Relative CPU per simulated second: every replica verifies every vote.
         cost = validators * validators * shards
-        faulty_ms = rng.randrange(500, 1500)
+        faulty_ms = rng.randrange(400, 1200)
         if cost > 40:
-            faulty_ms = rng.randrange(300, 900)
+            faulty_ms = rng.randrange(300, 700)
         calm = rng.random() < 0.15  # some seeds run without network faults at all
         return Scenario(
             seed=seed,

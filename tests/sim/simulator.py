@@ -243,6 +243,9 @@ class Simulator:
         self.clients = [Signer(self.rng.randbytes(32)) for _ in range(clients_count)]
         self.tx_nonce = 0
         self.tx_valid: dict[bytes, bool] = {}
+        # Blocks equivocating primaries proposed, by (shard, view, height): colluding
+        # Byzantine backups vote for each of them.
+        self.equivocated: dict[tuple[int, int, int], list[bytes]] = {}
         self.nodes = [Node(index, signer, scenario.shards) for index, signer in
                       enumerate(signers)]
         for node, behaviours in scenario.byzantine:
@@ -306,6 +309,12 @@ class Simulator:
         except Exception:  # noqa: BLE001 - a replica crash is a finding, reported with its seed
             failure = f"t={self.now}ms: exception\n{traceback.format_exc()}"
         finalized = sum(len(h.store) for n in self.nodes if n.honest for h in n.hosts)
+        for node in self.nodes:
+            for host in node.hosts:
+                if node.honest and host.replica is not None:
+                    for reason, amount in sorted(host.replica.stats.ignored.items()):
+                        self.count(f"ignored.{reason}", amount)
+                    self.count("view_changes", host.replica.stats.view_changes)
         return SimResult(self.seed, failure, self.trace.hexdigest(), self.now, self.events,
                          self.scenario.describe(), finalized, time.monotonic() - started,
                          dict(sorted(self.counters.items())))
