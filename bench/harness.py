@@ -1,0 +1,734 @@
+"""``agora bench``: load a real cluster with pre-signed transactions and report what it
+finalized.
+
+    agora bench --validators 4 --shards 1 --duration 60 --warmup 10          # closed loop
+    agora bench --shards 2 --cross-shard-share 0.2 --mode open --rate 1500
+    agora bench --rpc http://127.0.0.1:8545 --rpc http://127.0.0.1:8546     # running nodes
+    agora bench --workload list
+
+How it works:
+
+1. *Cluster.* Without ``--rpc`` it writes a fresh cluster directory (a temporary one
+   unless ``--dir``) whose genesis funds every bench sender, picks a free block of ports
+   on 127.0.0.1 and starts every validator as its own process (``node/setup.py``). With
+   ``--rpc`` it targets running nodes; their genesis must fund the bench senders
+   (``agora bench --init-only --dir D`` writes such a cluster, ``agora cluster up --dir
+   D`` runs it), which the harness checks and warns about.
+2. *Transactions* are generated from a seed (``bench/workloads.py``) and signed by a
+   ``multiprocessing`` pool before the load starts, so the generator only sends bytes:
+   JSON-RPC batches of ``--batch`` calls, ``--connections`` sender threads spread round
+   robin over the nodes' RPC URLs (the nodes gossip txs to each other).
+3. *Load.* Closed loop (default): keep ``--outstanding`` txs submitted but not yet seen
+   finalized. Open loop (``--mode open``): submit at ``--rate`` txs/s whatever happens.
+   A tx not seen finalized within ``--tx-timeout`` seconds is counted lost and stops
+   counting as outstanding.
+4. *Observation.* One thread polls the first node for new blocks of every shard
+   (``agora_getBlock`` for the next heights, all shards in one batch request, every
+   ``--poll-interval`` seconds). A tx is finalized when the harness first sees its block;
+   that time against the submit time is its latency (``bench/report.py`` defines every
+   figure). The WebSocket ``newBlocks`` subscription would push blocks instead, but it
+   is one session per shard and still height by height; one batched poll covers all
+   shards in one round trip and its quantization (<= the poll interval) is stated.
+5. *Report.* Status (views, view changes) and mempool rejection counters of every node
+   before and after, a sample of receipts (statuses), then ``report.json``,
+   ``report.md`` and ``report.png`` in ``--out``; the Markdown table is also printed.
+
+The machine running the harness also runs the nodes: the harness's own CPU use (sending,
+polling) competes with them. Compare figures by ratio within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import report as reporting
+from bench import workloads
+from bench.report import SeenBlock
+
+code_not_available = -32012
+ports_per_validator = 3
+ready_timeout_seconds = 90.0
+first_block_timeout_seconds = 60.0
+receipt_sample_max = 300
+rpc_batch_calls_max = 100  # the node's default rpc.batch_length_max
+http_timeout_seconds = 30.0
+
+
+# -- arguments ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="agora bench", description="Benchmark a local cluster or running nodes.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    target = parser.add_argument_group("target")
+    target.add_argument("--validators", type=int, default=4)
+    target.add_argument("--shards", type=int, default=1)
+    target.add_argument("--dir", type=Path, default=None,
+                        help="cluster directory (default: a fresh temporary one)")
+    target.add_argument("--rpc", action="append", default=[], metavar="URL",
+                        help="target running nodes instead (repeat for each node)")
+    target.add_argument("--init-only", action="store_true",
+                        help="write a cluster directory funding the bench senders and exit")
+    target.add_argument("--keep-cluster", action="store_true",
+                        help="leave the cluster directory (node logs) in place")
+    target.add_argument("--consensus", action="append", default=[], metavar="KEY=VALUE",
+                        help="[consensus] override for a cluster the harness creates")
+    load = parser.add_argument_group("load")
+    load.add_argument("--workload", default="native_transfer",
+                      help="a workload name, 'mix', or 'list' to show what is available")
+    load.add_argument("--mix", default=None,
+                      help="weights for --workload mix, e.g. native_transfer=3,nft_mint=1")
+    load.add_argument("--cross-shard-share", type=float, default=0.0,
+                      help="fraction of transfers to an account of another shard (S > 1)")
+    load.add_argument("--mode", choices=("closed", "open"), default="closed")
+    load.add_argument("--outstanding", type=int, default=4000,
+                      help="closed loop: txs kept submitted but not yet finalized")
+    load.add_argument("--rate", type=float, default=1000.0, help="open loop: txs per second")
+    load.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    load.add_argument("--warmup", type=float, default=10.0,
+                      help="seconds of load before the measurement window")
+    load.add_argument("--drain", type=float, default=3.0,
+                      help="seconds to keep watching blocks after the load stops")
+    load.add_argument("--senders-per-shard", type=int, default=1000)
+    load.add_argument("--connections", type=int, default=8, help="sender threads")
+    load.add_argument("--batch", type=int, default=rpc_batch_calls_max,
+                      help="calls per JSON-RPC batch request")
+    load.add_argument("--presign-tps", type=float, default=4000.0,
+                      help="closed loop: sign this many txs per second of run ahead")
+    load.add_argument("--sign-processes", type=int, default=os.cpu_count() or 1)
+    load.add_argument("--tx-timeout", type=float, default=30.0)
+    load.add_argument("--expiry-blocks", type=int, default=900,
+                      help="txs expire this many blocks above the height at signing time "
+                      "(the node accepts at most mempool.validity_window_blocks, 1000)")
+    load.add_argument("--poll-interval", type=float, default=0.05)
+    load.add_argument("--seed", type=int, default=0)
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", type=Path, default=None,
+                        help="output directory (default: a new one under the temp dir)")
+    output.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    problems = []
+    if args.rpc and (args.init_only or args.dir):
+        problems.append("--rpc targets running nodes: --dir/--init-only do not apply")
+    if not 0.0 <= args.cross_shard_share <= 1.0:
+        problems.append("--cross-shard-share is a fraction in [0, 1]")
+    if args.duration <= 0 or args.warmup < 0:
+        problems.append("--duration must be > 0 and --warmup >= 0")
+    if not 1 <= args.batch <= rpc_batch_calls_max:
+        problems.append(f"--batch must be in 1..{rpc_batch_calls_max}")
+    if args.validators < 1 or args.shards < 1 or args.senders_per_shard < 2:
+        problems.append("need >= 1 validator, >= 1 shard and >= 2 senders per shard")
+    if problems:
+        parser.error("; ".join(problems))
+    return args
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value
+    return overrides
+
+
+# -- JSON-RPC ---------------------------------------------------------------------------
+
+
+class Rpc:
+    """Batched JSON-RPC over one keep-alive HTTP connection (one per thread)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(timeout=http_timeout_seconds)
+        self.ids = itertools.count(1)
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """Replies in call order; each has ``result`` or ``error``."""
+        first = next(self.ids)
+        body = [{"jsonrpc": "2.0", "id": first + i, "method": method, "params": params}
+                for i, (method, params) in enumerate(calls)]
+        for _ in range(len(calls) - 1):
+            next(self.ids)
+        response = self.http.post(self.url, content=json.dumps(body).encode(),
+                                  headers={"content-type": "application/json"})
+        reply = response.json()
+        if not isinstance(reply, list):
+            raise RuntimeError(f"{self.url}: batch answered with {reply!r:.300}")
+        by_id = {item.get("id"): item for item in reply}
+        return [by_id.get(first + i, {"error": {"code": 0, "message": "no reply"}})
+                for i in range(len(calls))]
+
+    def call(self, method: str, *params: Any) -> Any:
+        reply = self.batch([(method, list(params))])[0]
+        if "error" in reply:
+            raise RuntimeError(f"{self.url} {method}: {reply['error']}")
+        return reply["result"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def error_reason(error: dict[str, Any]) -> str:
+    data = error.get("data")
+    if isinstance(data, dict) and data.get("reason"):
+        return str(data["reason"])
+    return f"code {error.get('code')}"
+
+
+def probe_capabilities(rpc: Rpc) -> workloads.Capabilities:
+    """Contract calls are available unless ``agora_call`` answers NOT_AVAILABLE."""
+    reply = rpc.batch([("agora_call", ["00" * 32, "probe"])])[0]
+    error = reply.get("error")
+    available = not (error and error.get("code") == code_not_available)
+    return workloads.Capabilities(contract_calls=available)
+
+
+# -- the local cluster ------------------------------------------------------------------
+
+
+def free_port_block(count: int) -> int:
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+def init_bench_cluster(directory: Path, args: argparse.Namespace,
+                       plan: workloads.AccountPlan) -> None:
+    from node.genesis import Balance
+    from node.setup import init_cluster
+
+    base = free_port_block(ports_per_validator * args.validators)
+    init_cluster(directory, args.validators, args.shards, "agora-bench",
+                 p2p_port=base, rpc_port=base + args.validators,
+                 metrics_port=base + 2 * args.validators,
+                 extra_balances=tuple(Balance(sender.address, workloads.sender_balance)
+                                      for sender in plan.senders),
+                 consensus_overrides=parse_overrides(args.consensus) or None)
+
+
+@contextmanager
+def local_cluster(args: argparse.Namespace, plan: workloads.AccountPlan,
+                  console: Any) -> Iterator[list[str]]:
+    from node.setup import LocalCluster
+
+    temporary = args.dir is None
+    directory = Path(tempfile.mkdtemp(prefix="agora-bench-")) if temporary else args.dir
+    if not (directory / "genesis.json").exists():
+        init_bench_cluster(directory, args, plan)
+    cluster = LocalCluster(directory, args.validators, args.shards)
+    console.print(f"cluster: {len(cluster.homes)} validators in {directory}")
+    try:
+        cluster.start()
+        cluster.wait_ready(timeout_seconds=ready_timeout_seconds)
+        yield list(cluster.rpc_urls)
+        cluster.check_alive()
+    finally:
+        cluster.stop()
+        if temporary and not args.keep_cluster:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def wait_first_blocks(rpc: Rpc, shard_count: int) -> list[int]:
+    """Wait until every shard has finalized a block (consensus is live); latest heights."""
+    deadline = time.monotonic() + first_block_timeout_seconds
+    while True:
+        status = rpc.call("agora_status")
+        heights = [shard["height"] for shard in status["shards"]]
+        if all(h >= 1 for h in heights):
+            return heights
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no block on every shard after {first_block_timeout_seconds}s "
+                               f"(heights {heights})")
+        time.sleep(0.2)
+
+
+# -- signing ahead of time --------------------------------------------------------------
+
+
+def presign(args: argparse.Namespace, plan: workloads.AccountPlan, weights: dict[str, float],
+            chain_id: str, heights: list[int], count: int, progress: Any
+            ) -> list[tuple[bytes, str]]:
+    specs = workloads.generate_specs(plan, weights, count, args.cross_shard_share, args.seed)
+    expiry = tuple(h + args.expiry_blocks for h in heights)
+    chunk = 2000
+    jobs = [workloads.SignJob(chain_id, tuple(s.seed for s in plan.senders), expiry,
+                              tuple(s.shard for s in plan.senders), specs[i:i + chunk])
+            for i in range(0, len(specs), chunk)]
+    task = progress.add_task("signing txs", total=len(specs))
+    signed: list[tuple[bytes, str]] = []
+    context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+    with context.Pool(max(1, args.sign_processes)) as pool:
+        for part in pool.imap(workloads.sign_specs, jobs):
+            signed.extend(part)
+            progress.advance(task, len(part))
+    progress.remove_task(task)
+    return signed
+
+
+# -- load and observation ---------------------------------------------------------------
+
+
+@dataclass
+class LoadState:
+    """Shared by the sender threads and the block tracker (one lock, one condition)."""
+
+    txs: list[tuple[bytes, str]]
+    start: float = field(default_factory=time.monotonic)
+    next_index: int = 0
+    submit_seconds: dict[bytes, float] = field(default_factory=dict)
+    pending: dict[bytes, float] = field(default_factory=dict)
+    rejections: Counter[str] = field(default_factory=Counter)
+    accepted_per_bucket: list[int] = field(default_factory=list)
+    blocks: list[SeenBlock] = field(default_factory=list)
+    finalized_ours: int = 0
+    lost: int = 0
+    exhausted_at: float | None = None
+    scheduled: int = 0
+    stop_sending: threading.Event = field(default_factory=threading.Event)
+    stop_tracking: threading.Event = field(default_factory=threading.Event)
+    errors: list[str] = field(default_factory=list)
+    condition: threading.Condition = field(default_factory=threading.Condition)
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+    def take(self, count: int) -> list[tuple[bytes, str]]:
+        """Next ``count`` pre-signed txs (fewer when the pool runs out); caller holds the
+        condition."""
+        part = self.txs[self.next_index:self.next_index + count]
+        self.next_index += len(part)
+        if not part and self.exhausted_at is None:
+            self.exhausted_at = self.now()
+        return part
+
+
+def _closed_batch(state: LoadState, outstanding: int, batch: int) -> list[tuple[bytes, str]]:
+    with state.condition:
+        while len(state.pending) >= outstanding and not state.stop_sending.is_set():
+            state.condition.wait(0.05)
+        if state.stop_sending.is_set():
+            return []
+        return state.take(min(batch, outstanding - len(state.pending)))
+
+
+def _open_batch(state: LoadState, rate: float, batch: int) -> list[tuple[bytes, str]]:
+    while not state.stop_sending.is_set():
+        with state.condition:
+            due = int(rate * state.now()) - state.scheduled
+            if due > 0:
+                part = state.take(min(batch, due))
+                state.scheduled += len(part)
+                return part
+            wait = (state.scheduled + 1) / rate - state.now()
+        time.sleep(max(0.001, min(wait, 0.05)))
+    return []
+
+
+def sender_loop(state: LoadState, url: str, args: argparse.Namespace) -> None:
+    rpc = Rpc(url)
+    try:
+        while not state.stop_sending.is_set():
+            if args.mode == "closed":
+                part = _closed_batch(state, args.outstanding, args.batch)
+            else:
+                part = _open_batch(state, args.rate, args.batch)
+            if not part:
+                if state.exhausted_at is not None:
+                    return
+                continue
+            _send(state, rpc, part)
+    except Exception as error:  # a dead sender must be visible in the report, not silent
+        state.errors.append(f"sender {url}: {error!r}")
+        raise
+    finally:
+        rpc.close()
+
+
+def _send(state: LoadState, rpc: Rpc, part: list[tuple[bytes, str]]) -> None:
+    submitted_at = state.now()
+    with state.condition:
+        for tx_hash, _ in part:
+            state.submit_seconds[tx_hash] = submitted_at
+            state.pending[tx_hash] = submitted_at
+    try:
+        replies = rpc.batch([("agora_sendTransaction", [tx_hex]) for _, tx_hex in part])
+    except (httpx.HTTPError, ValueError, RuntimeError) as error:
+        replies = [{"error": {"code": 0, "data": {"reason": f"TRANSPORT {type(error).__name__}"}}}
+                   ] * len(part)
+    accepted = 0
+    with state.condition:
+        for (tx_hash, _), reply in zip(part, replies):
+            if "error" in reply:
+                state.rejections[error_reason(reply["error"])] += 1
+                state.submit_seconds.pop(tx_hash, None)
+                state.pending.pop(tx_hash, None)
+            else:
+                accepted += 1
+        bucket = int(submitted_at)
+        while len(state.accepted_per_bucket) <= bucket:
+            state.accepted_per_bucket.append(0)
+        state.accepted_per_bucket[bucket] += accepted
+        state.condition.notify_all()
+
+
+class BlockTracker:
+    """Polls one node for the next blocks of every shard; marks our txs finalized."""
+
+    def __init__(self, state: LoadState, url: str, next_heights: list[int],
+                 poll_interval_seconds: float, tx_timeout_seconds: float) -> None:
+        self.state = state
+        self.rpc = Rpc(url)
+        self.next_heights = list(next_heights)
+        self.poll_interval_seconds = poll_interval_seconds
+        self.tx_timeout_seconds = tx_timeout_seconds
+        self.lookahead = max(1, min(16, rpc_batch_calls_max // len(next_heights)))
+
+    def run(self) -> None:
+        last_sweep = 0.0
+        try:
+            while not self.state.stop_tracking.is_set():
+                started = time.monotonic()
+                full = self.poll_once()
+                if self.state.now() - last_sweep >= 1.0:
+                    last_sweep = self.state.now()
+                    self._sweep_lost()
+                if not full:
+                    time.sleep(max(0.0, self.poll_interval_seconds
+                                   - (time.monotonic() - started)))
+        except Exception as error:
+            self.state.errors.append(f"block tracker: {error!r}")
+            raise
+        finally:
+            self.rpc.close()
+
+    def poll_once(self) -> bool:
+        """Fetch new blocks; True if some shard may have more right away."""
+        calls = [("agora_getBlock", [shard, height, False])
+                 for shard, next_height in enumerate(self.next_heights)
+                 for height in range(next_height, next_height + self.lookahead)]
+        replies = self.rpc.batch(calls)
+        seen_at = self.state.now()
+        more = False
+        for shard in range(len(self.next_heights)):
+            chunk = replies[shard * self.lookahead:(shard + 1) * self.lookahead]
+            for reply in chunk:
+                block = reply.get("result")
+                if not block:
+                    break
+                self._record(shard, block, seen_at)
+            else:
+                more = True
+        return more
+
+    def _record(self, shard: int, block: dict[str, Any], seen_at: float) -> None:
+        assert block["height"] == self.next_heights[shard], "blocks must come in order"
+        self.next_heights[shard] += 1
+        hashes = tuple(bytes.fromhex(text) for text in block["txs"])
+        seen = SeenBlock(shard, block["height"], seen_at, block["timestamp_ms"],
+                         block["view"], hashes)
+        with self.state.condition:
+            self.state.blocks.append(seen)
+            for tx_hash in hashes:
+                if self.state.pending.pop(tx_hash, None) is not None:
+                    self.state.finalized_ours += 1
+            self.state.condition.notify_all()
+
+    def _sweep_lost(self) -> None:
+        cutoff = self.state.now() - self.tx_timeout_seconds
+        with self.state.condition:
+            lost = [h for h, at in self.state.pending.items() if at < cutoff]
+            for tx_hash in lost:
+                del self.state.pending[tx_hash]
+            self.state.lost += len(lost)
+            self.state.condition.notify_all()
+
+
+# -- status around the run --------------------------------------------------------------
+
+
+def snapshot(urls: list[str]) -> list[dict[str, Any]]:
+    """Status and mempool counters of every node (None for one that does not answer)."""
+    out = []
+    for url in urls:
+        rpc = Rpc(url)
+        try:
+            replies = rpc.batch([("agora_status", []), ("agora_mempool", [])])
+            out.append({"url": url, "status": replies[0].get("result"),
+                        "mempool": replies[1].get("result")})
+        except (httpx.HTTPError, ValueError, RuntimeError) as error:
+            out.append({"url": url, "status": None, "mempool": None, "error": repr(error)})
+        finally:
+            rpc.close()
+    return out
+
+
+def compare_snapshots(before: list[dict[str, Any]], after: list[dict[str, Any]]
+                      ) -> dict[str, Any]:
+    per_node = []
+    rejections: Counter[str] = Counter()
+    for old, new in zip(before, after):
+        if not old.get("status") or not new.get("status"):
+            per_node.append({"url": new["url"], "unreachable": True})
+            continue
+        changes = sum(s["view_changes"] for s in new["status"]["shards"]) - sum(
+            s["view_changes"] for s in old["status"]["shards"])
+        per_node.append({
+            "url": new["url"], "view_changes": changes,
+            "views": [s["view"] for s in new["status"]["shards"]],
+            "heights": [s["height"] for s in new["status"]["shards"]],
+            "txs_committed_delta": new["status"]["txs_committed"]
+            - old["status"]["txs_committed"]})
+        old_rejections = (old.get("mempool") or {}).get("rejections", {})
+        for reason, count in ((new.get("mempool") or {}).get("rejections", {})).items():
+            if count - old_rejections.get(reason, 0):
+                rejections[reason] += count - old_rejections.get(reason, 0)
+    return {
+        "view_changes": max((node.get("view_changes", 0) for node in per_node), default=0),
+        "nodes": per_node,
+        "mempool_rejections_all_nodes": dict(sorted(rejections.items())),
+    }
+
+
+def sample_receipts(url: str, state: LoadState, seed: int) -> dict[str, int]:
+    finalized = [h for block in state.blocks for h in block.tx_hashes
+                 if h in state.submit_seconds]
+    chosen = random.Random(seed).sample(finalized, min(receipt_sample_max, len(finalized)))
+    statuses: Counter[str] = Counter()
+    rpc = Rpc(url)
+    try:
+        for start in range(0, len(chosen), rpc_batch_calls_max):
+            part = chosen[start:start + rpc_batch_calls_max]
+            for reply in rpc.batch([("agora_getReceipt", [h.hex()]) for h in part]):
+                receipt = reply.get("result")
+                statuses["missing" if not receipt else receipt["status_name"]] += 1
+    finally:
+        rpc.close()
+    return dict(sorted(statuses.items()))
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gib = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return {"cpu_count": os.cpu_count(), "cpu_model": model, "memory_gib": memory_gib,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountPlan,
+             weights: dict[str, float], console: Any) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    control = Rpc(urls[0])
+    status = control.call("agora_status")
+    chain_id, shard_count = status["chain_id"], status["shard_count"]
+    if shard_count != plan.shard_count:
+        raise SystemExit(f"the chain has {shard_count} shards, not {plan.shard_count} "
+                         "(use --shards to match)")
+    heights = wait_first_blocks(control, shard_count)
+    _warn_unfunded(control, plan, console)
+    total_seconds = args.warmup + args.duration
+    count = math.ceil((args.rate if args.mode == "open" else args.presign_tps)
+                      * total_seconds * 1.02) + args.batch
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[info]}"), console=console,
+                  disable=args.no_progress) as progress:
+        txs = presign(args, plan, weights, chain_id, heights, count, progress)
+        before = snapshot(urls)
+        next_heights = [shard["height"] + 1 for shard in control.call("agora_status")["shards"]]
+        state = LoadState(txs)
+        tracker = BlockTracker(state, urls[0], next_heights, args.poll_interval,
+                               args.tx_timeout)
+        threads = [threading.Thread(target=tracker.run, name="tracker", daemon=True)]
+        threads += [threading.Thread(target=sender_loop, args=(state, urls[i % len(urls)], args),
+                                     name=f"sender{i}", daemon=True)
+                    for i in range(args.connections)]
+        state.start = time.monotonic()
+        for thread in threads:
+            thread.start()
+        _watch(state, args, progress, total_seconds)
+        state.stop_sending.set()
+        with state.condition:
+            state.condition.notify_all()
+        drain_until = time.monotonic() + args.drain
+        while time.monotonic() < drain_until and state.pending:
+            time.sleep(0.1)
+        state.stop_tracking.set()
+        for thread in threads:
+            thread.join(timeout=http_timeout_seconds)
+    after = snapshot(urls)
+    extra = {
+        "config": run_config(args, urls, weights),
+        "machine": machine_facts(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **compare_snapshots(before, after),
+        "receipt_statuses_sample": sample_receipts(urls[0], state, args.seed),
+        "presigned_txs": len(txs), "sent_txs": state.next_index,
+        "pool_exhausted_at_seconds": state.exhausted_at,
+        "lost_txs_timeout": state.lost, "unfinalized_txs": len(state.pending),
+        "harness_errors": state.errors,
+    }
+    control.close()
+    with state.condition:
+        return reporting.compute_report(
+            blocks=list(state.blocks), submit_seconds=dict(state.submit_seconds),
+            warmup_seconds=args.warmup, duration_seconds=args.duration,
+            rejections=state.rejections, submitted_per_bucket=state.accepted_per_bucket,
+            extra=extra)
+
+
+def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
+           total_seconds: float) -> None:
+    task = progress.add_task("warm-up", total=total_seconds, info="")
+    recent: list[tuple[float, int]] = []
+    while (elapsed := state.now()) < total_seconds:
+        with state.condition:
+            committed = sum(len(block.tx_hashes) for block in state.blocks)
+            pending = len(state.pending)
+            rejected = sum(state.rejections.values())
+        recent = [item for item in recent if elapsed - item[0] <= 5.0] + [(elapsed, committed)]
+        span = recent[-1][0] - recent[0][0]
+        tps = (recent[-1][1] - recent[0][1]) / span if span > 0 else 0.0
+        phase = "warm-up" if elapsed < args.warmup else "measuring"
+        progress.update(task, completed=elapsed, description=phase, info=(
+            f"sent {state.next_index:,}  finalized {committed:,}  ~{tps:,.0f} TPS  "
+            f"outstanding {pending:,}  rejected {rejected:,}  lost {state.lost:,}"))
+        if state.errors:
+            progress.console.print(f"[red]{state.errors[-1]}")
+        if state.exhausted_at is not None and not pending:
+            progress.console.print("[yellow]pre-signed pool exhausted; raise --presign-tps")
+            break
+        time.sleep(0.25)
+    progress.update(task, completed=total_seconds)
+
+
+def run_config(args: argparse.Namespace, urls: list[str], weights: dict[str, float]
+               ) -> dict[str, Any]:
+    setup = (f"running nodes {', '.join(urls)}" if args.rpc else
+             f"local cluster: {args.validators} validators, {args.shards} shard(s), "
+             "real processes on 127.0.0.1")
+    mode = (f"closed loop, {args.outstanding} outstanding" if args.mode == "closed"
+            else f"open loop, {args.rate:g} tx/s offered")
+    return {
+        "setup": setup, "urls": urls,
+        "workload": ", ".join(f"{name} {weight:.0%}" for name, weight in weights.items())
+        + (f"; cross-shard share {args.cross_shard_share:g}" if args.shards > 1 else ""),
+        "mode": mode, "warmup_seconds": args.warmup, "duration_seconds": args.duration,
+        "senders": args.senders_per_shard * args.shards, "connections": args.connections,
+        "batch_calls": args.batch, "poll_interval_seconds": args.poll_interval,
+        "consensus_overrides": parse_overrides(args.consensus),
+        "command": "agora bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"]
+                                             else sys.argv[1:]),
+    }
+
+
+def _warn_unfunded(rpc: Rpc, plan: workloads.AccountPlan, console: Any) -> None:
+    sample = [plan.senders[0], plan.senders[-1]]
+    for sender in sample:
+        account = rpc.call("agora_getAccount", sender.address.hex())
+        if int(account.get("balance", 0)) < 1000:
+            console.print(f"[yellow]warning: bench sender {sender.address.hex()[:16]}… is "
+                          "not funded: its transfers will fail at execution (use "
+                          "`agora bench --init-only --dir D` to create a funded cluster)")
+
+
+def write_outputs(result: dict[str, Any], out: Path, console: Any) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    table = reporting.markdown(result)
+    (out / "report.md").write_text(table)
+    reporting.plot(result, str(out / "report.png"), title=result["config"]["setup"] + "; "
+                   + result["config"]["workload"] + "; " + result["config"]["mode"])
+    console.print(table)
+    console.print(f"written: {out}/report.json, report.md, report.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    console = Console(stderr=True)
+    if args.workload == "list":
+        capabilities = workloads.Capabilities()
+        if args.rpc:
+            capabilities = probe_capabilities(Rpc(args.rpc[0]))
+        for name, available, description in workloads.availability_table(capabilities):
+            print(f"{name:22} {available}\n{'':22} {description}")
+        print(f"{'mix':22} weights from --mix (default: every available workload)")
+        return 0
+    plan = workloads.make_account_plan(args.shards, args.senders_per_shard)
+    if args.init_only:
+        directory = args.dir or Path("bench-cluster")
+        init_bench_cluster(directory, args, plan)
+        console.print(f"wrote {directory}; run it with: agora cluster up --dir {directory}")
+        return 0
+    out = args.out or Path(tempfile.gettempdir()) / time.strftime(
+        "agora-bench-%Y%m%dT%H%M%SZ", time.gmtime())
+    cluster = (_targets(args.rpc) if args.rpc else local_cluster(args, plan, console))
+    with cluster as urls:
+        try:
+            weights = workloads.resolve(args.workload, args.mix, probe_capabilities(Rpc(urls[0])))
+        except workloads.WorkloadUnavailable as error:
+            console.print(f"[red]{error}")
+            raise SystemExit(2) from error
+        result = run_load(args, urls, plan, weights, console)
+    write_outputs(result, out, console)
+    return 0
+
+
+@contextmanager
+def _targets(urls: list[str]) -> Iterator[list[str]]:
+    yield urls
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Benchmark workloads: which transactions the load generator sends, and their signing.
+
+A workload turns a seeded random stream into :class:`TxSpec` values (sender, contract,
+method, arguments). Specs are plain data, generated in the harness process; signing them
+is the expensive part (one ed25519 signature and one canonical encoding per tx, about
+8,000 per second per core), so :func:`sign_specs` runs in a ``multiprocessing`` pool
+before the measured run starts and the load generator only sends bytes.
+
+Accounts: every sender is derived from a fixed seed (``sender_seed(i)``), so a cluster
+initialised by the harness (``agora bench --init-only``) has them funded in its genesis
+and a later ``agora bench --rpc URL`` can use them. Senders are grouped by the shard that
+owns them (``node/sharding.py``); ``senders_per_shard`` of them per shard, so the
+mempool's per-sender round robin never throttles the load.
+
+Cross-shard share: a native transfer runs in its *sender's* shard. With S > 1 shards a
+fraction ``cross_shard_share`` of transfers pick a recipient owned by another shard. Until
+cross-shard atomic commit exists (DESIGN.md, Sharding) such a transfer is ordered,
+executed and finalized in the sender's shard and ends with a ``CROSS_SHARD`` failure
+receipt: the share measures ordering and finalization load with cross-shard recipients,
+not completed cross-shard payments. The harness samples receipts and reports their
+statuses so this stays visible.
+
+Contract workloads (token transfer, NFT mint, marketplace purchase) are declared here with
+the reason they cannot run yet; when the node serves contract calls they plug in by
+implementing ``setup`` (deploy the template, fund or mint) and ``spec``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from consensus import codec
+from consensus.types import Signer, Transaction
+from node.sharding import shard_of_account
+
+transfer_amount = 1
+sender_balance = 10**12
+_placeholder_signature = b"\x00" * 64
+
+
+class WorkloadUnavailable(Exception):
+    """The chosen workload cannot run against this node (message says why)."""
+
+
+# -- accounts ---------------------------------------------------------------------------
+
+
+def sender_seed(index: int, namespace: bytes = b"agora-bench") -> bytes:
+    return hashlib.sha256(namespace + b"/sender/%d" % index).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    index: int  # position in AccountPlan.senders
+    seed: bytes = dataclasses.field(repr=False)
+    address: bytes
+    shard: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPlan:
+    """``senders_per_shard`` deterministic sender accounts for each of ``shard_count``."""
+
+    shard_count: int
+    senders: tuple[Sender, ...]
+
+    def of_shard(self, shard: int) -> list[Sender]:
+        return [sender for sender in self.senders if sender.shard == shard]
+
+
+def make_account_plan(shard_count: int, senders_per_shard: int,
+                      namespace: bytes = b"agora-bench") -> AccountPlan:
+    """Derive seeds in order and keep the first ``senders_per_shard`` owned by each shard."""
+    assert shard_count >= 1 and senders_per_shard >= 1
+    wanted = {shard: senders_per_shard for shard in range(shard_count)}
+    senders: list[Sender] = []
+    index = 0
+    while any(wanted.values()):
+        seed = sender_seed(index, namespace)
+        index += 1
+        address = Signer(seed).public_key
+        shard = shard_of_account(address, shard_count)
+        if wanted[shard]:
+            wanted[shard] -= 1
+            senders.append(Sender(len(senders), seed, address, shard))
+    return AccountPlan(shard_count, tuple(senders))
+
+
+# -- specs and workloads ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TxSpec:
+    """An unsigned tx to build: everything but chain id, expiry and signature."""
+
+    workload: str
+    sender: int  # index into AccountPlan.senders
+    contract: bytes
+    method: str
+    args: tuple[Any, ...]
+    nonce: int
+    cross_shard: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What the target node can do, probed over RPC by the harness."""
+
+    contract_calls: bool = False
+
+
+class Workload(Protocol):
+    name: str
+    description: str
+
+    def unavailable_reason(self, capabilities: Capabilities) -> str | None:
+        """None if it can run against a node with ``capabilities``, else why not."""
+
+    def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
+             cross_shard_share: float) -> TxSpec:
+        """One tx from ``sender``; pure given ``rng``."""
+
+
+class NativeTransfer:
+    name = "native_transfer"
+    description = "native ledger transfer of 1 unit to another bench account"
+
+    def unavailable_reason(self, capabilities: Capabilities) -> str | None:
+        return None
+
+    def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
+             cross_shard_share: float) -> TxSpec:
+        cross = plan.shard_count > 1 and rng.random() < cross_shard_share
+        if cross:
+            shard = rng.choice([s for s in range(plan.shard_count) if s != sender.shard])
+        else:
+            shard = sender.shard
+        candidates = plan.of_shard(shard) if cross else _same_shard(plan, sender)
+        recipient = rng.choice(candidates) if candidates else sender
+        return TxSpec(self.name, sender.index, b"", "transfer",
+                      (recipient.address, transfer_amount), rng.getrandbits(63), cross)
+
+
+def _same_shard(plan: AccountPlan, sender: Sender) -> list[Sender]:
+    return [other for other in plan.of_shard(sender.shard) if other.index != sender.index]
+
+
+class ContractWorkload:
+    """A workload that needs contract calls; declared so that ``--workload list`` shows it
+    and so the harness fails clearly. To plug one in: deploy its template in ``setup``
+    and build the call in ``spec`` (contract address, method, args)."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+
+    def unavailable_reason(self, capabilities: Capabilities) -> str | None:
+        if not capabilities.contract_calls:
+            return ("the node does not serve contract calls yet (agora_call answers "
+                    "NOT_AVAILABLE; the VM is being integrated)")
+        return "contract deployment for benchmarks is not implemented in bench/workloads.py"
+
+    def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
+             cross_shard_share: float) -> TxSpec:
+        raise WorkloadUnavailable(f"{self.name}: not implemented")
+
+
+WORKLOADS: dict[str, Workload] = {
+    workload.name: workload for workload in (
+        NativeTransfer(),
+        ContractWorkload("token_transfer", "token template transfer (vm/templates/token.py)"),
+        ContractWorkload("nft_mint", "collectible template mint"),
+        ContractWorkload("marketplace_purchase", "marketplace purchase of a listed item"),
+    )
+}
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"native_transfer=3,token_transfer=1"`` -> normalised weights. Unknown names fail."""
+    weights: dict[str, float] = {}
+    for part in filter(None, (item.strip() for item in text.split(","))):
+        name, _, weight = part.partition("=")
+        if name not in WORKLOADS:
+            raise ValueError(f"unknown workload {name!r} in mix (known: {', '.join(WORKLOADS)})")
+        value = float(weight) if weight else 1.0
+        if value < 0:
+            raise ValueError(f"weight of {name} must be >= 0")
+        weights[name] = weights.get(name, 0.0) + value
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError("a mix needs at least one positive weight")
+    return {name: weight / total for name, weight in weights.items() if weight > 0}
+
+
+def resolve(workload: str, mix: str | None, capabilities: Capabilities) -> dict[str, float]:
+    """The weights to run for ``--workload`` (a name, or ``mix``); raises
+    WorkloadUnavailable naming every workload that cannot run and why."""
+    if workload == "mix":
+        weights = parse_mix(mix) if mix else {
+            name: 1.0 for name, item in WORKLOADS.items()
+            if item.unavailable_reason(capabilities) is None}
+        weights = parse_mix(",".join(f"{name}={w}" for name, w in weights.items()))
+    elif workload in WORKLOADS:
+        weights = {workload: 1.0}
+    else:
+        raise WorkloadUnavailable(
+            f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}, mix, list")
+    problems = [f"{name}: {reason}" for name in weights
+                if (reason := WORKLOADS[name].unavailable_reason(capabilities))]
+    if problems:
+        raise WorkloadUnavailable("cannot run: " + "; ".join(problems))
+    return weights
+
+
+def availability_table(capabilities: Capabilities) -> list[tuple[str, str, str]]:
+    """(name, "yes" or "no: reason", description) for every workload."""
+    rows = []
+    for name, workload in WORKLOADS.items():
+        reason = workload.unavailable_reason(capabilities)
+        rows.append((name, "yes" if reason is None else f"no: {reason}", workload.description))
+    return rows
+
+
+def generate_specs(plan: AccountPlan, weights: dict[str, float], count: int,
+                   cross_shard_share: float, seed: int = 0) -> list[TxSpec]:
+    """``count`` specs; senders rotate round robin so every sender sends evenly."""
+    assert 0.0 <= cross_shard_share <= 1.0, "cross_shard_share is a fraction"
+    rng = random.Random(seed)
+    names = list(weights)
+    name_weights = [weights[name] for name in names]
+    senders = plan.senders
+    specs = []
+    for position in range(count):
+        name = names[0] if len(names) == 1 else rng.choices(names, weights=name_weights)[0]
+        sender = senders[position % len(senders)]
+        specs.append(WORKLOADS[name].spec(rng, plan, sender, cross_shard_share))
+    return specs
+
+
+# -- signing (runs in worker processes) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignJob:
+    chain_id: str
+    seeds: tuple[bytes, ...]  # by sender index
+    expiry_heights: tuple[int, ...]  # by shard
+    shards: tuple[int, ...]  # by sender index
+    specs: Sequence[TxSpec]
+
+
+def sign_specs(job: SignJob) -> list[tuple[bytes, str]]:
+    """(tx hash, hex of the canonical signed tx) for each spec, in order."""
+    signers: dict[int, Signer] = {}
+    out = []
+    for spec in job.specs:
+        signer = signers.get(spec.sender)
+        if signer is None:
+            signer = signers[spec.sender] = Signer(job.seeds[spec.sender])
+        unsigned = Transaction(
+            chain_id=job.chain_id, sender=signer.public_key, nonce=spec.nonce,
+            expiry_height=job.expiry_heights[job.shards[spec.sender]], gas_limit=0,
+            contract=spec.contract, method=spec.method, args=codec.pack(spec.args),
+            signature=_placeholder_signature)
+        tx = dataclasses.replace(unsigned, signature=signer.sign(unsigned.signing_bytes()))
+        encoded = tx.encoded()
+        out.append((codec.digest(encoded), encoded.hex()))
+    return out
