@@ -48,14 +48,14 @@ class Chain:
                                tx_hash=tx_hash)
 
     # --- calls ---------------------------------------------------------------------------
-    def deploy(self, template: str, address: bytes, sender: bytes, **args: Any) -> bytes:
+    def deploy(self, template: str, address: bytes, sender: bytes, /, **args: Any) -> bytes:
         result = vm.deploy(self.state, load(template), address, self.context(sender),
                            GAS_PER_CALL, args)
         assert result.ok, (template, result.code, result.message)
         self._apply(result)
         return address
 
-    def deploy_fails(self, template: str, address: bytes, sender: bytes, reason: str,
+    def deploy_fails(self, template: str, address: bytes, sender: bytes, reason: str, /,
                      **args: Any) -> vm.ExecutionResult:
         """Deploys expecting a failed `init` whose message contains `reason`."""
         before = dict(self.state.data)
@@ -65,7 +65,7 @@ class Chain:
         assert result.writes == () and self.state.data == before
         return result
 
-    def call(self, address: bytes, method: str, sender: bytes, **args: Any) -> vm.ExecutionResult:
+    def call(self, address: bytes, method: str, sender: bytes, /, **args: Any) -> vm.ExecutionResult:
         before = dict(self.state.data)
         result = vm.execute(self.state, address, method, args, self.context(sender),
                             GAS_PER_CALL)
@@ -76,13 +76,13 @@ class Chain:
             assert self.state.data == before, "a failed call changed the state"
         return result
 
-    def ok(self, address: bytes, method: str, sender: bytes, **args: Any) -> Any:
+    def ok(self, address: bytes, method: str, sender: bytes, /, **args: Any) -> Any:
         """Calls and asserts success; returns the decoded return value."""
         result = self.call(address, method, sender, **args)
         assert result.ok, (method, result.code, result.message)
         return result.value
 
-    def fails(self, address: bytes, method: str, sender: bytes, reason: str = "",
+    def fails(self, address: bytes, method: str, sender: bytes, reason: str = "", /,
               code: ErrorCode = ErrorCode.REVERT, **args: Any) -> vm.ExecutionResult:
         """Calls, asserts the call failed with `code` (and `reason` in its message)."""
         result = self.call(address, method, sender, **args)
@@ -90,7 +90,7 @@ class Chain:
         assert reason in result.message, (reason, result.message)
         return result
 
-    def view(self, address: bytes, method: str, **args: Any) -> Any:
+    def view(self, address: bytes, method: str, /, **args: Any) -> Any:
         result = vm.query(self.state, address, method, args, self.context(b"\0" * 32),
                           GAS_PER_CALL)
         assert result.ok, (method, result.code, result.message)
