@@ -12,7 +12,7 @@ import vm
 from tests.vm.helpers import BOB, CONTEXT, CONTRACT, body
 from tests.vm.test_oracle import CASES
 from vm.state import DictState
-from vm.templates import load
+from tests.vm.contracts import NFT, TOKEN
 
 HASH_SENSITIVE = body(
     'd = {}\nfor w in "the quick brown fox jumps over the lazy dog".split(" "):\n'
@@ -36,7 +36,7 @@ def results() -> list[bytes]:
     state.apply(deployed.writes)
     outputs.append(vm.execute(state, CONTRACT, "run", {}, CONTEXT, 1_000_000).canonical_bytes())
     token_state = DictState()
-    token = vm.deploy(token_state, load("token"), CONTRACT, CONTEXT, 1_000_000,
+    token = vm.deploy(token_state, TOKEN, CONTRACT, CONTEXT, 1_000_000,
                       {"token_name": "T", "amount": 10**30})
     token_state.apply(token.writes)
     outputs.append(token.canonical_bytes())

@@ -12,7 +12,7 @@ from vm.names import builtin_names, host_names, methods_by_type
 from vm.runtime import Runtime
 from vm.methods import method_tables
 from vm.state import DictState, storage_base
-from vm.templates import load
+from tests.vm.contracts import NFT, TOKEN
 
 ENGINES = ["fast", "reference"]
 
@@ -247,7 +247,7 @@ def test_call_to_missing_contract_fails_with_its_code() -> None:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_token_template_transfers_and_approvals(engine: str) -> None:
-    token = deploy(load("token"), engine, token_name="Gold", amount=1000)
+    token = deploy(TOKEN, engine, token_name="Gold", amount=1000)
     assert token.call("transfer", to=BOB, amount=300).value is True
     assert token.call("transfer", to=BOB, amount=5000).code is ErrorCode.REVERT
     assert token.call("approve", spender=CAROL, amount=50).ok
@@ -262,7 +262,7 @@ def test_token_template_transfers_and_approvals(engine: str) -> None:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_nft_template_mint_transfer_and_royalty(engine: str) -> None:
-    nft = deploy(load("nft"), engine)
+    nft = deploy(NFT, engine)
     assert nft.call("mint", to=ALICE, token=1, royalty_bp=250).ok
     assert nft.call("mint", to=ALICE, token=1, royalty_bp=250).code is ErrorCode.REVERT
     assert nft.call("transfer", to=BOB, token=1).ok
@@ -370,3 +370,13 @@ def test_a_failed_contract_leaves_the_process_usable() -> None:
     contract = deploy(body("while True:\n    pass"))
     assert contract.call("run", gas=50_000).code is ErrorCode.OUT_OF_GAS
     assert deploy(COUNTER, address=OTHER).call("bump", by=1).value == 1
+
+
+def test_every_shipped_template_compiles() -> None:
+    from pathlib import Path
+
+    from vm.templates import load
+
+    names = sorted(p.stem for p in Path(vm.__file__).parent.joinpath("templates").glob("*.py"))
+    for name in (n for n in names if n != "__init__"):
+        vm.compile_contract(load(name))

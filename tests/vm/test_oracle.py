@@ -14,7 +14,7 @@ import pytest
 import vm
 from tests.vm.helpers import ALICE, BOB, CONTEXT, CONTRACT
 from vm.state import DictState
-from vm.templates import load
+from tests.vm.contracts import NFT, TOKEN
 
 GAS_ORACLE = 3_000_000
 
@@ -256,7 +256,7 @@ def test_template_sequences_match_reference() -> None:
     outcomes = []
     for engine in ("fast", "reference"):
         state = DictState()
-        deployed = vm.deploy(state, load("token"), CONTRACT, CONTEXT, GAS_ORACLE,
+        deployed = vm.deploy(state, TOKEN, CONTRACT, CONTEXT, GAS_ORACLE,
                              {"token_name": "T", "amount": 100}, engine=engine)
         state.apply(deployed.writes)
         trace = []
