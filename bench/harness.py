@@ -289,7 +289,7 @@ def presign(args: argparse.Namespace, plan: workloads.AccountPlan, weights: dict
     jobs = [workloads.SignJob(chain_id, tuple(s.seed for s in plan.senders), expiry,
                               tuple(s.shard for s in plan.senders), specs[i:i + chunk])
             for i in range(0, len(specs), chunk)]
-    task = progress.add_task("signing txs", total=len(specs))
+    task = progress.add_task("signing txs", total=len(specs), info=f"{len(specs):,} txs")
     signed: list[tuple[bytes, str]] = []
     context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
     with context.Pool(max(1, args.sign_processes)) as pool:
