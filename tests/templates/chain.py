@@ -65,7 +65,8 @@ class Chain:
         assert result.writes == () and self.state.data == before
         return result
 
-    def call(self, address: bytes, method: str, sender: bytes, /, **args: Any) -> vm.ExecutionResult:
+    def call(self, address: bytes, method: str, sender: bytes, /,
+             **args: Any) -> vm.ExecutionResult:
         before = dict(self.state.data)
         result = vm.execute(self.state, address, method, args, self.context(sender),
                             GAS_PER_CALL)

@@ -30,6 +30,11 @@ Errors (REVERT): "work exists", "no such work", "only the rights holder",
 "parent not valid", "only the licensee", "not sublicensable", "scope exceeds parent",
 "territory exceeds parent", "expiry exceeds parent", "too deep", "already revoked",
 "not allowed", "too many licences".
+
+Invariants: terms never change after the grant; a sublicence's scope, territory and
+expiry lie within its parent's; a licence is valid only while its whole chain up to the
+rights holder's grant is unrevoked and unexpired, so revoking a licence revokes every
+sublicence below it; verify and is_valid read only chain state (block time included).
 """
 
 ANY_TERRITORY = "*"

@@ -2,7 +2,7 @@
 and paid out by pull-based claims.
 
 Default tiers (the platform's convention): rights holder 30 %, issuer 40 %, channel 30 %,
-i.e. init(token, [rights_holder, issuer, channel]) with shares_bp left empty.
+i.e. init(token_address, [rights_holder, issuer, channel]) with shares_bp left empty.
 
 Remainder rule: each distribution of an amount A gives payee i floor(A * share_i / 10000);
 the remainder A - sum(floors) (at most len(payees) - 1 units) goes to the first payee
@@ -10,7 +10,8 @@ the remainder A - sum(floors) (at most len(payees) - 1 units) goes to the first 
 exactly, and all credits ever made sum to the gross received.
 
 Methods:
-    init(token_address, payee_list, shares_bp=())    1..16 distinct payees; shares positive, sum 10000;
+    init(token_address, payee_list, shares_bp=())
+                                         1..16 distinct payees; shares positive, sum 10000;
                                          empty shares with three payees means 3000/4000/3000
     distribute() -> amount               anyone: credits whatever arrived since last time
                                          (token balance minus what is still owed)
