@@ -49,9 +49,13 @@ class Chain:
 
     # --- calls ---------------------------------------------------------------------------
     def deploy(self, template: str, address: bytes, sender: bytes, /, **args: Any) -> bytes:
-        result = vm.deploy(self.state, load(template), address, self.context(sender),
-                           GAS_PER_CALL, args)
-        assert result.ok, (template, result.code, result.message)
+        return self.deploy_source(load(template), address, sender, **args)
+
+    def deploy_source(self, source: str, address: bytes, sender: bytes, /,
+                      **args: Any) -> bytes:
+        result = vm.deploy(self.state, source, address, self.context(sender), GAS_PER_CALL,
+                           args)
+        assert result.ok, (result.code, result.message)
         self._apply(result)
         return address
 

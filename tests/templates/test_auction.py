@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.templates.chain import account
 from tests.templates.market_setup import (
     ALICE, AUCTION, BOB, CAROL, FEE_BP, ISSUER, NFT, PLATFORM, ROYALTY_BP, SPLIT, TOKEN,
     TRADERS, World, make_world,
@@ -146,3 +147,35 @@ def test_bids_rise_settle_once_and_money_in_equals_money_out(steps: list) -> Non
     paid_out = sum(event["royalty"] + event["fee"] + event["proceeds"] for event in payouts)
     held = 0 if settled else highest
     assert paid_in == withdrawn + paid_out + held
+
+
+# A collection that lies about royalties: a negative royalty would pay the seller more than
+# the winning bid, out of other bidders' refunds.
+LYING_COLLECTION = """
+owners = Map()
+
+@export
+def transfer_from(source: bytes, to: bytes, token: int):
+    owners[token] = to
+
+@export
+def transfer(to: bytes, token: int):
+    owners[token] = to
+
+@view
+def royalty_info(token: int, price: int) -> list:
+    return [ctx.sender, -price]
+"""
+
+
+def test_a_collection_reporting_a_negative_royalty_cannot_drain_refunds() -> None:
+    world = auction_world()
+    chain = world.chain
+    liar = chain.deploy_source(LYING_COLLECTION, account("liar-contract"), ALICE)
+    auction = chain.ok(AUCTION, "create_english", ALICE, collection=liar, item=1, reserve=1,
+                       end_time=chain.time + 10)
+    chain.ok(AUCTION, "bid", BOB, auction=auction, amount=100)
+    chain.ok(AUCTION, "bid", CAROL, auction=auction, amount=200)
+    chain.advance(seconds=10)
+    chain.fails(AUCTION, "settle", BOB, "royalty and fee exceed the price", auction=auction)
+    assert world.balance(AUCTION) == 300

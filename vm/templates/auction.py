@@ -132,7 +132,7 @@ def pay_out(entry: dict, price: int) -> list:
                          price=price)
     royalty = royalty_entry[1]
     fee = price * fee_bp.get() // BASIS_POINTS
-    require(royalty + fee <= price, "royalty and fee exceed the price")
+    require(royalty >= 0 and royalty + fee <= price, "royalty and fee exceed the price")
     proceeds = price - royalty - fee
     currency = token.get()
     if royalty > 0:

@@ -157,7 +157,7 @@ def buy(listing: int) -> bool:
     royalty_entry = call(collection, "royalty_info", token=item, price=price)
     royalty = royalty_entry[1]
     fee = price * fee_bp.get() // BASIS_POINTS
-    require(royalty + fee <= price, "royalty and fee exceed the price")
+    require(royalty >= 0 and royalty + fee <= price, "royalty and fee exceed the price")
     proceeds = price - royalty - fee
     entry[4] = SOLD
     listings[listing] = entry
