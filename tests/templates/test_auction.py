@@ -17,6 +17,7 @@ def auction_world() -> World:
     chain = world.chain
     chain.deploy("auction", AUCTION, ISSUER, token_address=TOKEN, fee=FEE_BP,
                  recipient=PLATFORM)
+    chain.ok(AUCTION, "allow_collection", ISSUER, collection=NFT, allowed=True)
     for who in TRADERS:
         chain.ok(NFT, "set_approval_for_all", who, operator=AUCTION, approved=True)
         chain.ok(TOKEN, "approve", who, spender=AUCTION, amount=10**7)
@@ -172,6 +173,11 @@ def test_a_collection_reporting_a_negative_royalty_cannot_drain_refunds() -> Non
     world = auction_world()
     chain = world.chain
     liar = chain.deploy_source(LYING_COLLECTION, account("liar-contract"), ALICE)
+    chain.fails(AUCTION, "create_english", ALICE, "collection not allowed", collection=liar,
+                item=1, reserve=1, end_time=chain.time + 10)
+    chain.fails(AUCTION, "allow_collection", ALICE, "only the admin", collection=liar,
+                allowed=True)
+    chain.ok(AUCTION, "allow_collection", ISSUER, collection=liar, allowed=True)
     auction = chain.ok(AUCTION, "create_english", ALICE, collection=liar, item=1, reserve=1,
                        end_time=chain.time + 10)
     chain.ok(AUCTION, "bid", BOB, auction=auction, amount=100)

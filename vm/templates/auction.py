@@ -13,7 +13,10 @@ Dutch: the price at block time t is max(floor, start - rate * (t - start_time)).
 proceeds on the price and refunds the excess to the buyer in the same call. Bought once.
 
 Methods:
-    init(token_address, fee, recipient)                 fee in basis points (<= 1000)
+    init(token_address, fee, recipient)                 fee in basis points (<= 1000);
+                                                        the deployer is the admin
+    allow_collection(collection, allowed)               admin only: auctions run only
+                                                        for allowed (trusted) collections
     create_english(collection, item, reserve, end_time, min_step=1) -> auction id
     bid(auction, amount)               not the seller; before the end
     settle(auction)                    anyone, once, at or after the end
@@ -23,7 +26,7 @@ Methods:
     cancel(auction)                    the seller; English without bids or Dutch unsold
     views: auction_of(id) -> dict, dutch_price(id), refund_of(who)
 
-Events: Created(auction, kind, seller, collection, item), Bid(auction, bidder, amount),
+Events: CollectionAllowed(collection, allowed), Created(auction, kind, seller, collection, item), Bid(auction, bidder, amount),
 Settled(auction, winner, price, royalty, fee, proceeds), Bought(auction, buyer, price,
 paid, refund, royalty, fee, proceeds), Withdrawn(who, amount), Cancelled(auction).
 
@@ -31,7 +34,8 @@ Errors (REVERT): "bad fee", "end must be in the future", "bad prices", "no such 
 "not an English auction", "not a Dutch auction", "auction ended", "auction not ended",
 "already settled", "seller may not bid", "bid below reserve", "bid too low",
 "payment below price", "nothing to withdraw", "only the seller", "has bids",
-"royalty and fee exceed the price", "min step must be positive".
+"royalty and fee exceed the price", "min step must be positive", "only the admin",
+"collection not allowed".
 
 Invariants: the highest bid only rises; settlement happens at most once and never before
 the end; for every auction, refunds + proceeds + royalty + fee == everything its bidders
@@ -44,6 +48,8 @@ FEE_BP_MAX = 1000
 token = Value()
 fee_bp = Value()
 fee_recipient = Value()
+admin = Value()
+collections = Map()
 auctions = Map()  # id -> dict (see create_english / create_dutch)
 auction_count = Value()
 refunds = Map()  # who -> withdrawable amount
@@ -55,9 +61,21 @@ def init(token_address: bytes, fee: int, recipient: bytes):
     token.set(token_address)
     fee_bp.set(fee)
     fee_recipient.set(recipient)
+    admin.set(ctx.sender)
+
+
+@export
+def allow_collection(collection: bytes, allowed: bool):
+    require(ctx.sender == admin.get(), "only the admin")
+    if allowed:
+        collections[collection] = True
+    elif collection in collections:
+        del collections[collection]
+    emit("CollectionAllowed", collection=collection, allowed=allowed)
 
 
 def new_auction(entry: dict) -> int:
+    require(entry["collection"] in collections, "collection not allowed")
     auction = auction_count.get(0) + 1
     auction_count.set(auction)
     auctions[auction] = entry
