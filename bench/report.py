@@ -28,6 +28,7 @@ from typing import Any
 
 percentiles_reported = (50, 95, 99)
 bucket_seconds_default = 1.0
+smoothing_buckets = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +216,19 @@ def markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rolling_mean(values: Sequence[float], width: int) -> list[float]:
+    """Mean of each value and the ``width - 1`` before it (fewer at the start)."""
+    assert width >= 1
+    out = []
+    total = 0.0
+    for index, value in enumerate(values):
+        total += value
+        if index >= width:
+            total -= values[index - width]
+        out.append(total / min(index + 1, width))
+    return out
+
+
 def plot(report: Mapping[str, Any], path: str, title: str = "agora bench") -> None:
     """PNG: committed and submitted TPS over time (top), latency p50/p99 (bottom); the
     warm-up is shaded."""
@@ -228,17 +242,21 @@ def plot(report: Mapping[str, Any], path: str, title: str = "agora bench") -> No
     start, end = report["window_seconds"]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True,
                                          constrained_layout=True)
-    top.plot(t, series["committed_tps"], label="committed (finalized blocks)", color="C0")
-    top.plot(t, series["submitted_tps"], label="submitted (accepted)", color="C1",
-             alpha=0.6, linestyle="--")
-    top.axhline(report["committed_tps"], color="C0", linestyle=":",
+    top.plot(t, series["committed_tps"], label="committed per 1 s bucket", color="C0",
+             alpha=0.35, linewidth=1)
+    top.plot(t, rolling_mean(series["committed_tps"], smoothing_buckets), color="C0",
+             label=f"committed, {smoothing_buckets} s rolling mean")
+    top.plot(t, rolling_mean(series["submitted_tps"], smoothing_buckets), color="C1",
+             linestyle="--", label=f"submitted (accepted), {smoothing_buckets} s rolling mean")
+    top.axhline(report["committed_tps"], color="k", linestyle=":", linewidth=1,
                 label=f"window mean {report['committed_tps']:,.0f} TPS")
     top.set_ylabel("tx/s")
     top.legend(loc="lower right", fontsize=8)
     top.set_title(title, fontsize=10)
     for name, color in (("latency_p50_ms", "C2"), ("latency_p99_ms", "C3")):
-        values = [math.nan if v is None else v for v in series[name]]
-        bottom.plot(t, values, label=name.replace("latency_", "").replace("_ms", ""),
+        points = [(x, v) for x, v in zip(t, series[name]) if v is not None]
+        bottom.plot([x for x, _ in points], [v for _, v in points], marker=".",
+                    label=name.replace("latency_", "").replace("_ms", "") + " per bucket",
                     color=color)
     bottom.set_ylabel("submit -> finalized (ms)")
     bottom.set_xlabel("seconds since load start")
