@@ -32,6 +32,8 @@ from consensus.errors import DecodeError
 
 message_bytes_max_default = 16 * 1024 * 1024
 sequence_items_max = 100_000
+# The deepest real value (a NEW-VIEW's nested certificates and blocks) is about 10 levels.
+nesting_depth_max = 32
 int_min = -(2**63)
 int_max = 2**64 - 1
 
@@ -43,19 +45,26 @@ def digest(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _check_plain(value: Any, path: str) -> None:
-    """Refuse anything that is not a canonical plain value (recursively)."""
-    if value is None or isinstance(value, (bool, bytes, str)):
+def _check_plain(value: Any, path: str, depth: int = 0) -> None:
+    """Refuse anything that is not a canonical plain value (recursively, depth-capped).
+
+    Exact type checks on purpose: ``msgpack.ExtType`` is a tuple subclass and must never
+    pass for a struct, and a bool is an int subclass with its own encoding.
+    """
+    kind = type(value)
+    if value is None or kind in (bool, bytes, str):
         return
-    if isinstance(value, int):
+    if kind is int:
         if not int_min <= value <= int_max:
             raise ValueError(f"{path}: integer out of the 64-bit range")
         return
-    if isinstance(value, (list, tuple)):
+    if kind in (list, tuple):
+        if depth >= nesting_depth_max:
+            raise ValueError(f"{path}: nested deeper than {nesting_depth_max} levels")
         for index, item in enumerate(value):
-            _check_plain(item, f"{path}[{index}]")
+            _check_plain(item, f"{path}[{index}]", depth + 1)
         return
-    raise ValueError(f"{path}: type {type(value).__name__} cannot be encoded canonically")
+    raise ValueError(f"{path}: type {kind.__name__} cannot be encoded canonically")
 
 
 def pack(value: Any) -> bytes:

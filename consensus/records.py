@@ -17,7 +17,14 @@ from consensus.events import (
     ViewRecord,
     VoteRecord,
 )
-from consensus.types import PrePrepare, Prepare, Tag, decode_message, encode_message
+from consensus.types import (
+    PrePrepare,
+    Prepare,
+    Tag,
+    check_shape,
+    decode_message,
+    encode_message,
+)
 
 
 class RecordKind(enum.IntEnum):
@@ -42,7 +49,7 @@ def encode_record(record: Record) -> bytes:
 
 def decode_record(data: bytes) -> Record:
     value = codec.unpack(data)
-    if not isinstance(value, tuple) or len(value) != 2 or not isinstance(value[0], int):
+    if not isinstance(value, tuple) or len(value) != 2 or type(value[0]) is not int:
         raise DecodeError("a record is [kind, fields]")
     try:
         kind = RecordKind(value[0])
@@ -58,4 +65,16 @@ def decode_record(data: bytes) -> Record:
         return VoteRecord(message)
     cls = {RecordKind.PREPARED: PreparedRecord, RecordKind.VIEW: ViewRecord,
            RecordKind.STABLE_CHECKPOINT: StableCheckpointRecord}[kind]
-    return codec.from_plain(cls, value[1])  # type: ignore[no-any-return]
+    record = codec.from_plain(cls, value[1])
+    match record:
+        case PreparedRecord(certificate=certificate):
+            check_shape(certificate.pre_prepare)
+            for prepare in certificate.prepares:
+                check_shape(prepare)
+        case StableCheckpointRecord(proof=proof):
+            for checkpoint in proof:
+                check_shape(checkpoint)
+        case ViewRecord(view=view):
+            if not 0 <= view < 2**63:
+                raise DecodeError("ViewRecord.view out of range")
+    return record  # type: ignore[no-any-return]

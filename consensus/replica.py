@@ -300,6 +300,10 @@ class Replica:
         self._executed: dict[int, tuple[bytes, bytes]] = {
             0: (config.genesis_state_root, config.genesis_receipts_root)}
         self._slots: dict[int, Slot] = {}
+        # Roots a quorum signed for heights we have not executed yet, checked when we do:
+        # app roots from delivered headers, state roots from adopted stable checkpoints.
+        self._expected_app_roots: dict[int, tuple[bytes, bytes]] = {}
+        self._expected_state_roots: dict[int, bytes] = {}
         self._checkpoints: dict[int, dict[int, Checkpoint]] = {}
         self._view_changes: dict[int, ViewChange] = {}  # latest per sender
         self._new_view_sent: NewView | None = None
@@ -390,6 +394,11 @@ class Replica:
             executed_roots_extra + backlog + config.sync_blocks_max
         assert len(self._links) <= window + 2 + backlog + config.sync_blocks_max
         assert len(self._peer_heights) <= config.n
+        assert all(height > self.last_executed for height in self._expected_app_roots)
+        assert all(height > self.last_executed for height in self._expected_state_roots)
+        assert len(self._expected_app_roots) <= backlog + config.state_root_lag_blocks
+        assert len(self._expected_state_roots) <= \
+            self.low // config.checkpoint_interval_blocks + 1
         assert len(self._verified) <= verified_cache_entries_max
         assert self._view_timeout_ticks <= config.view_timeout_max_ticks
 
@@ -715,11 +724,14 @@ class Replica:
         header = item.block.header
         assert header.height == self.last_delivered + 1
         assert header.prev_hash == self._links[self.last_delivered].block_hash, "fork"
+        roots = (header.state_root, header.receipts_root)
         known = self._executed.get(header.app_height)
-        if known is not None and known != (header.state_root, header.receipts_root):
+        if known is not None and known != roots:
             self._halt(f"height {header.height} commits app roots of height "
                        f"{header.app_height} that differ from ours", out)
             return
+        if header.app_height > self.last_executed:
+            self._expected_app_roots[header.app_height] = roots
         out.deliver.append(item)
         self.last_delivered = header.height
         self._links[header.height] = _Link(item.block.hash(), header.timestamp_ms)
@@ -734,7 +746,7 @@ class Replica:
         assert event.height <= self.last_delivered, "executed an undelivered height"
         self.last_executed = event.height
         self._executed[event.height] = (event.state_root, event.receipts_root)
-        self._check_committed_roots(event.height, out)
+        self._check_quorum_roots(event, out)
         if self.halted is not None:
             return
         interval = self.config.checkpoint_interval_blocks
@@ -749,15 +761,18 @@ class Replica:
         self._prune_executed()
         self._maybe_link(event.height + self.config.state_root_lag_blocks, out)
 
-    def _check_committed_roots(self, height: int, out: Output) -> None:
-        later = height + self.config.state_root_lag_blocks
-        slot = self._slots.get(later)
-        if slot is None or slot.committed is None:
+    def _check_quorum_roots(self, event: Executed, out: Output) -> None:
+        """Compare what we computed with what a quorum signed for this height."""
+        expected = self._expected_app_roots.pop(event.height, None)
+        if expected is not None and expected != (event.state_root, event.receipts_root):
+            self._halt(f"our roots after height {event.height} differ from those a quorum "
+                       f"committed in height {event.height + self.config.state_root_lag_blocks}",
+                       out)
             return
-        header = slot.committed.block.header
-        if (header.state_root, header.receipts_root) != self._executed[height]:
-            self._halt(f"our roots after height {height} differ from those committed in "
-                       f"height {later}", out)
+        stable = self._expected_state_roots.pop(event.height, None)
+        if stable is not None and stable != event.state_root:
+            self._halt(f"our state root at height {event.height} differs from the stable "
+                       "checkpoint's", out)
 
     def _on_checkpoint(self, message: Checkpoint, out: Output) -> None:
         window = self.config.watermark_window_blocks
@@ -806,6 +821,8 @@ class Replica:
         if mine is not None and mine[0] != proof[0].state_root:
             self._halt(f"our state root at height {height} differs from the quorum's", out)
             return
+        if height > self.last_executed:
+            self._expected_state_roots[height] = proof[0].state_root
         out.persist.append(StableCheckpointRecord(proof))
         out.prune_records_through = height
         self.stats.checkpoints_stable += 1

@@ -408,7 +408,7 @@ def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default
     if not isinstance(value, tuple) or len(value) != 2:
         raise DecodeError("a message is [tag, fields]")
     raw_tag, fields = value
-    if isinstance(raw_tag, bool) or not isinstance(raw_tag, int):
+    if type(raw_tag) is not int:
         raise DecodeError("message tag is not an int")
     try:
         tag = Tag(raw_tag)

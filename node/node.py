@@ -162,6 +162,12 @@ class Node:
 
         genesis = load_genesis(config.node.resolve("genesis_file"))
         genesis.check_python_version()
+        from consensus.errors import ConfigError
+        from node.genesis import check_config_against_genesis
+
+        problems = check_config_against_genesis(config, genesis)
+        if problems:
+            raise ConfigError(problems)
         signer = load_signer(config.node.resolve("key_file"))
         data_dir = config.node.resolve("data_dir")
         Path(data_dir).mkdir(parents=True, exist_ok=True)

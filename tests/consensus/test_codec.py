@@ -332,12 +332,6 @@ def test_msgpack_forms_outside_the_canonical_subset_are_refused(blob: bytes) -> 
             decoder(blob)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "codec bug: an ext of length 0 (b'\\xc7\\x00<code>') passes max_ext_len=0 and unpacks to "
-    "msgpack.ExtType(code, b''), a namedtuple; codec._check_plain accepts it as a plain "
-    "tuple and msgpack re-packs it to the same bytes, so codec.unpack returns an ExtType "
-    "and decode_struct(CommitSignature, b'\\xc7\\x00\\x05') gives CommitSignature(5, b''), "
-    "whose canonical encoding is b'\\x92\\x05\\xc4\\x00': a second encoding of one value"))
 @pytest.mark.parametrize("name", ["unpack", "struct CommitSignature"])
 def test_an_empty_ext_is_refused_and_never_read_as_a_two_field_struct(name: str) -> None:
     with pytest.raises(DecodeError):
@@ -396,21 +390,12 @@ def test_a_record_of_an_unknown_kind_or_a_vote_record_of_another_message_is_refu
             decode_record(blob)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "records bug: decode_record checks the kind with isinstance(value[0], int), which "
-    "accepts a bool, so [true, vote] decodes as RecordKind(1) = VOTE: a second encoding "
-    "of the same record (re-encoding gives [1, vote]); decode_message refuses a bool tag"))
 def test_a_record_whose_kind_is_a_bool_is_refused() -> None:
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
     with pytest.raises(DecodeError):
         decode_record(codec.pack((True, encode_message(prepare))))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "records bug: decode_record builds PreparedRecord and StableCheckpointRecord with "
-    "codec.from_plain only, without types.check_shape, so a prepared certificate whose "
-    "PRE-PREPARE has a 3-byte digest, a 1-byte signature or an out-of-range height "
-    "decodes from the WAL although decode_message refuses the same PRE-PREPARE"))
 def test_records_apply_the_same_shape_checks_as_messages() -> None:
     header = BlockHeader("c", 0, 1, bytes(32), 0, 0, 1, bytes(32), 0, bytes(32), bytes(32))
     block = Block(header, ())
@@ -445,12 +430,6 @@ def test_moderately_nested_arrays_raise_decode_error(depth: int) -> None:
             decoder(data)
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason=(
-    "codec bug: codec.unpack lets msgpack build arrays nested up to its own stack limit "
-    "(1024), then re-encodes the value to check canonicity with the recursive "
-    "_check_plain, which exceeds Python's recursion limit: about 1000 nested one-element "
-    "arrays (1 KB, well under max_bytes) raise RecursionError instead of DecodeError, so a "
-    "peer can crash a decoder that only expects DecodeError"))
 @pytest.mark.parametrize("depth", [1000, 1020])
 def test_deeply_nested_arrays_raise_decode_error_not_recursion_error(depth: int) -> None:
     data = b"\x91" * depth + b"\xc0"
