@@ -102,6 +102,10 @@ class Chain:
         return result.value
 
     def _apply(self, result: vm.ExecutionResult) -> None:
+        # Every state change of a template emits an event (deploys store code: they count
+        # as a change only when init wrote storage as well).
+        storage_writes = [key for key, _ in result.writes if key.startswith(b"S")]
+        assert not storage_writes or result.events, "a state change emitted no event"
         self.state.apply(result.writes)
         for event in result.events:
             self.events.append((event.contract, event.name, codec.decode(event.data)))

@@ -26,7 +26,7 @@ Methods:
     cancel(auction)                    the seller; English without bids or Dutch unsold
     views: auction_of(id) -> dict, dutch_price(id), refund_of(who)
 
-Events: CollectionAllowed(collection, allowed), Created(auction, kind, seller, collection, item), Bid(auction, bidder, amount),
+Events: Configured(token, fee_bp, fee_recipient, admin), CollectionAllowed(collection, allowed), Created(auction, kind, seller, collection, item), Bid(auction, bidder, amount),
 Settled(auction, winner, price, royalty, fee, proceeds), Bought(auction, buyer, price,
 paid, refund, royalty, fee, proceeds), Withdrawn(who, amount), Cancelled(auction).
 
@@ -62,6 +62,8 @@ def init(token_address: bytes, fee: int, recipient: bytes):
     fee_bp.set(fee)
     fee_recipient.set(recipient)
     admin.set(ctx.sender)
+    emit("Configured", token=token_address, fee_bp=fee, fee_recipient=recipient,
+         admin=ctx.sender)
 
 
 @export

@@ -23,7 +23,7 @@ Methods:
     views: proposal_of(id) -> dict, state_of(id) -> "active" | "defeated" | "succeeded" |
            "executed", power_at(who, height), stake_of(who), vote_of(proposal, who)
 
-Events: Deposited(who, amount), Withdrawn(who, amount), Proposed(proposal, proposer,
+Events: Configured(token, quorum_bp, voting_seconds), Deposited(who, amount), Withdrawn(who, amount), Proposed(proposal, proposer,
 snapshot, deadline, description), Voted(proposal, voter, support, power),
 Executed(proposal).
 
@@ -57,6 +57,8 @@ def init(token_address: bytes, quorum_bp: int, voting_seconds: int):
     token.set(token_address)
     quorum.set(quorum_bp)
     voting_period.set(voting_seconds)
+    emit("Configured", token=token_address, quorum_bp=quorum_bp,
+         voting_seconds=voting_seconds)
 
 
 def write_checkpoint(who: bytes, amount: int):

@@ -15,7 +15,7 @@ Methods:
            available_of(who, kind), supply_of(kind), uri_of(kind), move_of(move),
            is_approved_for_all(owner, operator), is_game(game)
 
-Events: TransferSingle(operator, sender, to, kind, amount) (sender b"" for a mint),
+Events: AdminSet(admin), TransferSingle(operator, sender, to, kind, amount) (sender b"" for a mint),
 TransferBatch(operator, sender, to, kinds, amounts), ApprovalForAll(owner, operator,
 approved), URI(kind, uri), GameAdded(game), GameRemoved(game),
 Locked(move, owner, kind, amount, game), Unlocked(move, owner, kind, amount, game).
@@ -45,6 +45,7 @@ move_count = Value()
 @export
 def init():
     admin.set(ctx.sender)
+    emit("AdminSet", admin=ctx.sender)
 
 
 def only_admin():

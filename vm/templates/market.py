@@ -35,7 +35,8 @@ Methods:
 
 Listing status: 1 OPEN, 2 SOLD, 3 CANCELLED.
 
-Events: Listed(listing, seller, collection, item, price), Cancelled(listing),
+Events: Configured(token, fee_bp, fee_recipient, registry, max_deviation_bp,
+cooldown_seconds, governor), Listed(listing, seller, collection, item, price), Cancelled(listing),
 Sold(listing, buyer, seller, price, royalty, royalty_receiver, fee, proceeds),
 TradingHalted(collection, price, reference), HaltLifted(collection, reason),
 Governed(action).
@@ -82,6 +83,9 @@ def init(token_address: bytes, fee: int, recipient: bytes, kyc_registry: bytes =
     max_deviation_bp.set(deviation_bp)
     cooldown_seconds.set(cooldown)
     governor.set(ctx.sender)
+    emit("Configured", token=token_address, fee_bp=fee, fee_recipient=recipient,
+         registry=kyc_registry, max_deviation_bp=deviation_bp, cooldown_seconds=cooldown,
+         governor=ctx.sender)
 
 
 def check_verified(who: bytes, message: str):

@@ -47,6 +47,7 @@ BASIS_POINTS = 10000
 @export
 def init():
     minter.set(ctx.sender)
+    emit("MinterSet", minter=ctx.sender)
 
 
 @export

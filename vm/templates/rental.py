@@ -14,7 +14,7 @@ Methods:
     withdraw_offer(offer_id)              the offer's owner
     views: offer_of(offer_id) -> [owner, collection, item, price_per_second, max_seconds, open]
 
-Events: Offered(offer, owner, collection, item, price_per_second, max_seconds),
+Events: Configured(token), Offered(offer, owner, collection, item, price_per_second, max_seconds),
 Rented(offer, renter, expires, cost), OfferWithdrawn(offer).
 
 Errors (REVERT): "not the owner", "bad terms", "no such offer", "offer closed",
@@ -33,6 +33,7 @@ offer_count = Value()
 @export
 def init(token_address: bytes):
     currency.set(token_address)
+    emit("Configured", token=token_address)
 
 
 @export

@@ -19,7 +19,7 @@ Methods:
     views: payees_of(), shares_of(), owed(who), claimed_of(who), gross_received(),
            token_of()
 
-Events: Distributed(amount, credits), Claimed(payee, amount).
+Events: Configured(token, payees, shares), Distributed(amount, credits), Claimed(payee, amount).
 
 Errors (REVERT): "payees and shares differ in length", "1 to 16 payees",
 "duplicate payee", "shares must be positive", "shares must sum to 10000",
@@ -59,6 +59,7 @@ def init(token_address: bytes, payee_list: list, shares_bp: list = ()):
     token.set(token_address)
     payees.set(payee_list)
     shares.set(share_list)
+    emit("Configured", token=token_address, payees=payee_list, shares=share_list)
 
 
 @export
