@@ -36,6 +36,7 @@ from tests.consensus.scenario import (
     inject,
     make_block,
     make_pre_prepare,
+    of_type,
     sign_as,
     to,
 )
@@ -414,3 +415,33 @@ def test_seven_replicas_stop_with_three_crashed_but_never_disagree() -> None:
     assert [cluster.nodes[i].height for i in (0, 3, 4, 5, 6)] == [5] * 5
     assert cluster.nodes[0].store[2].block.header.proposer == 3
     cluster.assert_agreement()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "replica bug: _maybe_sync runs after every step and re-requests as soon as a response "
+    "arrives; when the f + 1 'peer heights' come from COMMITs (a COMMIT shows a peer "
+    "prepared h, not that anyone committed it) nobody can serve the height, every "
+    "SyncResponse is empty, _on_sync_response clears _sync and only rotates the peer, and "
+    "the still-'stalled' replica immediately asks the next peer: an unbounded request "
+    "loop with no tick in between (no backoff after an empty or failed response)"))
+def test_replica_does_not_flood_peers_with_sync_requests_they_cannot_serve() -> None:
+    """§6.2: state transfer is retried on a timeout; a replica that asked and got nothing
+    newer waits (sync_timeout_ticks) before it asks again, so catch-up traffic is bounded
+    per tick."""
+    cluster = Cluster(4)
+    cluster.propose()
+    cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit)
+                    and not (isinstance(envelope.message, Prepare) and envelope.target == 3))
+    cluster.drop(of_type(Prepare))
+    cluster.deliver(lambda envelope: isinstance(envelope.message, Commit)
+                    and envelope.target == 3 and envelope.source in (1, 2))
+    cluster.drop(of_type(Commit))
+    assert cluster.heights() == [0, 0, 0, 0]  # nobody committed height 1
+    cluster.tick(8, only=[3])  # replica 3 is stalled; 1 and 2 showed COMMITs for height 1
+    for _ in range(100):  # no tick passes while the network is pumped
+        if not cluster.network:
+            break
+        cluster._receive(cluster.network.pop(0))
+    requests = [envelope for envelope in cluster.sent if isinstance(envelope.message,
+                                                                    SyncRequest)]
+    assert 1 <= len(requests) <= 3
