@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,10 @@ def test_a_multi_contract_sale_gives_the_same_result_on_the_reference_interprete
     assert (fast.writes, fast.events, fast.return_data) == (
         reference.writes, reference.events, reference.return_data)
     assert reference.gas_used <= fast.gas_used
+
+
+def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(vm.__file__).parent / "templates" / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(example, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+    assert capsys.readouterr().out.strip().endswith("250")

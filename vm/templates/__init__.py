@@ -1,4 +1,8 @@
-"""Contract templates: ordinary contracts in the VM subset, loaded with `load(name)`."""
+"""Contract templates: ordinary contracts in the VM subset, loaded with `load(name)`.
+
+Names: token, nft, items, split, market, auction, rental, licence, dao, kyc, provenance,
+swap. vm/templates/README.md is the map; each file's docstring is its reference.
+"""
 
 from __future__ import annotations
 

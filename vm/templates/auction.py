@@ -26,7 +26,8 @@ Methods:
     cancel(auction)                    the seller; English without bids or Dutch unsold
     views: auction_of(id) -> dict, dutch_price(id), refund_of(who)
 
-Events: Configured(token, fee_bp, fee_recipient, admin), CollectionAllowed(collection, allowed), Created(auction, kind, seller, collection, item), Bid(auction, bidder, amount),
+Events: Configured(token, fee_bp, fee_recipient, admin), CollectionAllowed(collection,
+allowed), Created(auction, kind, seller, collection, item), Bid(auction, bidder, amount),
 Settled(auction, winner, price, royalty, fee, proceeds), Bought(auction, buyer, price,
 paid, refund, royalty, fee, proceeds), Withdrawn(who, amount), Cancelled(auction).
 

@@ -23,9 +23,9 @@ Methods:
     views: proposal_of(id) -> dict, state_of(id) -> "active" | "defeated" | "succeeded" |
            "executed", power_at(who, height), stake_of(who), vote_of(proposal, who)
 
-Events: Configured(token, quorum_bp, voting_seconds), Deposited(who, amount), Withdrawn(who, amount), Proposed(proposal, proposer,
-snapshot, deadline, description), Voted(proposal, voter, support, power),
-Executed(proposal).
+Events: Configured(token, quorum_bp, voting_seconds), Deposited(who, amount),
+Withdrawn(who, amount), Proposed(proposal, proposer, snapshot, deadline, description),
+Voted(proposal, voter, support, power), Executed(proposal).
 
 Errors (REVERT): "bad quorum", "bad voting period", "amount must be positive",
 "insufficient stake", "no voting power", "no such proposal", "voting closed",
