@@ -242,6 +242,13 @@ class _SyncState:
     ticks_left: int
 
 
+def _vote_content(message: Message) -> object:
+    """What a vote vouches for: two different ones from one signer are equivocation."""
+    if isinstance(message, Checkpoint):
+        return (message.block_hash, message.state_root)
+    return getattr(message, "digest", None)
+
+
 def compute_new_view(
     view_changes: Iterable[ViewChange], window: int
 ) -> tuple[int, tuple[Checkpoint, ...], list[Block]]:
@@ -528,8 +535,7 @@ class Replica:
         if reason is None:
             slot = self._slots.get(message.height)
             if slot is not None and slot.pre_prepare is not None:
-                reason = (Ignored.DUPLICATE if slot.pre_prepare.digest == message.digest
-                          else Ignored.EQUIVOCATION)
+                reason = self._repeat_reason(slot.pre_prepare, message)
         if reason is None and not self._verify(message):
             reason = Ignored.BAD_SIGNATURE
         if reason is None and self._invalid_proposal(message) is not None:
@@ -624,7 +630,17 @@ class Replica:
         earlier = votes.get(message.sender)
         if earlier is None:
             return None
-        return Ignored.DUPLICATE if earlier.digest == message.digest else Ignored.EQUIVOCATION
+        return self._repeat_reason(earlier, message)
+
+    def _repeat_reason(self, earlier: Message, message: Message) -> Ignored:
+        """Why a second message from one sender for one slot is ignored. Only a correctly
+        signed conflicting message is evidence of equivocation by its signer."""
+        if earlier == message:
+            return Ignored.DUPLICATE
+        if not self._verify(message):
+            return Ignored.BAD_SIGNATURE
+        return Ignored.DUPLICATE if _vote_content(earlier) == _vote_content(message) \
+            else Ignored.EQUIVOCATION
 
     def _maybe_prepared(self, height: int, out: Output) -> None:
         slot = self._slots.get(height)
@@ -787,7 +803,7 @@ class Replica:
         else:
             earlier = self._checkpoints.get(message.height, {}).get(message.sender)
             if earlier is not None:
-                reason = Ignored.DUPLICATE if earlier == message else Ignored.EQUIVOCATION
+                reason = self._repeat_reason(earlier, message)
         if reason is None and not self._verify(message):
             reason = Ignored.BAD_SIGNATURE
         if reason is not None:

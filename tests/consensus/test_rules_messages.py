@@ -177,12 +177,6 @@ def test_replica_ignores_a_message_whose_signature_does_not_verify(kind: str) ->
     assert out.send == [] and out.deliver == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replica bug: on_pre_prepare, on_prepare/on_commit (_vote_seen) and on_checkpoint "
-    "compare a message with the one already accepted from its claimed sender before "
-    "checking its signature, so an unsigned or forged message with another digest is "
-    "counted as EQUIVOCATION of the claimed sender (its signature is never checked): "
-    "anyone can make an honest primary or backup look like an equivocator in the stats"))
 def test_forged_conflicting_messages_are_counted_as_bad_signatures_not_equivocation() -> None:
     """§4.2: a message is considered only once its signature is correct; equivocation is
     evidence against the signer only when the signer signed both messages."""
