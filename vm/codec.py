@@ -99,10 +99,15 @@ def encode(value: Any, budget_elements: int) -> bytes:
     return _encode_with_dicts(value)
 
 
+_packed_keys: dict[str, bytes] = {}
+_packed_keys_max = 4096
+
+
 def _encode_flat_dict(value: dict[Any, Any]) -> bytes | None:
     """A dict of str keys and scalar values, entries sorted by encoded key; None if the
     dict is not flat."""
     entries = []
+    packed_keys = _packed_keys
     for key, element in value.items():
         if type(key) is not str:
             return None
@@ -111,7 +116,12 @@ def _encode_flat_dict(value: dict[Any, Any]) -> bytes | None:
             _check_int(element)
         elif kind not in _flat_scalars:
             return None
-        entries.append((_pack(key), _pack(element)))
+        packed_key = packed_keys.get(key)
+        if packed_key is None:
+            packed_key = _pack(key)
+            if len(packed_keys) < _packed_keys_max:
+                packed_keys[key] = packed_key  # field names repeat: events, arguments
+        entries.append((packed_key, _pack(element)))
     entries.sort()
     parts = [_packer.pack_map_header(len(entries))]
     for key_bytes, element_bytes in entries:
