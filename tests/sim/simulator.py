@@ -397,6 +397,8 @@ class Simulator:
                       f"{host.replica.last_delivered} below its finalized tip "
                       f"{host.store_tip_max}")
         host.replica.check_invariants()
+        if host.replica.in_view_change:
+            self.count("restarts_inside_view_change")
 
     def _step(self, node: Node, host: Host, event: Event) -> None:
         replica = host.replica
