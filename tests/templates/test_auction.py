@@ -106,9 +106,10 @@ def test_dutch_price_falls_to_the_floor_is_bought_once_and_excess_is_refunded() 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(
-    st.tuples(st.sampled_from(["bid", "wait", "settle", "withdraw"]), st.sampled_from(TRADERS),
+    st.tuples(st.sampled_from(["bid", "bid", "wait", "settle", "withdraw"]),
+              st.sampled_from(TRADERS),
               st.integers(min_value=0, max_value=3000)),
-    max_size=25,
+    min_size=8, max_size=25,
 ))
 def test_bids_rise_settle_once_and_money_in_equals_money_out(steps: list) -> None:
     world = auction_world()
@@ -128,7 +129,7 @@ def test_bids_rise_settle_once_and_money_in_equals_money_out(steps: list) -> Non
                 highest = amount
                 paid_in += amount
         elif method == "wait":
-            chain.advance(seconds=amount // 100)
+            chain.advance(seconds=amount // 40)
         elif method == "settle":
             if chain.call(AUCTION, "settle", who, auction=auction).ok:
                 assert chain.time >= end

@@ -96,7 +96,7 @@ def test_a_failing_action_leaves_the_proposal_executable() -> None:
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["deposit", "withdraw", "vote", "advance"]),
                           st.sampled_from([ALICE, BOB, CAROL]),
-                          st.integers(min_value=0, max_value=400)), max_size=25))
+                          st.integers(min_value=0, max_value=400)), min_size=5, max_size=25))
 def test_tallies_use_snapshot_power_once_per_account(steps: list) -> None:
     world = dao_world()
     chain = world.chain

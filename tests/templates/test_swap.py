@@ -78,8 +78,8 @@ def test_refund_after_the_deadline_when_the_other_leg_never_came() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["deposit", "claim", "refund", "wait"]),
-                          st.sampled_from([ALICE, BOB])), max_size=14))
+@given(st.lists(st.tuples(st.sampled_from(["deposit", "deposit", "claim", "refund", "wait"]),
+                          st.sampled_from([ALICE, BOB])), min_size=4, max_size=14))
 def test_each_leg_leaves_escrow_once_by_claim_or_refund_never_both(steps: list) -> None:
     world = swap_world()
     chain = world.chain
