@@ -186,3 +186,34 @@ def test_a_collection_reporting_a_negative_royalty_cannot_drain_refunds() -> Non
     chain.advance(seconds=10)
     chain.fails(AUCTION, "settle", BOB, "royalty and fee exceed the price", auction=auction)
     assert world.balance(AUCTION) == 300
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=0, max_value=10_000),
+       st.integers(min_value=0, max_value=100), st.integers(min_value=0, max_value=500),
+       st.integers(min_value=0, max_value=5_000))
+def test_dutch_price_formula_and_payment_split(start: int, floor: int, rate: int,
+                                               elapsed: int, extra: int) -> None:
+    floor = min(floor, start)
+    world = auction_world()
+    chain = world.chain
+    total = world.total_balances()
+    auction = chain.ok(AUCTION, "create_dutch", ALICE, collection=NFT, item=1,
+                       start_price=start, floor_price=floor, rate=rate)
+    chain.advance(seconds=elapsed)
+    price = max(floor, start - rate * elapsed)
+    assert chain.view(AUCTION, "dutch_price", auction=auction) == price
+    if price > 0:
+        chain.fails(AUCTION, "buy_dutch", BOB, "payment below price", auction=auction,
+                    payment=price - 1)
+    result = chain.call(AUCTION, "buy_dutch", BOB, auction=auction, payment=price + extra)
+    assert result.ok == (price + extra > 0)
+    if result.ok:
+        bought = chain.events_named("Bought", AUCTION)[0]
+        assert bought["price"] == price and bought["paid"] == price + extra
+        parts = bought["refund"] + bought["royalty"] + bought["fee"] + bought["proceeds"]
+        assert parts == price + extra and bought["refund"] == extra
+        assert chain.view(NFT, "owner_of", token=1) == BOB
+        chain.fails(AUCTION, "buy_dutch", CAROL, "already settled", auction=auction,
+                    payment=price + extra)
+    assert world.balance(AUCTION) == 0 and world.total_balances() == total
