@@ -28,8 +28,8 @@ import platform
 import pstats
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import vm
 from vm.state import DictState

@@ -21,7 +21,8 @@ Host functions:
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vm import gas
 from vm.errors import InvalidValue, LimitExceeded, Revert
@@ -101,7 +102,8 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         kind = type(value)
         if kind is str:
             charge(gas.builtin_call_gas)
-            return value
+            text: str = value
+            return text
         if kind is bool:
             charge(gas.builtin_call_gas)
             return "True" if value else "False"

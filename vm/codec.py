@@ -11,6 +11,7 @@ cannot make the encoder do unbounded work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -75,8 +76,8 @@ def _default(item: Any) -> Any:
 
 
 _packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
-_pack = _packer.pack
-encode_bytes = _pack  # canonical bytes of a bytes value (callers check the type)
+_pack: Callable[[Any], bytes] = _packer.pack
+encode_bytes: Callable[[Any], bytes] = _packer.pack  # canonical bytes of a bytes value (callers check the type)
 _flat_scalars = frozenset({str, bytes, bool, type(None)})
 
 

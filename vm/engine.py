@@ -16,8 +16,9 @@ delete) only if it accepts the transaction; on failure `writes` and `events` are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import msgpack
 
@@ -59,7 +60,8 @@ class ExecutionResult:
         events = [[event.contract, event.name, event.data] for event in self.events]
         writes = [[key, value] for key, value in self.writes]
         record = [int(self.code), self.gas_used, self.return_data, writes, events]
-        return msgpack.packb(record, use_bin_type=True)
+        encoded: bytes = msgpack.packb(record, use_bin_type=True)
+        return encoded
 
 
 class _Engine:

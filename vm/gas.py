@@ -71,6 +71,6 @@ event_bytes_max = 8 * 1024
 return_bytes_max = 64 * 1024
 int_str_digits_max = 330  # 10**330 > 2**1024: int(str) and str(int) stay within int_bits_max
 
-assert int_str_digits_max * 3.3 > int_bits_max  # noqa: PLR2004 - a check, not VM arithmetic
+assert int_str_digits_max * 3.3 > int_bits_max
 assert writes_per_tx_max * value_bytes_max <= 64 * 1024 * 1024
 assert function_depth_max + 10 * contract_call_depth_max < 500  # stays far from CPython's 1000

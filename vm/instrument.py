@@ -255,7 +255,7 @@ class _Instrumenter(ast.NodeTransformer):
         helper = _compare_helpers[type(node.ops[0])]
         return _call(helper, self.visit(node.left), self.visit(node.comparators[0]))
 
-    def visit_Subscript(self, node: ast.Subscript) -> ast.Call:  # noqa: C901
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Call:
         container = self.visit(node.value)
         index = node.slice
         if isinstance(index, ast.Slice):
@@ -318,5 +318,5 @@ class _Instrumenter(ast.NodeTransformer):
 def instrument(tree: ast.Module, info: ContractInfo) -> ast.Module:
     """Returns a metered module. It reuses (and may change) nodes of `tree`: pass a tree of
     its own (compile_contract parses the source a second time, faster than a deep copy)."""
-    instrumented = _Instrumenter(info).visit(tree)
+    instrumented: ast.Module = _Instrumenter(info).visit(tree)
     return ast.fix_missing_locations(instrumented)

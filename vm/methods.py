@@ -7,7 +7,8 @@ Dict views are returned as lists (copies), so no live view object ever reaches a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vm import gas
 from vm.errors import LimitExceeded

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import itertools
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from vm.contract import Contract
@@ -43,13 +44,13 @@ class _Return:
 _break = object()
 _continue = object()
 
-_unary = {
+_unary: dict[type, Callable[[Any], Any]] = {
     ast.USub: lambda value: -value,
     ast.UAdd: lambda value: +value,
     ast.Invert: lambda value: ~value,
     ast.Not: lambda value: not value,
 }
-_native_compare = {
+_native_compare: dict[type, Callable[[Any, Any], Any]] = {
     ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
     ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b,
     ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
@@ -220,7 +221,7 @@ class _Interpreter:
             return self.frame.ctx
         raise NameError(f"name {identifier} is not bound")
 
-    def expression(self, node: ast.expr, env: dict[str, Any]) -> Any:  # noqa: PLR0911, C901
+    def expression(self, node: ast.expr, env: dict[str, Any]) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
@@ -291,14 +292,14 @@ class _Interpreter:
         if isinstance(func, ast.Attribute):
             receiver = self.expression(func.value, env)
         args = [self.expression(argument, env) for argument in node.args]
-        keywords = {k.arg: self.expression(k.value, env) for k in node.keywords}
+        keywords = {str(k.arg): self.expression(k.value, env) for k in node.keywords}
         if isinstance(func, ast.Attribute):
             if isinstance(func.value, ast.Name) and func.value.id in self.storage:
                 return getattr(receiver, func.attr)(*args, **keywords)
             return self.runtime.method(receiver, func.attr, *args, **keywords)
         assert isinstance(func, ast.Name)
         if func.id in self.functions:
-            return self.call(func.id, args, keywords)  # type: ignore[arg-type]
+            return self.call(func.id, args, keywords)
         return self.bindings[func.id](*args, **keywords)
 
     def comprehension(self, node: ast.ListComp | ast.DictComp, env: dict[str, Any]) -> Any:

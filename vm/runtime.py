@@ -20,7 +20,8 @@ Invariants this module owns:
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from vm import codec, gas
 from vm.errors import (
@@ -42,7 +43,7 @@ _tuple_key_elements_max = 16
 _flat_copy_entries_max = 16
 _short_key_bytes_max = 64
 _event_names_cached_max = 1024
-_pack_bytes = codec.encode_bytes
+_pack_bytes: Callable[[Any], bytes] = codec.encode_bytes
 _flat_types = frozenset({int, str, bytes, bool, type(None)})
 
 # Python exceptions that contract code can trigger through allowed operations; they become
@@ -54,14 +55,10 @@ contract_exceptions = (
 )  # fmt: skip
 
 
-def is_node_fault(exc: BaseException) -> bool:
-    return isinstance(exc, (RecursionError, MemoryError))
-
-
 class Meter:
     """Gas left; once negative it stays negative and every charge raises OutOfGas."""
 
-    __slots__ = ("limit", "left")
+    __slots__ = ("left", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -194,7 +191,7 @@ class Runtime:
         entry = self.namespaces.get(address)
         if entry is not None and entry[0] is contract:
             return entry[1]
-        namespace = contract.bind_globals(self.bindings)
+        namespace: dict[str, Any] = contract.bind_globals(self.bindings)
         namespace.update(make_storage(self, address, contract.info.storage))
         self.namespaces[address] = (contract, namespace)
         if len(self.namespaces) > namespaces_max:
@@ -247,9 +244,7 @@ class Runtime:
 
     def iterate_capped(self, iterable: Any, cost: int) -> Any:
         """Iteration inside a comprehension, whose result grows with every item."""
-        items = 0
-        for item in self.iterate(iterable, cost):
-            items += 1
+        for items, item in enumerate(self.iterate(iterable, cost), start=1):
             if items > gas.container_elements_max:
                 raise LimitExceeded("comprehension exceeds the container size cap")
             yield item
@@ -289,10 +284,10 @@ class Runtime:
 
     def sub(self, a: Any, b: Any) -> int:
         if type(a) is not int or type(b) is not int:
-            a, b = self._ints(a, b)
+            a, b = self._ints(a, b)  # from here on both are int
         result = a - b
         self.charge(_int_charge(result))
-        return result
+        return result  # type: ignore[no-any-return]
 
     def mul(self, a: Any, b: Any) -> Any:
         if type(a) is int and type(b) is int:
@@ -307,22 +302,24 @@ class Runtime:
                 raise LimitExceeded("repeat count too large")
             self._charge_sequence(type(a), len(a) * count)
             return a * count
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         return self.mul(a, b)
 
     def floordiv(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         self.charge(_int_charge(a) + (b.bit_length() >> 6))
-        return a // b
+        quotient: int = a // b
+        return quotient
 
     def mod(self, a: Any, b: Any) -> int:
         # Only integers: `str % x` is printf formatting, which would reach repr().
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         self.charge(_int_charge(a) + (b.bit_length() >> 6))
-        return a % b
+        remainder: int = a % b
+        return remainder
 
     def pow(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
             raise ValueError("negative exponent")
         if a not in (0, 1, -1):
@@ -332,43 +329,43 @@ class Runtime:
             self.charge(gas.arith_gas * (b.bit_length() + 1) * (1 + (a.bit_length() * b >> 6)))
         result = a**b
         self.charge(_int_charge(result))
-        return result
+        return result  # type: ignore[no-any-return]
 
     def lshift(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
             raise ValueError("negative shift count")
         if a != 0 and (b > gas.int_bits_max or a.bit_length() + b > gas.int_bits_max):
             raise LimitExceeded("shift result too large")
         result = a << min(b, gas.int_bits_max)
         self.charge(_int_charge(result))
-        return result
+        return result  # type: ignore[no-any-return]
 
     def rshift(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
             raise ValueError("negative shift count")
         result = a >> min(b, gas.int_bits_max + 1)
         self.charge(_int_charge(a))
-        return result
+        return result  # type: ignore[no-any-return]
 
     def bitor(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         result = a | b
         self.charge(_int_charge(result))
-        return result
+        return result  # type: ignore[no-any-return]
 
     def bitxor(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         result = a ^ b
         self.charge(_int_charge(result))
-        return result
+        return result  # type: ignore[no-any-return]
 
     def bitand(self, a: Any, b: Any) -> int:
-        a, b = self._ints(a, b)
+        a, b = self._ints(a, b)  # from here on both are int
         result = a & b
         self.charge(_int_charge(result))
-        return result
+        return result  # type: ignore[no-any-return]
 
     # --- comparisons ------------------------------------------------------------------
     def _deep_charge(self, value: Any) -> None:
@@ -449,7 +446,7 @@ class Runtime:
     def contains(self, item: Any, container: Any) -> bool:
         kind = type(container)
         if kind is MapStore:
-            return container.contains(item)
+            return bool(container.contains(item))
         self.charge(gas.arith_gas)
         if kind is dict:
             _check_key(item)
@@ -679,7 +676,7 @@ class Runtime:
 class MapStore:
     """A contract's `Map()`: persistent, typed by canonical msgpack, copies on read."""
 
-    __slots__ = ("runtime", "base")
+    __slots__ = ("base", "runtime")
 
     def __init__(self, runtime: Runtime, base: bytes) -> None:
         self.runtime = runtime
@@ -715,7 +712,7 @@ class MapStore:
 class ValueStore:
     """A contract's `Value()`: one persistent value (None until set)."""
 
-    __slots__ = ("runtime", "key")
+    __slots__ = ("key", "runtime")
 
     def __init__(self, runtime: Runtime, key: bytes) -> None:
         self.runtime = runtime
@@ -745,4 +742,4 @@ def failure_code(exc: BaseException) -> ErrorCode:
     return ErrorCode.RUNTIME_ERROR
 
 
-from vm.methods import method_tables as _method_tables  # noqa: E402  (cycle: methods uses Runtime)
+from vm.methods import method_tables as _method_tables

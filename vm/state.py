@@ -85,7 +85,7 @@ class Ctx:
     A plain slotted class rather than a frozen dataclass: one is built per call on the hot
     path, and contracts cannot assign attributes anyway (the validator rejects it)."""
 
-    __slots__ = ("sender", "address", "height", "time", "tx_hash", "origin")
+    __slots__ = ("address", "height", "origin", "sender", "time", "tx_hash")
 
     def __init__(self, sender: bytes, address: bytes, height: int, time: int,
                  tx_hash: bytes, origin: bytes) -> None:
@@ -103,7 +103,7 @@ _missing = object()
 class Journal:
     """Pending writes and events of one transaction, with nested rollback."""
 
-    __slots__ = ("overlay", "undo", "events")
+    __slots__ = ("events", "overlay", "undo")
 
     def __init__(self) -> None:
         self.overlay: dict[bytes, bytes | None] = {}

@@ -171,9 +171,11 @@ class _ModuleChecker:
             if not isinstance(node, _allowed_nodes):
                 raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
         body = self.tree.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            if isinstance(body[0].value.value, str):
-                body = body[1:]  # the module docstring
+        first = body[0] if body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+            first.value.value, str
+        ):
+            body = body[1:]  # the module docstring
         for statement in body:
             self._check_top_level(statement)
         for statement in body:
@@ -414,9 +416,9 @@ class _FunctionChecker:
             raise _fail("chained-comparison", node, "write `a < b and b < c` instead")
         self._expression(node.left)
         for op, right in zip(node.ops, node.comparators):
-            if isinstance(op, (ast.Is, ast.IsNot)):
-                if not (isinstance(right, ast.Constant) and right.value is None):
-                    raise _fail("identity", node, "`is` only compares with None")
+            is_none = isinstance(right, ast.Constant) and right.value is None
+            if isinstance(op, (ast.Is, ast.IsNot)) and not is_none:
+                raise _fail("identity", node, "`is` only compares with None")
             if isinstance(op, (ast.In, ast.NotIn)):
                 self._container(right)
             else:
@@ -424,9 +426,9 @@ class _FunctionChecker:
 
     def _attribute(self, node: ast.Attribute) -> None:
         _check_identifier(node.attr, node)
-        if isinstance(node.value, ast.Name) and node.value.id == "ctx":
-            if node.attr in names.ctx_fields:
-                return
+        is_ctx = isinstance(node.value, ast.Name) and node.value.id == "ctx"
+        if is_ctx and node.attr in names.ctx_fields:
+            return
         raise _fail("attribute", node, f"attribute {node.attr!r} is not allowed")
 
     def _call(self, node: ast.Call) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 
 import vm
+from tests.vm.contracts import TOKEN
 from tests.vm.helpers import BOB, CONTEXT, CONTRACT, body
 from tests.vm.test_oracle import CASES
 from vm.state import DictState
-from tests.vm.contracts import NFT, TOKEN
 
 HASH_SENSITIVE = body(
     'd = {}\nfor w in "the quick brown fox jumps over the lazy dog".split(" "):\n'

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import vm
-from vm import ErrorCode
 from tests.vm.helpers import CONTEXT, CONTRACT, body
+from vm import ErrorCode
 from vm.state import DictState
 
 GAS_ATTACK = 2_000_000

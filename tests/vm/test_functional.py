@@ -6,13 +6,13 @@ import pytest
 
 import vm
 import vm.gas
+from tests.vm.contracts import NFT, TOKEN
 from tests.vm.helpers import ALICE, BOB, CAROL, CONTEXT, CONTRACT, OTHER, body, deploy
 from vm import ErrorCode, codec
+from vm.methods import method_tables
 from vm.names import builtin_names, host_names, methods_by_type
 from vm.runtime import Runtime
-from vm.methods import method_tables
 from vm.state import DictState, storage_base
-from tests.vm.contracts import NFT, TOKEN
 
 ENGINES = ["fast", "reference"]
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import vm
+from tests.vm.contracts import TOKEN
 from tests.vm.helpers import ALICE, BOB, CONTEXT, CONTRACT
 from vm.state import DictState
-from tests.vm.contracts import NFT, TOKEN
 
 GAS_ORACLE = 3_000_000
 

@@ -12,9 +12,9 @@ import random
 import pytest
 
 import vm
+from tests.vm.contracts import NFT, TOKEN
 from tests.vm.helpers import CONTEXT, CONTRACT
 from vm.state import DictState
-from tests.vm.contracts import NFT, TOKEN
 
 RISKY = ["__class__", "(", "[", "{", "lambda: 0", "1.5", "/", "**", "import os", "\uff3f",
          "\x00", "'", '"""', "\\", "yield", "@", "*", ":=", "\n    ", "\t", "try:", "ctx"]
