@@ -131,7 +131,7 @@ def test_registry_lifecycle_and_authorisation() -> None:
     chain.ok(KYC, "remove_verifier", ISSUER, verifier=VERIFIER)
     chain.fails(KYC, "register", VERIFIER, "only a verifier", who=BOB, level=1)
     names = [name for _, name, _ in chain.events]
-    for name in ("VerifierAdded", "Registered", "Frozen", "Unfreezed", "Revoked",
+    for name in ("VerifierAdded", "Registered", "Frozen", "Unfrozen", "Revoked",
                  "VerifierRemoved"):
         assert name in names
 

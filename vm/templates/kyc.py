@@ -17,7 +17,7 @@ Methods:
 
 Events: VerifierAdded(verifier), VerifierRemoved(verifier), AdminSet(admin),
 Registered(who, level, verifier, expires), Frozen(who, verifier),
-Unfreezed(who, verifier), Revoked(who, verifier).
+Unfrozen(who, verifier), Revoked(who, verifier).
 
 Errors (REVERT): "only the admin", "only a verifier", "already registered",
 "not active", "not frozen", "not registered or already revoked", "bad level",
@@ -103,7 +103,7 @@ def unfreeze(who: bytes):
     only_verifier()
     require(status_of(who) == FROZEN, "not frozen")
     set_status(who, ACTIVE)
-    emit("Unfreezed", who=who, verifier=ctx.sender)
+    emit("Unfrozen", who=who, verifier=ctx.sender)
 
 
 @export
