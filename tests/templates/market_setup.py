@@ -57,6 +57,7 @@ def make_world(deviation_bp: int = 5000, cooldown: int = 3600, items: int = 4) -
     chain.deploy("market", MARKET, ISSUER, token_address=TOKEN, fee=FEE_BP, recipient=PLATFORM,
                  kyc_registry=KYC, deviation_bp=deviation_bp, cooldown=cooldown)
     chain.ok(MARKET, "govern", ISSUER, action=["allow_collection", NFT])
+    chain.ok(MARKET, "govern", ISSUER, action=["register_split", SPLIT])
     item = 0
     for who in TRADERS:
         chain.ok(KYC, "register", VERIFIER, who=who, level=1)

@@ -29,7 +29,10 @@ def test_mint_list_buy_pays_royalty_fee_and_the_30_40_30_split() -> None:
     assert world.balance(MARKET) == 0
     sold = chain.events_named("Sold", MARKET)[-1]
     assert (sold["royalty"], sold["fee"], sold["proceeds"]) == (1000, 250, 8751)
-    chain.ok(SPLIT, "distribute", CAROL)
+    # the market distributed the royalty in the sale's transaction: 30/40/30
+    assert [chain.view(SPLIT, "owed", who=who) for who in (RIGHTS, ISSUER, CHANNEL)] == [
+        300, 400, 300]
+    assert chain.ok(SPLIT, "distribute", CAROL) == 0
     issuer_before = world.balance(ISSUER)
     assert chain.ok(SPLIT, "claim", RIGHTS) == 300
     assert chain.ok(SPLIT, "claim", ISSUER) == 400

@@ -8,6 +8,9 @@ checks the circuit breaker, then pays straight from the buyer's allowance to thi
 contract: royalty (to the collectible's `royalty_info` receiver, e.g. a revenue split,
 whose 30/40/30 tiers then share it), fee (to the fee recipient) and the rest to the
 seller; finally the item leaves escrow for the buyer. price = royalty + fee + seller part.
+When the royalty receiver is a revenue split the governor registered
+(`["register_split", split]`), `buy` also calls its `distribute()`, so the split's payees
+are credited in the same transaction as the sale.
 
 Circuit breaker: the item class is the collection. Its reference price is the last
 completed sale in that class (chain data). A sale whose price deviates from the reference
@@ -26,6 +29,7 @@ Methods:
     buy(listing) -> bool                   buyer (not the seller); KYC; breaker; pays
     govern(action)                         governor only; action is one of
         ["allow_collection", collection], ["disallow_collection", collection],
+        ["register_split", split],
         ["lift_halt", collection], ["set_reference", collection, price],
         ["set_fee", fee_bp, fee_recipient], ["set_governor", governor]
     views: listing_of(id) -> [seller, collection, item, price, status],
@@ -65,6 +69,7 @@ max_deviation_bp = Value()
 cooldown_seconds = Value()
 governor = Value()
 collections = Map()
+splits = Map()  # revenue split contracts to distribute() after paying them a royalty
 listings = Map()  # id -> [seller, collection, item, price, status]
 listing_count = Value()
 references = Map()  # collection -> last sale price
@@ -173,6 +178,8 @@ def buy(listing: int) -> bool:
     pay(currency, ctx.sender, fee_recipient.get(), fee)
     pay(currency, ctx.sender, seller, proceeds)
     call(collection, "transfer", to=ctx.sender, token=item)
+    if royalty > 0 and royalty_entry[0] in splits:
+        call(royalty_entry[0], "distribute")
     return True
 
 
@@ -191,6 +198,8 @@ def govern(action: list):
     elif verb == "disallow_collection":
         if action[1] in collections:
             del collections[action[1]]
+    elif verb == "register_split":
+        splits[action[1]] = True
     elif verb == "lift_halt":
         require(action[1] in halts, "not halted")
         del halts[action[1]]
