@@ -67,8 +67,14 @@ def _interleaved_best_rates(
 def agora_token(total_calls: int) -> Callable[[int], None]:
     context = vm.BlockContext(sender=ALICE, height=1, time=1, tx_hash=b"h" * 32)
     state = DictState()
-    deployed = vm.deploy(state, load("token"), TOKEN_ADDRESS, context, 1_000_000,
-                         {"token_name": "Gold", "amount": 10**30})
+    deployed = vm.deploy(
+        state,
+        load("token"),
+        TOKEN_ADDRESS,
+        context,
+        1_000_000,
+        {"token_name": "Gold", "amount": 10**30},
+    )
     state.apply(deployed.writes)
     args = {"to": BOB, "amount": 1}
 
@@ -87,16 +93,23 @@ def agora_nft(total_calls: int) -> Callable[[int], None]:
     deployed = vm.deploy(state, load("nft"), NFT_ADDRESS, context, 1_000_000)
     state.apply(deployed.writes)
     for token in range(total_calls):
-        minted = vm.execute(state, NFT_ADDRESS, "mint",
-                            {"to": ALICE, "token": token, "royalty_bp": 250}, context, 10**6)
+        minted = vm.execute(
+            state,
+            NFT_ADDRESS,
+            "mint",
+            {"to": ALICE, "token": token, "royalty_bp": 250},
+            context,
+            10**6,
+        )
         state.apply(minted.writes)
     next_token = [0]
 
     def run(calls: int) -> None:
         start = next_token[0]
         for token in range(start, start + calls):
-            result = vm.execute(state, NFT_ADDRESS, "transfer", {"to": BOB, "token": token},
-                                context, GAS_PER_CALL)
+            result = vm.execute(
+                state, NFT_ADDRESS, "transfer", {"to": BOB, "token": token}, context, GAS_PER_CALL
+            )
             state.apply(result.writes)
         next_token[0] = start + calls
         assert result.ok, result.message
@@ -127,8 +140,7 @@ class Evm:
         accounts = {self.sender: {"balance": 10**20, "nonce": 0, "code": b"", "storage": {}}}
         chain = chain_class.from_genesis(AtomicDB(), genesis, accounts)
         self.state = chain.get_vm().state
-        self.context = self.state.get_transaction_context_class()(gas_price=1,
-                                                                    origin=self.sender)
+        self.context = self.state.get_transaction_context_class()(gas_price=1, origin=self.sender)
 
     def deploy(self, name: str, address: bytes, constructor_args: bytes = b"") -> bytes:
         from eth import constants
@@ -138,11 +150,18 @@ class Evm:
         source = (EVM_DIRECTORY / f"{name}.vy").read_text()
         bytecode = compile_code(source, output_formats=["bytecode"])["bytecode"]
         init = bytes.fromhex(bytecode[2:]) + constructor_args
-        message = Message(gas=5_000_000, to=constants.CREATE_CONTRACT_ADDRESS,
-                          sender=self.sender, value=0, data=b"", code=init,
-                          create_address=address)
+        message = Message(
+            gas=5_000_000,
+            to=constants.CREATE_CONTRACT_ADDRESS,
+            sender=self.sender,
+            value=0,
+            data=b"",
+            code=init,
+            create_address=address,
+        )
         computation = self.state.computation_class.apply_create_message(
-            self.state, message, self.context)
+            self.state, message, self.context
+        )
         assert computation.is_success, computation.error
         return self.state.get_code(address)
 
@@ -153,8 +172,9 @@ class Evm:
         apply = state.computation_class.apply_message
 
         def call(data: bytes) -> object:
-            message = Message(gas=GAS_PER_CALL, to=address, sender=self.sender, value=0,
-                              data=data, code=code)
+            message = Message(
+                gas=GAS_PER_CALL, to=address, sender=self.sender, value=0, data=data, code=code
+            )
             computation = apply(state, message, context)
             if not computation.is_success:
                 raise RuntimeError(computation.error)
@@ -223,8 +243,10 @@ def main() -> None:
     options = parser.parse_args()
     calls, rounds = options.calls, options.rounds
     total = calls * rounds
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {platform.platform()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
     print(f"calls per round: {calls}, rounds: {rounds} (best round, CPU time of this process)")
     runs: dict[str, Callable[[int], None]] = {
         "agora token transfer": agora_token(total),
@@ -239,13 +261,17 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"{name:<30} {rate:>12,.0f} calls/s")
     if missing is not None:
-        print(f"py-evm/vyper not installed ({missing}); install the extra with "
-              "`.venv/bin/pip install -e '.[evmbench]'` to compare.", file=sys.stderr)
+        print(
+            f"py-evm/vyper not installed ({missing}); install the extra with "
+            "`.venv/bin/pip install -e '.[evmbench]'` to compare.",
+            file=sys.stderr,
+        )
     else:
         token_ratio = rates["agora token transfer"] / rates["py-evm erc20 transfer"]
         nft_ratio = rates["agora nft transfer"] / rates["py-evm erc721 transferFrom"]
-        print(f"speed-up token: {token_ratio:.1f}x (target {target_speedup}x), "
-              f"nft: {nft_ratio:.1f}x")
+        print(
+            f"speed-up token: {token_ratio:.1f}x (target {target_speedup}x), nft: {nft_ratio:.1f}x"
+        )
     if options.profile:
         run = agora_token(calls)
         cProfile.runctx("run(calls)", globals(), {"run": run, "calls": calls}, "/tmp/vm.prof")

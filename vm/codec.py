@@ -77,7 +77,9 @@ def _default(item: Any) -> Any:
 
 _packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
 _pack: Callable[[Any], bytes] = _packer.pack
-encode_bytes: Callable[[Any], bytes] = _packer.pack  # canonical bytes of a bytes value (callers check the type)
+encode_bytes: Callable[[Any], bytes] = (
+    _packer.pack
+)  # canonical bytes of a bytes value (callers check the type)
 _flat_scalars = frozenset({str, bytes, bool, type(None)})
 
 

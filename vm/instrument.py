@@ -221,12 +221,13 @@ class _Instrumenter(ast.NodeTransformer):
         container, key = self._temporary(), self._temporary()
         current = _call("_getitem", _name(container), _name(key))
         return [
-            ast.Assign(targets=[ast.Name(id=container, ctx=ast.Store())],
-                       value=self.visit(target.value)),
-            ast.Assign(targets=[ast.Name(id=key, ctx=ast.Store())],
-                       value=self.visit(target.slice)),
-            ast.Expr(_call("_setitem", _name(container), _name(key),
-                           _call(helper, current, value))),
+            ast.Assign(
+                targets=[ast.Name(id=container, ctx=ast.Store())], value=self.visit(target.value)
+            ),
+            ast.Assign(targets=[ast.Name(id=key, ctx=ast.Store())], value=self.visit(target.slice)),
+            ast.Expr(
+                _call("_setitem", _name(container), _name(key), _call(helper, current, value))
+            ),
         ]
 
     def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
@@ -249,7 +250,8 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         if is_native_compare(node):
             return ast.Compare(
-                left=self.visit(node.left), ops=node.ops,
+                left=self.visit(node.left),
+                ops=node.ops,
                 comparators=[self.visit(node.comparators[0])],
             )
         helper = _compare_helpers[type(node.ops[0])]

@@ -17,9 +17,7 @@ builtin_names = frozenset(
 )  # fmt: skip
 
 # Host functions (the contract's only way to reach the world outside its frame).
-host_names = frozenset(
-    {"require", "revert", "emit", "call", "try_call", "sha256"}
-)
+host_names = frozenset({"require", "revert", "emit", "call", "try_call", "sha256"})
 
 # Decorators the VM understands; nothing else may decorate a function.
 decorator_names = frozenset({"export", "view"})

@@ -99,8 +99,9 @@ class _Interpreter:
         finally:
             runtime.leave()
 
-    def _bind(self, node: ast.FunctionDef, positional: list[Any], keywords: dict[str, Any]
-              ) -> dict[str, Any]:
+    def _bind(
+        self, node: ast.FunctionDef, positional: list[Any], keywords: dict[str, Any]
+    ) -> dict[str, Any]:
         params = [argument.arg for argument in node.args.args]
         defaults = self.contract.functions[node.name][1] or ()
         if len(positional) > len(params):

@@ -87,8 +87,9 @@ class Ctx:
 
     __slots__ = ("address", "height", "origin", "sender", "time", "tx_hash")
 
-    def __init__(self, sender: bytes, address: bytes, height: int, time: int,
-                 tx_hash: bytes, origin: bytes) -> None:
+    def __init__(
+        self, sender: bytes, address: bytes, height: int, time: int, tx_hash: bytes, origin: bytes
+    ) -> None:
         self.sender = sender
         self.address = address
         self.height = height

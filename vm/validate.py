@@ -60,10 +60,24 @@ _expressions = (
     ast.ListComp, ast.DictComp,
 )  # fmt: skip
 _contexts = (ast.Load, ast.Store, ast.Del)
-_other = (ast.keyword, ast.comprehension, ast.arguments, ast.arg, ast.boolop, ast.operator,
-          ast.unaryop, ast.cmpop)
-_allowed_nodes = (ast.Module, ast.FunctionDef, *_function_statements, *_expressions,
-                  *_contexts, *_other)
+_other = (
+    ast.keyword,
+    ast.comprehension,
+    ast.arguments,
+    ast.arg,
+    ast.boolop,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+)
+_allowed_nodes = (
+    ast.Module,
+    ast.FunctionDef,
+    *_function_statements,
+    *_expressions,
+    *_contexts,
+    *_other,
+)
 _constant_types = (int, str, bytes, bool, type(None))
 
 
@@ -172,8 +186,10 @@ class _ModuleChecker:
                 raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
         body = self.tree.body
         first = body[0] if body else None
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
-            first.value.value, str
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
         ):
             body = body[1:]  # the module docstring
         for statement in body:
@@ -319,8 +335,7 @@ class _FunctionChecker:
     def _annotation(self, node: ast.expr) -> None:
         # Annotations are stripped before compiling; still only plain names are accepted.
         for child in ast.walk(node):
-            if not isinstance(child, (ast.Name, ast.Subscript, ast.Tuple, ast.Load,
-                                      ast.Constant)):
+            if not isinstance(child, (ast.Name, ast.Subscript, ast.Tuple, ast.Load, ast.Constant)):
                 raise _fail("annotation", child, "annotations may only name types")
             if isinstance(child, ast.Name):
                 _check_identifier(child.id, child)

@@ -29,20 +29,23 @@ def results() -> list[bytes]:
         state = DictState()
         deployed = vm.deploy(state, source, CONTRACT, CONTEXT, 3_000_000)
         state.apply(deployed.writes)
-        outputs.append(vm.execute(state, CONTRACT, "run", args, CONTEXT, 3_000_000)
-                       .canonical_bytes())
+        outputs.append(
+            vm.execute(state, CONTRACT, "run", args, CONTEXT, 3_000_000).canonical_bytes()
+        )
     state = DictState()
     deployed = vm.deploy(state, HASH_SENSITIVE, CONTRACT, CONTEXT, 1_000_000)
     state.apply(deployed.writes)
     outputs.append(vm.execute(state, CONTRACT, "run", {}, CONTEXT, 1_000_000).canonical_bytes())
     token_state = DictState()
-    token = vm.deploy(token_state, TOKEN, CONTRACT, CONTEXT, 1_000_000,
-                      {"token_name": "T", "amount": 10**30})
+    token = vm.deploy(
+        token_state, TOKEN, CONTRACT, CONTEXT, 1_000_000, {"token_name": "T", "amount": 10**30}
+    )
     token_state.apply(token.writes)
     outputs.append(token.canonical_bytes())
     for amount in (1, 2**70, 10**31):
-        result = vm.execute(token_state, CONTRACT, "transfer", {"to": BOB, "amount": amount},
-                            CONTEXT, 100_000)
+        result = vm.execute(
+            token_state, CONTRACT, "transfer", {"to": BOB, "amount": amount}, CONTEXT, 100_000
+        )
         token_state.apply(result.writes)
         outputs.append(result.canonical_bytes())
     loop_state = DictState()

@@ -23,10 +23,17 @@ class Deployed:
     address: bytes
     engine: str
 
-    def call(self, method: str, gas: int = GAS_DEFAULT, context: vm.BlockContext = CONTEXT,
-             apply: bool = True, **args: Any) -> vm.ExecutionResult:
-        result = vm.execute(self.state, self.address, method, args, context, gas,
-                            engine=self.engine)
+    def call(
+        self,
+        method: str,
+        gas: int = GAS_DEFAULT,
+        context: vm.BlockContext = CONTEXT,
+        apply: bool = True,
+        **args: Any,
+    ) -> vm.ExecutionResult:
+        result = vm.execute(
+            self.state, self.address, method, args, context, gas, engine=self.engine
+        )
         if apply and result.ok:
             self.state.apply(result.writes)
         return result
@@ -35,8 +42,13 @@ class Deployed:
         return vm.query(self.state, self.address, method, args, CONTEXT, gas, engine=self.engine)
 
 
-def deploy(source: str, engine: str = "fast", state: DictState | None = None,
-           address: bytes = CONTRACT, **args: Any) -> Deployed:
+def deploy(
+    source: str,
+    engine: str = "fast",
+    state: DictState | None = None,
+    address: bytes = CONTRACT,
+    **args: Any,
+) -> Deployed:
     state = state if state is not None else DictState()
     result = vm.deploy(state, source, address, CONTEXT, GAS_DEFAULT, args, engine=engine)
     assert result.ok, (result.code, result.message)

@@ -17,7 +17,11 @@ def _probe(seed: str) -> list[str]:
     environment = dict(os.environ, PYTHONHASHSEED=seed)
     completed = subprocess.run(
         [sys.executable, "-m", "tests.vm.determinism_probe"],
-        cwd=REPOSITORY, env=environment, capture_output=True, text=True, check=True,
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=PROBE_TIMEOUT_SECONDS,
     )
     return completed.stdout.splitlines()

@@ -196,8 +196,9 @@ def _pair(engine: str) -> tuple[vm.DictState, bytes, bytes]:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_cross_contract_call_writes_into_callee_namespace(engine: str) -> None:
     state, caller, callee = _pair(engine)
-    result = vm.execute(state, caller, "forward", {"target": callee, "x": 5}, CONTEXT, 10**6,
-                        engine=engine)
+    result = vm.execute(
+        state, caller, "forward", {"target": callee, "x": 5}, CONTEXT, 10**6, engine=engine
+    )
     assert result.ok and result.value == 10
     assert all(key.startswith(b"S" + callee) for key, _ in result.writes)
     assert [event.contract for event in result.events] == [callee]
@@ -206,29 +207,33 @@ def test_cross_contract_call_writes_into_callee_namespace(engine: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_failing_nested_call_fails_the_caller_and_reverts_everything(engine: str) -> None:
     state, caller, callee = _pair(engine)
-    result = vm.execute(state, caller, "forward", {"target": callee, "x": 13}, CONTEXT, 10**6,
-                        engine=engine)
+    result = vm.execute(
+        state, caller, "forward", {"target": callee, "x": 13}, CONTEXT, 10**6, engine=engine
+    )
     assert result.code is ErrorCode.REVERT and result.writes == () and result.events == ()
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_try_call_rolls_back_only_the_callee(engine: str) -> None:
     state, caller, callee = _pair(engine)
-    result = vm.execute(state, caller, "attempt", {"target": callee, "x": 13}, CONTEXT, 10**6,
-                        engine=engine)
+    result = vm.execute(
+        state, caller, "attempt", {"target": callee, "x": 13}, CONTEXT, 10**6, engine=engine
+    )
     assert result.ok and result.value == [False, int(ErrorCode.REVERT)]
     assert result.writes == ()
     assert [(e.name, codec.decode(e.data)) for e in result.events] == [("Tried", {"ok": False})]
-    ok = vm.execute(state, caller, "attempt", {"target": callee, "x": 2}, CONTEXT, 10**6,
-                    engine=engine)
+    ok = vm.execute(
+        state, caller, "attempt", {"target": callee, "x": 2}, CONTEXT, 10**6, engine=engine
+    )
     assert ok.value == [True, 4] and len(ok.writes) == 1
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_nested_ctx_sender_is_the_calling_contract(engine: str) -> None:
     state, caller, callee = _pair(engine)
-    result = vm.execute(state, caller, "identities", {"target": callee}, CONTEXT, 10**6,
-                        engine=engine)
+    result = vm.execute(
+        state, caller, "identities", {"target": callee}, CONTEXT, 10**6, engine=engine
+    )
     assert result.value == [caller, ALICE, callee]
 
 
@@ -252,8 +257,7 @@ def test_token_template_transfers_and_approvals(engine: str) -> None:
     assert token.call("transfer", to=BOB, amount=5000).code is ErrorCode.REVERT
     assert token.call("approve", spender=CAROL, amount=50).ok
     bob_context = vm.BlockContext(CAROL, 8, 1, b"t" * 32)
-    assert token.call("transfer_from", context=bob_context, source=ALICE, to=CAROL,
-                      amount=40).ok
+    assert token.call("transfer_from", context=bob_context, source=ALICE, to=CAROL, amount=40).ok
     assert token.query("balance_of", who=ALICE).value == 660
     assert token.query("balance_of", who=CAROL).value == 40
     assert token.query("allowance", owner=ALICE, spender=CAROL).value == 10
@@ -360,8 +364,9 @@ def put(blob: bytes):
 
 
 def test_integer_and_string_caps_are_enforced_exactly() -> None:
-    contract = deploy(body("a = 1 << (n - 1)\nreturn a.bit_length()").replace(
-        "def run():", "def run(n):"))
+    contract = deploy(
+        body("a = 1 << (n - 1)\nreturn a.bit_length()").replace("def run():", "def run(n):")
+    )
     assert contract.call("run", n=vm.gas.int_bits_max).value == vm.gas.int_bits_max
     assert contract.call("run", n=vm.gas.int_bits_max + 1).code is ErrorCode.LIMIT_EXCEEDED
 

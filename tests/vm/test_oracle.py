@@ -216,8 +216,7 @@ def _run_both(source: str, args: dict[str, Any]) -> list[vm.ExecutionResult]:
         deployed = vm.deploy(state, source, CONTRACT, CONTEXT, GAS_ORACLE, engine=engine)
         assert deployed.ok, deployed.message
         state.apply(deployed.writes)
-        results.append(vm.execute(state, CONTRACT, "run", args, CONTEXT, GAS_ORACLE,
-                                  engine=engine))
+        results.append(vm.execute(state, CONTRACT, "run", args, CONTEXT, GAS_ORACLE, engine=engine))
     return results
 
 
@@ -256,15 +255,23 @@ def test_template_sequences_match_reference() -> None:
     outcomes = []
     for engine in ("fast", "reference"):
         state = DictState()
-        deployed = vm.deploy(state, TOKEN, CONTRACT, CONTEXT, GAS_ORACLE,
-                             {"token_name": "T", "amount": 100}, engine=engine)
+        deployed = vm.deploy(
+            state,
+            TOKEN,
+            CONTRACT,
+            CONTEXT,
+            GAS_ORACLE,
+            {"token_name": "T", "amount": 100},
+            engine=engine,
+        )
         state.apply(deployed.writes)
         trace = []
         for method, args in calls:
             result = vm.execute(state, CONTRACT, method, args, CONTEXT, GAS_ORACLE, engine=engine)
             state.apply(result.writes)
-            trace.append((result.code, result.return_data, result.writes, result.events,
-                          result.gas_used))
+            trace.append(
+                (result.code, result.return_data, result.writes, result.events, result.gas_used)
+            )
         outcomes.append(trace)
     for fast, reference in zip(*outcomes):
         assert fast[:4] == reference[:4]

@@ -16,8 +16,30 @@ from tests.vm.contracts import NFT, TOKEN
 from tests.vm.helpers import CONTEXT, CONTRACT
 from vm.state import DictState
 
-RISKY = ["__class__", "(", "[", "{", "lambda: 0", "1.5", "/", "**", "import os", "\uff3f",
-         "\x00", "'", '"""', "\\", "yield", "@", "*", ":=", "\n    ", "\t", "try:", "ctx"]
+RISKY = [
+    "__class__",
+    "(",
+    "[",
+    "{",
+    "lambda: 0",
+    "1.5",
+    "/",
+    "**",
+    "import os",
+    "\uff3f",
+    "\x00",
+    "'",
+    '"""',
+    "\\",
+    "yield",
+    "@",
+    "*",
+    ":=",
+    "\n    ",
+    "\t",
+    "try:",
+    "ctx",
+]
 MUTANTS_PER_SEED = 30
 
 
@@ -25,9 +47,9 @@ def _mutate(source: str, rng: random.Random) -> str:
     position = rng.randrange(len(source))
     choice = rng.randrange(4)
     if choice == 0:
-        return source[:position] + chr(rng.randrange(32, 127)) + source[position + 1:]
+        return source[:position] + chr(rng.randrange(32, 127)) + source[position + 1 :]
     if choice == 1:
-        return source[:position] + source[position + rng.randrange(1, 20):]
+        return source[:position] + source[position + rng.randrange(1, 20) :]
     if choice == 2:
         end = min(len(source), position + rng.randrange(1, 40))
         return source[:end] + source[position:end] + source[end:]
@@ -46,6 +68,12 @@ def test_mutated_templates_are_rejected_cleanly_or_run_cleanly(seed: int) -> Non
                 assert exc.rule and exc.line >= 0 and exc.column >= 0
                 continue
             state = DictState()
-            result = vm.deploy(state, mutant, CONTRACT, CONTEXT, 200_000,
-                               {"token_name": "x", "amount": 5} if template == "token" else {})
+            result = vm.deploy(
+                state,
+                mutant,
+                CONTRACT,
+                CONTEXT,
+                200_000,
+                {"token_name": "x", "amount": 5} if template == "token" else {},
+            )
             assert isinstance(result.code, vm.ErrorCode), (seed, mutant)
