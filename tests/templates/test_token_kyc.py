@@ -144,6 +144,10 @@ def test_identities_expire_at_block_time() -> None:
     assert chain.view(KYC, "is_verified", who=BOB) is True
     chain.advance(seconds=100)
     assert chain.view(KYC, "is_verified", who=BOB) is False
+    chain.fails(KYC, "renew", BOB, "only a verifier", who=BOB, expires_time=0)
+    chain.ok(KYC, "renew", VERIFIER, who=BOB, expires_time=chain.time + 10)
+    assert chain.view(KYC, "is_verified", who=BOB) is True
+    chain.fails(KYC, "renew", VERIFIER, "not registered", who=CAROL, expires_time=0)
 
 
 def test_frozen_and_revoked_accounts_cannot_send_through_the_token() -> None:

@@ -8,6 +8,7 @@ Methods:
     add_verifier(verifier), remove_verifier(verifier)      admin only
     set_admin(new_admin)                                   admin only
     register(who, level, expires_time=0)     verifier; NONE -> ACTIVE (0: never expires)
+    renew(who, expires_time)                 verifier; ACTIVE or FROZEN; new expiry
     freeze(who)                              verifier; ACTIVE -> FROZEN
     unfreeze(who)                            verifier; FROZEN -> ACTIVE
     revoke(who)                              verifier; ACTIVE or FROZEN -> REVOKED
@@ -16,7 +17,7 @@ Methods:
            is_blocked(who) -> bool (FROZEN or REVOKED), is_verifier(who) -> bool
 
 Events: VerifierAdded(verifier), VerifierRemoved(verifier), AdminSet(admin),
-Registered(who, level, verifier, expires), Frozen(who, verifier),
+Registered(who, level, verifier, expires), Renewed(who, verifier, expires), Frozen(who, verifier),
 Unfrozen(who, verifier), Revoked(who, verifier).
 
 Errors (REVERT): "only the admin", "only a verifier", "already registered",
@@ -82,6 +83,18 @@ def register(who: bytes, level: int, expires_time: int = 0):
     require(expires_time == 0 or expires_time > ctx.time, "expiry in the past")
     identities[who] = [ACTIVE, level, ctx.sender, expires_time]
     emit("Registered", who=who, level=level, verifier=ctx.sender, expires=expires_time)
+
+
+@export
+def renew(who: bytes, expires_time: int):
+    only_verifier()
+    status = status_of(who)
+    require(status == ACTIVE or status == FROZEN, "not registered or already revoked")
+    require(expires_time == 0 or expires_time > ctx.time, "expiry in the past")
+    entry = identities[who]
+    entry[3] = expires_time
+    identities[who] = entry
+    emit("Renewed", who=who, verifier=ctx.sender, expires=expires_time)
 
 
 def set_status(who: bytes, status: int):
