@@ -322,6 +322,7 @@ class Replica:
         self._ticks_without_progress = 0
         self._view_timeout_ticks = config.view_timeout_ticks
         self._sync_continue = False
+        self._sync_backoff_ticks = 0  # after a response that did not fill the request
         self._verified: dict[bytes, None] = {}
         # Work that recovery starts is handed out with the first step's Output.
         self._pending = Output()
@@ -878,6 +879,7 @@ class Replica:
 
     def _on_tick(self, out: Output) -> None:
         self._ticks_without_progress += 1
+        self._sync_backoff_ticks = max(0, self._sync_backoff_ticks - 1)
         if self._sync is not None:
             self._sync.ticks_left -= 1
             if self._sync.ticks_left <= 0:
@@ -1115,7 +1117,8 @@ class Replica:
     # -- catch-up ------------------------------------------------------------------------
 
     def _maybe_sync(self, out: Output) -> None:
-        if self._sync is not None:
+        if self._sync is not None or (self._sync_backoff_ticks > 0
+                                      and not self._sync_continue):
             return
         vouched = sorted(self._peer_heights.values(), reverse=True)
         target = vouched[self.config.f] if len(vouched) > self.config.f else 0
@@ -1162,7 +1165,11 @@ class Replica:
             delivered += 1
         if delivered == 0:
             self._sync_rotation += 1
+        # A full response means there is more: ask again at once. Otherwise wait a sync
+        # timeout, so that peers that cannot serve us are not asked in a loop (PBFT §6.2).
         self._sync_continue = delivered == sync.count
+        if not self._sync_continue:
+            self._sync_backoff_ticks = self.config.sync_timeout_ticks
         proof = message.checkpoint_proof
         if proof and proof[0].height > self.low and \
                 self._invalid_checkpoint_proof(proof[0].height, proof) is None:

@@ -417,13 +417,6 @@ def test_seven_replicas_stop_with_three_crashed_but_never_disagree() -> None:
     cluster.assert_agreement()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replica bug: _maybe_sync runs after every step and re-requests as soon as a response "
-    "arrives; when the f + 1 'peer heights' come from COMMITs (a COMMIT shows a peer "
-    "prepared h, not that anyone committed it) nobody can serve the height, every "
-    "SyncResponse is empty, _on_sync_response clears _sync and only rotates the peer, and "
-    "the still-'stalled' replica immediately asks the next peer: an unbounded request "
-    "loop with no tick in between (no backoff after an empty or failed response)"))
 def test_replica_does_not_flood_peers_with_sync_requests_they_cannot_serve() -> None:
     """§6.2: state transfer is retried on a timeout; a replica that asked and got nothing
     newer waits (sync_timeout_ticks) before it asks again, so catch-up traffic is bounded
