@@ -87,10 +87,12 @@ def node_start(home: str, log_level: str | None) -> None:
     logging.basicConfig(
         level=config.node.log_level,
         format=f"%(asctime)s %(levelname)s node={config.node.node_index} %(name)s %(message)s")
+    from storage.errors import StorageError
+
     try:
         validator = Node.open(config)
-    except AgoraError as error:
-        click.echo(f"agora: cannot start: {error}", err=True)
+    except (AgoraError, StorageError) as error:
+        click.echo(f"agora: cannot start node {config.node.node_index}: {error}", err=True)
         sys.exit(2)
 
     async def run() -> None:
