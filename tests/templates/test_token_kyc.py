@@ -167,3 +167,22 @@ def test_frozen_and_revoked_accounts_cannot_send_through_the_token() -> None:
     chain.ok(TOKEN, "set_registry", ISSUER, kyc_registry=b"")
     chain.ok(TOKEN, "transfer", ALICE, to=BOB, amount=1)
     assert chain.view(TOKEN, "registry_of") == b""
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["freeze", "unfreeze", "revoke", "send", "send"]),
+                          st.sampled_from([ALICE, BOB, CAROL]),
+                          st.sampled_from([ALICE, BOB, CAROL])), min_size=4, max_size=20))
+def test_a_blocked_account_never_sends(steps: list) -> None:
+    chain = token_chain(with_registry=True)
+    for who in (ALICE, BOB, CAROL):
+        chain.ok(KYC, "register", VERIFIER, who=who, level=1)
+        chain.ok(TOKEN, "transfer", ISSUER, to=who, amount=100)
+    for method, who, other in steps:
+        if method == "send":
+            blocked = chain.view(KYC, "is_blocked", who=who)
+            result = chain.call(TOKEN, "transfer", who, to=other, amount=1)
+            assert result.ok == (not blocked)
+        else:
+            chain.call(KYC, method, VERIFIER, who=who)
+    assert sum(balances(chain)) == chain.view(TOKEN, "total_supply")
