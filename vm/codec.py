@@ -75,12 +75,20 @@ def _default(item: Any) -> Any:
     raise InvalidValue(f"cannot encode a value of type {type(item).__name__}")
 
 
-_packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
+# One shared Packer for the hot paths. It is only ever given values that need no `default`
+# callback (scalars, ExtType), so no Python code runs mid-pack and no other thread can
+# interleave on its buffer; values that may need the callback get a Packer of their own.
+_packer = msgpack.Packer(use_bin_type=True, autoreset=True)
 _pack: Callable[[Any], bytes] = _packer.pack
-encode_bytes: Callable[[Any], bytes] = (
-    _packer.pack
-)  # canonical bytes of a bytes value (callers check the type)
+# Canonical bytes of a bytes value (callers check the type).
+encode_bytes: Callable[[Any], bytes] = _packer.pack
 _flat_scalars = frozenset({str, bytes, bool, type(None)})
+
+
+def _pack_int(value: int) -> bytes:
+    if _int64_min <= value <= _uint64_max:
+        return _pack(value)
+    return _pack(_default(value))  # an ExtType: packed natively, no callback
 
 
 def encode(value: Any, budget_elements: int) -> bytes:
@@ -89,7 +97,7 @@ def encode(value: Any, budget_elements: int) -> bytes:
     # Fast paths for the scalars and flat dicts that make up most storage values and events.
     if kind is int:
         _check_int(value)
-        return _pack(value)
+        return _pack_int(value)
     if kind in _flat_scalars:
         return _pack(value)
     if kind is dict and len(value) < budget_elements:
@@ -98,7 +106,8 @@ def encode(value: Any, budget_elements: int) -> bytes:
             return flat
     count_elements(value, budget_elements)
     if not _has_dict(value):
-        return _pack(value)
+        packed: bytes = msgpack.packb(value, use_bin_type=True, default=_default)
+        return packed
     return _encode_with_dicts(value)
 
 
@@ -117,14 +126,17 @@ def _encode_flat_dict(value: dict[Any, Any]) -> bytes | None:
         kind = type(element)
         if kind is int:
             _check_int(element)
-        elif kind not in _flat_scalars:
+            packed_element = _pack_int(element)
+        elif kind in _flat_scalars:
+            packed_element = _pack(element)
+        else:
             return None
         packed_key = packed_keys.get(key)
         if packed_key is None:
             packed_key = _pack(key)
             if len(packed_keys) < _packed_keys_max:
                 packed_keys[key] = packed_key  # field names repeat: events, arguments
-        entries.append((packed_key, _pack(element)))
+        entries.append((packed_key, packed_element))
     entries.sort()
     parts = [_packer.pack_map_header(len(entries))]
     for key_bytes, element_bytes in entries:

@@ -10,6 +10,10 @@ delete) only if it accepts the transaction; on failure `writes` and `events` are
 `gas_used` is still charged. Receipts store `result.code` (an `ErrorCode`), `gas_used`,
 `return_data` and `events`; `message` is for humans and is not consensus data.
 
+Threads: calls may run concurrently in several threads (one shard per worker thread, say);
+each call takes a `Runtime` of its own from a small pool, and the shared caches (compiled
+contracts, packed field names) only hold immutable values.
+
 `engine="reference"` runs the same call on the AST-walking reference interpreter
 (vm/reference.py); tests use it as an oracle.
 """

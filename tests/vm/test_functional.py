@@ -385,3 +385,22 @@ def test_every_shipped_template_compiles() -> None:
     names = sorted(p.stem for p in Path(vm.__file__).parent.joinpath("templates").glob("*.py"))
     for name in (n for n in names if n != "__init__"):
         vm.compile_contract(load(name))
+
+
+def test_concurrent_threads_give_the_same_results_as_one_thread() -> None:
+    import threading
+
+    def run_transfers(results: list[bytes]) -> None:
+        token = deploy(TOKEN, token_name="Gold", amount=2**80)
+        for amount in range(1, 150):
+            results.append(token.call("transfer", to=BOB, amount=amount * 2**66).canonical_bytes())
+
+    expected: list[bytes] = []
+    run_transfers(expected)
+    outputs: list[list[bytes]] = [[], [], []]
+    threads = [threading.Thread(target=run_transfers, args=(out,)) for out in outputs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(out == expected for out in outputs)
