@@ -48,11 +48,19 @@ from vm.errors import (
     VMError,
     VMInternalError,
 )
-from vm.state import BlockContext, DictState, Event, StateView, code_key, storage_base
+from vm.state import (
+    BlockContext,
+    DictState,
+    Event,
+    StateView,
+    code_key,
+    contract_address,
+    storage_base,
+)
 
 __all__ = [
     "BlockContext", "Contract", "ContractCache", "ContractFailure", "ContractValidationError",
     "DictState", "ErrorCode", "Event", "ExecutionResult", "OutOfGas", "StateView", "VMError",
-    "VMInternalError", "code_key", "compile_contract", "deploy", "execute", "query",
-    "storage_base",
+    "VMInternalError", "code_key", "compile_contract", "contract_address", "deploy",
+    "execute", "query", "storage_base",
 ]  # fmt: skip

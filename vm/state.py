@@ -17,6 +17,7 @@ the writes sorted by key (a value of None is a delete).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -49,6 +50,12 @@ class DictState:
                 self.data.pop(key, None)
             else:
                 self.data[key] = value
+
+
+def contract_address(deployer: bytes, nonce: int) -> bytes:
+    """A suggested address for a contract deployed by `deployer` with tx nonce `nonce`
+    (the executor may choose another scheme; the VM only needs 32 distinct bytes)."""
+    return hashlib.sha256(b"agora/contract" + deployer + nonce.to_bytes(8, "big")).digest()
 
 
 def code_key(address: bytes) -> bytes:
