@@ -207,14 +207,14 @@ def make_host_functions(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         charge(gas.builtin_call_gas)
         raise Revert(_message(message))
 
-    def emit(name: Any, **fields: Any) -> None:
+    def emit(name: Any, /, **fields: Any) -> None:
         charge(gas.builtin_call_gas)
         runtime.emit_event(name, fields)
 
-    def call(address: Any, method: Any, **args: Any) -> Any:
+    def call(address: Any, method: Any, /, **args: Any) -> Any:
         return runtime.call_contract(address, method, args, catch=False)
 
-    def try_call(address: Any, method: Any, **args: Any) -> Any:
+    def try_call(address: Any, method: Any, /, **args: Any) -> Any:
         return runtime.call_contract(address, method, args, catch=True)
 
     def sha256(data: Any) -> bytes:

@@ -404,3 +404,19 @@ def test_concurrent_threads_give_the_same_results_as_one_thread() -> None:
     for thread in threads:
         thread.join()
     assert all(out == expected for out in outputs)
+
+
+def test_host_functions_pass_any_argument_name_through() -> None:
+    callee = deploy(
+        "@export\ndef echo(address: bytes, method: str, name: str) -> list:\n"
+        "    emit(\"Echo\", name=name, method=method)\n"
+        "    return [address, method, name]\n",
+        address=OTHER,
+    )
+    caller = deploy(
+        body('return call(target, "echo", address=b"a", method="m", name="n")').replace(
+            "def run():", "def run(target):"
+        ),
+        state=callee.state,
+    )
+    assert caller.call("run", target=OTHER).value == [b"a", "m", "n"]
