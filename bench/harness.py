@@ -576,6 +576,7 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
                          "(use --shards to match)")
     heights = wait_first_blocks(control, shard_count)
     _warn_unfunded(control, plan, console)
+    bound = verification_bound(len(control.call("agora_validators")))
     total_seconds = args.warmup + args.duration
     count = math.ceil((args.rate if args.mode == "open" else args.presign_tps)
                       * total_seconds * 1.02) + args.batch
@@ -618,14 +619,30 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
         "pool_exhausted_at_seconds": state.exhausted_at,
         "lost_txs_timeout": state.lost, "unfinalized_txs": len(state.pending),
         "harness_errors": state.errors,
+        "bound": bound,
     }
     control.close()
     with state.condition:
-        return reporting.compute_report(
+        result = reporting.compute_report(
             blocks=list(state.blocks), submit_seconds=dict(state.submit_seconds),
             warmup_seconds=args.warmup, duration_seconds=args.duration,
             rejections=state.rejections, submitted_per_bucket=state.accepted_per_bucket,
             extra=extra)
+    bound["fraction_reached"] = round(result["committed_tps"] / bound["bound_tps"], 3)
+    return result
+
+
+def verification_bound(validator_count: int, seconds: float = 1.0) -> dict[str, Any]:
+    """ed25519 verifications per second on one core (V), measured here just before the
+    load with the cluster idle, and the bound C * V / n (bench/micro.py explains it).
+    C is this machine's core count: meaningful when the nodes run here."""
+    from bench.micro import verify_rate
+
+    cores = os.cpu_count() or 1
+    v = verify_rate(seconds)
+    return {"cpu_count": cores, "validators": validator_count,
+            "ed25519_verify_per_second_one_core": round(v),
+            "bound_tps": round(cores * v / validator_count)}
 
 
 def _watch(state: LoadState, args: argparse.Namespace, progress: Any,

@@ -206,6 +206,12 @@ def markdown(report: Mapping[str, Any]) -> str:
             " (" + ", ".join(f"{k}: {v}" for k, v in report["rejected"].items()) + ")"
             if report["rejected"] else "")),
     ]
+    if "bound" in report:
+        bound = report["bound"]
+        rows.append((f"bound C*V/n (C={bound['cpu_count']}, n={bound['validators']}, "
+                     f"V={bound['ed25519_verify_per_second_one_core']:,}/s measured)",
+                     f"{bound['bound_tps']:,} TPS; reached "
+                     f"{bound.get('fraction_reached', 0):.1%}"))
     if "receipt_statuses_sample" in report:
         rows.append(("receipt statuses (sample)", ", ".join(
             f"{k}: {v}" for k, v in report["receipt_statuses_sample"].items()) or "-"))

@@ -144,3 +144,14 @@ def test_markdown_and_plot_render_a_report(tmp_path: Path) -> None:
     json.dumps(report)  # the report is plain JSON
     plot(report, str(tmp_path / "report.png"))
     assert (tmp_path / "report.png").stat().st_size > 1000
+
+
+def test_markdown_shows_the_fraction_of_the_verification_bound() -> None:
+    blocks, submits = blocks_fixture()
+    report = compute_report(blocks=blocks, submit_seconds=submits, warmup_seconds=2.0,
+                            duration_seconds=8.0, extra={"bound": {
+                                "cpu_count": 2, "validators": 4,
+                                "ed25519_verify_per_second_one_core": 10_000,
+                                "bound_tps": 5_000, "fraction_reached": 0.125}})
+    assert "| bound C*V/n (C=2, n=4, V=10,000/s measured) | 5,000 TPS; reached 12.5% |" \
+        in markdown(report)
