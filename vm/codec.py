@@ -192,9 +192,34 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return value
 
 
+_uint_headers = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+_ext8_header = 0xC7
+
+
+def _decode_int_fast(data: bytes) -> int | None:
+    """Integers are most stored values (balances, counters): decode them without the
+    general unpacker. None when `data` is not a canonical non-negative or big int."""
+    first = data[0]
+    size = len(data)
+    if first < 0x80:
+        return first if size == 1 else None
+    width = _uint_headers.get(first)
+    if width is not None:
+        return int.from_bytes(data[1:], "big") if size == 1 + width else None
+    if first == _ext8_header and size > 3 and data[2] == bigint_ext_type and data[1] == size - 3:
+        value = int.from_bytes(data[3:], "big", signed=True)
+        _check_int(value)
+        return value
+    return None
+
+
 def decode(data: bytes) -> Any:
     """Inverse of `encode` (tuples come back as lists). Raises InvalidValue on bad bytes
     or on values `encode` would refuse (floats)."""
+    if data:
+        number = _decode_int_fast(data)
+        if number is not None:
+            return number
     try:
         value = msgpack.unpackb(
             data, raw=False, strict_map_key=False, ext_hook=_ext_hook, use_list=True
