@@ -109,7 +109,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     load.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     load.add_argument("--warmup", type=float, default=10.0,
                       help="seconds of load before the measurement window")
-    load.add_argument("--drain", type=float, default=3.0,
+    load.add_argument("--drain", type=float, default=10.0,
                       help="seconds to keep watching blocks after the load stops")
     load.add_argument("--senders-per-shard", type=int, default=1000)
     load.add_argument("--connections", type=int, default=8, help="sender threads")
