@@ -48,13 +48,13 @@ def digest(data: bytes) -> bytes:
 def _check_plain(value: Any, path: str, depth: int = 0) -> None:
     """Refuse anything that is not a canonical plain value (recursively, depth-capped).
 
-    Exact type checks on purpose: ``msgpack.ExtType`` is a tuple subclass and must never
-    pass for a struct, and a bool is an int subclass with its own encoding.
+    Exact type checks for sequences on purpose: ``msgpack.ExtType`` is a tuple subclass
+    and must never pass for a struct. (A bool was handled before the int check.)
     """
     kind = type(value)
     if value is None or kind in (bool, bytes, str):
         return
-    if kind is int:
+    if isinstance(value, int):  # an IntEnum encodes as its int
         if not int_min <= value <= int_max:
             raise ValueError(f"{path}: integer out of the 64-bit range")
         return

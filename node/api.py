@@ -15,7 +15,7 @@ from consensus.types import Block, CommitCertificate, Transaction
 from node.executor import decode_receipt
 from node.mempool import MempoolInfo
 from node.native import balance_of
-from node.rpc import BlockInfo, ReceiptInfo, TxInfo, call_not_available, invalid_params
+from node.rpc import BlockInfo, ReceiptInfo, TxInfo, invalid_params
 from node.sharding import shard_of_account
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ class LocalNodeApi:
         if stored is None:
             return None
         return BlockInfo(codec.decode_struct(Block, stored.block_bytes),
-                         codec.decode_struct(CommitCertificate, stored.certificate_bytes))
+                         codec.decode_struct(CommitCertificate, stored.certificate_bytes),
+                         self.node.store.get_roots(shard, height))
 
     async def get_block(self, shard: int, height: int) -> BlockInfo | None:
         self._check_shard(shard)
@@ -144,7 +145,23 @@ class LocalNodeApi:
 
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes:
-        raise call_not_available()
+        """A read-only ``@view`` call against the contract's shard's committed state."""
+        from node.contracts import _decode_named_args, query
+        from node.rpc import Code, RpcError
+
+        named = _decode_named_args(args)
+        if named is None:
+            raise invalid_params("args must be the hex of a VM-encoded map of named arguments")
+        shard = shard_of_account(contract, self.node.genesis.shard_count)
+        height = self.node.store.last_height(shard)
+        latest = self._block_info(shard, height)
+        time_ms = latest.block.header.timestamp_ms if latest is not None else 0
+        result = query(_StateOf(self.node, shard), contract, method, named,
+                       sender or b"\x00" * 32, height, time_ms)
+        if not result.ok:
+            raise RpcError(Code.CALL_FAILED, f"{result.code.name}: {result.message}",
+                           reason=result.code.name)
+        return bytes(result.return_data)
 
 
 class _StateOf:

@@ -194,6 +194,117 @@ def tx_send(rpc_url: str, key_file: str, to_hex: str, amount: int, wait: bool) -
         click.echo(client.submit(tx_))
 
 
+def _parse_args_json(text: str) -> dict[str, Any]:
+    """Named contract arguments as JSON; strings "0x…" become bytes (addresses, hashes)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("0x"):
+            return bytes.fromhex(value[2:])
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        return value
+
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise click.BadParameter("contract arguments are a JSON object of named arguments")
+    return {key: convert(item) for key, item in value.items()}
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_printable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(_printable(key)): _printable(item) for key, item in value.items()}
+    return value
+
+
+@main.command("deploy")
+@click.option("--rpc", "rpc_url", default=f"http://127.0.0.1:{rpc_base_port}",
+              show_default=True)
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True))
+@click.option("--source", "source_file", required=True, type=click.Path(exists=True),
+              help="contract source (e.g. vm/templates/token.py)")
+@click.option("--args", "args_json", default="{}", help="init arguments as a JSON object")
+@click.option("--shard", type=int, default=None, help="place the contract in this shard")
+@click.option("--gas", "gas_limit", default=5_000_000, show_default=True, type=int)
+def deploy(rpc_url: str, key_file: str, source_file: str, args_json: str,
+           shard: int | None, gas_limit: int) -> None:
+    """Deploy a contract and print its address and receipt."""
+    from node.client import Account, AgoraClient
+    from node.keys import load_seed
+
+    client = AgoraClient(rpc_url)
+    account = Account.from_seed(load_seed(key_file))
+    tx_ = client.build_deploy(account, Path(source_file).read_text(),
+                              _parse_args_json(args_json), shard=shard, gas_limit=gas_limit)
+    receipt = client.submit_and_wait(tx_)
+    click.echo(json.dumps({"address": tx_.contract.hex(), "receipt": receipt}, indent=2))
+    if not receipt.get("ok"):
+        sys.exit(1)
+
+
+@main.command("call")
+@click.option("--rpc", "rpc_url", default=f"http://127.0.0.1:{rpc_base_port}",
+              show_default=True)
+@click.option("--contract", "contract_hex", required=True)
+@click.option("--method", required=True)
+@click.option("--args", "args_json", default="{}", help="named arguments as a JSON object")
+@click.option("--key", "key_file", default=None, type=click.Path(exists=True),
+              help="sign and send as a transaction (without it: a read-only view call)")
+@click.option("--gas", "gas_limit", default=2_000_000, show_default=True, type=int)
+def call(rpc_url: str, contract_hex: str, method: str, args_json: str,
+         key_file: str | None, gas_limit: int) -> None:
+    """Call a contract: a read-only @view without --key, a transaction with it."""
+    from node.client import Account, AgoraClient
+    from node.keys import load_seed
+
+    client = AgoraClient(rpc_url)
+    contract = bytes.fromhex(contract_hex.removeprefix("0x"))
+    args = _parse_args_json(args_json)
+    if key_file is None:
+        click.echo(json.dumps(_printable(client.view(contract, method, args)), indent=2))
+        return
+    account = Account.from_seed(load_seed(key_file))
+    receipt = client.submit_and_wait(client.build_contract_call(
+        account, contract, method, args, gas_limit=gas_limit))
+    click.echo(json.dumps(receipt, indent=2))
+    if not receipt.get("ok"):
+        sys.exit(1)
+
+
+@main.command("demo")
+@click.option("--rpc", "rpc_url", default=None,
+              help="a running node (default: start a fresh local 4-validator cluster)")
+def demo(rpc_url: str | None) -> None:
+    """Deploy the templates, sell a collectible, show the royalty and the 30/40/30 split."""
+    import tempfile
+
+    from node.demo import DemoFailed, run_demo
+    from node.setup import LocalCluster, free_port_block
+
+    try:
+        if rpc_url is not None:
+            run_demo(rpc_url)
+            return
+        with tempfile.TemporaryDirectory(prefix="agora-demo-") as directory:
+            base = free_port_block(12)
+            local = LocalCluster(Path(directory) / "cluster", 4, 2, p2p_port=base,
+                                 rpc_port=base + 4, metrics_port=base + 8)
+            local.start()
+            try:
+                local.wait_ready()
+                run_demo(local.rpc_urls[0])
+            finally:
+                local.stop()
+    except DemoFailed as error:
+        click.echo(f"agora demo: {error}", err=True)
+        sys.exit(1)
+
+
 @main.command("bench", context_settings={"ignore_unknown_options": True,
                                          "allow_extra_args": True})
 @click.pass_context

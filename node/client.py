@@ -39,6 +39,7 @@ from node.sharding import home_shard
 
 default_timeout_seconds = 30.0
 default_expiry_blocks = 100
+default_contract_gas = 2_000_000
 _placeholder_signature = b"\x00" * 64
 
 
@@ -177,6 +178,61 @@ class AgoraClient:
             latest = self.latest_block(home_shard(unsigned, shard_count))
             expiry_height = (0 if latest is None else latest["height"]) + expiry_blocks
         return account.sign(dataclasses.replace(unsigned, expiry_height=expiry_height))
+
+    def build_deploy(self, account: Account, source: str,
+                     init_args: dict[str, Any] | None = None, *, shard: int | None = None,
+                     gas_limit: int = default_contract_gas, **options: Any) -> Transaction:
+        """A signed deploy of ``source``; the contract address is ``tx.contract``. With
+        ``shard`` the address is chosen in that shard (contracts that call each other must
+        share one)."""
+        from node.contracts import (contract_address, deploy_args, deploy_method,
+                                    find_deploy_nonce)
+
+        _chain, shard_count = self.chain()
+        start = secrets.randbits(40)
+        nonce = start if shard is None else find_deploy_nonce(
+            account.address, shard, shard_count, start)
+        return self.build_raw(account, contract_address(account.address, nonce),
+                              deploy_method, deploy_args(source, init_args), nonce=nonce,
+                              gas_limit=gas_limit, **options)
+
+    def build_contract_call(self, account: Account, contract: bytes, method: str,
+                            args: dict[str, Any] | None = None, *,
+                            gas_limit: int = default_contract_gas, **options: Any
+                            ) -> Transaction:
+        """A signed call of an exported contract method with named arguments."""
+        from node.contracts import encode_args
+
+        return self.build_raw(account, contract, method, encode_args(dict(args or {})),
+                              gas_limit=gas_limit, **options)
+
+    def build_raw(self, account: Account, contract: bytes, method: str, args: bytes, *,
+                  nonce: int | None = None, expiry_height: int | None = None,
+                  expiry_blocks: int = default_expiry_blocks, gas_limit: int = 0,
+                  chain_id: str | None = None) -> Transaction:
+        """A signed transaction whose ``args`` bytes are given as they are."""
+        chain, shard_count = self.chain() if chain_id is None else (chain_id, 0)
+        unsigned = Transaction(
+            chain_id=chain, sender=account.address,
+            nonce=secrets.randbits(63) if nonce is None else nonce,
+            expiry_height=0, gas_limit=gas_limit, contract=contract, method=method,
+            args=args, signature=_placeholder_signature)
+        if expiry_height is None:
+            shard_count = shard_count or self.chain()[1]
+            latest = self.latest_block(home_shard(unsigned, shard_count))
+            expiry_height = (0 if latest is None else latest["height"]) + expiry_blocks
+        return account.sign(dataclasses.replace(unsigned, expiry_height=expiry_height))
+
+    def view(self, contract: bytes, method: str, args: dict[str, Any] | None = None,
+             sender: bytes | None = None) -> Any:
+        """Call a ``@view`` method read-only; returns the decoded value."""
+        from node.contracts import encode_args
+        from vm import codec as vm_codec
+
+        params: list[Any] = [contract.hex(), method, encode_args(dict(args or {})).hex()]
+        if sender is not None:
+            params.append(sender.hex())
+        return vm_codec.decode(bytes.fromhex(self.call("agora_call", *params)))
 
     def sign(self, account: Account, tx: Transaction) -> Transaction:
         return account.sign(tx)

@@ -282,7 +282,10 @@ def build_executor(genesis: object, shard: int, *,
     assert isinstance(genesis, Genesis)
     params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count,
                             genesis.consensus.tx_validity_window_blocks)
-    handlers: dict[ContractKind, Handler] = {ContractKind.NATIVE: NativeLedger(genesis.issuers)}
+    from node.contracts import ContractHandler
+
+    handlers: dict[ContractKind, Handler] = {ContractKind.NATIVE: NativeLedger(genesis.issuers),
+                                             ContractKind.CONTRACT: ContractHandler()}
     return Executor(params, handlers, is_committed, is_verified)
 
 

@@ -35,8 +35,8 @@ agora_getAccount                    address                              {addres
 agora_getState                      shard, key (hex)                     value (hex)|null
 agora_validators / agora_peers      -                                    list
 agora_mempool                       -                                    sizes, rejections
-agora_call                          contract, method, args? (hex),       NOT_AVAILABLE
-                                    sender?                              until the VM
+agora_call                          contract, method, args? (hex of the  return value (hex
+                                    VM encoding of a map), sender?       of its VM encoding)
 agora_subscribe (WebSocket)         kind, target                         subscription id
 agora_unsubscribe (WebSocket)       subscription                         bool
 ==================================  ===================================  =================
@@ -122,6 +122,7 @@ class Code(enum.IntEnum):
     TOO_MANY_CONNECTIONS = -32014
     BATCH_TOO_LARGE = -32015
     SUBSCRIPTION_LIMIT = -32016
+    CALL_FAILED = -32017
 
 
 class RpcError(ClientError):
@@ -175,6 +176,8 @@ class ReceiptInfo:
 class BlockInfo:
     block: Block
     certificate: CommitCertificate | None  # None for the genesis block
+    # This node's (state root, receipts root) after executing the block, if known.
+    roots: tuple[bytes, bytes] | None = None
 
 
 class NodeApi(Protocol):
@@ -267,6 +270,8 @@ def block_json(info: BlockInfo, full_txs: bool = False) -> dict[str, Json]:
         "state_root": header.state_root.hex(), "receipts_root": header.receipts_root.hex(),
         "tx_count": len(info.block.txs),
         "txs": [tx_json(tx) if full_txs else tx.hash().hex() for tx in info.block.txs],
+        "executed_state_root": None if info.roots is None else info.roots[0].hex(),
+        "executed_receipts_root": None if info.roots is None else info.roots[1].hex(),
         "certificate": None if certificate is None else {
             "view": certificate.view, "height": certificate.height,
             "signers": [item.replica for item in certificate.signatures]},
@@ -632,7 +637,7 @@ class RpcServer:
             "agora_mempool": Method(self._mempool, ()),
             "agora_call": Method(self._contract_call, (
                 Param("contract", p_digest), Param("method", p_str),
-                Param("args", p_bytes, b"\x90"), Param("sender", p_optional_digest, None))),
+                Param("args", p_bytes, b"\x80"), Param("sender", p_optional_digest, None))),
             "agora_subscribe": Method(self._subscribe, (Param("kind", p_str),
                                                         Param("target", p_any)),
                                       websocket_only=True),

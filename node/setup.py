@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +43,26 @@ from node.keys import generate_seed, save_key
 faucet_balance = 10**15
 ready_timeout_seconds = 60.0
 stop_grace_seconds = 10.0
+
+
+def free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    """The first port of ``count`` consecutive ports that are free on ``host`` now."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no block of {count} free ports on {host}")
 
 
 def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id: str,

@@ -8,8 +8,6 @@ fixed time to "let things settle".
 
 from __future__ import annotations
 
-import random
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,30 +18,11 @@ import httpx
 
 from node.client import Account, AgoraClient, RpcCallError, TransportError
 from node.keys import load_seed
-from node.setup import LocalCluster
+from node.setup import LocalCluster, free_port_block
 
 T = TypeVar("T")
 ports_per_cluster = 12
 batch_calls_max = 100  # the RPC's default batch_length_max
-
-
-def _free_port_block(count: int) -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, 60_000 - count)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free block of ports on 127.0.0.1")
 
 
 def wait_until(condition: Callable[[], T], timeout_seconds: float, what: str,
@@ -66,7 +45,7 @@ def wait_until(condition: Callable[[], T], timeout_seconds: float, what: str,
 @contextmanager
 def running_cluster(directory: Path, validators: int = 4, shards: int = 1,
                     **consensus: Any) -> Iterator[TestCluster]:
-    base = _free_port_block(3 * validators)
+    base = free_port_block(3 * validators)
     overrides = {"tick_interval_ms": 20, "view_change_timeout_ticks": 100,
                  "request_timeout_ticks": 25, "empty_block_interval_ms": 300, **consensus}
     local = LocalCluster(directory, validators, shards, p2p_port=base,
@@ -109,3 +88,16 @@ class TestCluster:
             assert isinstance(reply, list), reply
             responses += sorted(reply, key=lambda item: item["id"])
         return responses
+
+
+def assert_same_chain(cluster: TestCluster, shard: int, indexes: list[int]) -> None:
+    """Every node has the same block hash, and computed the same state and receipts roots
+    after executing it, at every height they all have."""
+    top = min(cluster.heights(shard, indexes))
+    assert top > 0
+    for height in range(1, top + 1):
+        blocks = [cluster.client(i).get_block(shard, height) for i in indexes]
+        seen = {(block["hash"], block["executed_state_root"], block["executed_receipts_root"])
+                for block in blocks}
+        assert len(seen) == 1, f"nodes disagree at shard {shard} height {height}: {seen}"
+        assert blocks[0]["executed_state_root"] is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from node.client import Account
-from tests.e2e.cluster import TestCluster, running_cluster, wait_until
+from tests.e2e.cluster import TestCluster, assert_same_chain, running_cluster, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -25,18 +25,6 @@ def _all_committed(cluster: TestCluster, hashes: list[bytes], index: int) -> boo
     return all(client.get_receipt(tx_hash) is not None for tx_hash in hashes)
 
 
-def _assert_same_chain(cluster: TestCluster, shard: int, indexes: list[int]) -> None:
-    """Every node has the same block hash at every common height, and equal state roots
-    once they reach the same height."""
-    top = min(cluster.heights(shard, indexes))
-    for height in range(1, top + 1):
-        hashes = {cluster.client(i).get_block(shard, height)["hash"] for i in indexes}
-        assert len(hashes) == 1, f"nodes disagree at shard {shard} height {height}: {hashes}"
-    wait_until(lambda: len({cluster.client(i).status()["shards"][shard]["state_root"]
-                            for i in indexes}) == 1 and len(set(cluster.heights(
-                                shard, indexes))) == 1, 30, "equal state roots")
-
-
 def test_four_validators_finalize_a_thousand_txs_with_identical_blocks_and_state(
         tmp_path: Path) -> None:
     with running_cluster(tmp_path / "cluster", validators=4, shards=1) as cluster:
@@ -48,7 +36,7 @@ def test_four_validators_finalize_a_thousand_txs_with_identical_blocks_and_state
         for index in range(4):
             wait_until(lambda: _all_committed(cluster, hashes, index), 90,
                        f"1000 txs committed on node{index}")
-        _assert_same_chain(cluster, 0, [0, 1, 2, 3])
+        assert_same_chain(cluster, 0, [0, 1, 2, 3])
         receipts = [cluster.client(0).get_receipt(tx_hash) for tx_hash in hashes]
         assert all(receipt["ok"] for receipt in receipts)
 
@@ -70,7 +58,7 @@ def test_stopping_the_primary_changes_view_and_the_restarted_node_catches_up(
         target = max(cluster.heights(0, live))
         wait_until(lambda: cluster.heights(0, [primary])[0] >= target, 60,
                    "the restarted primary catches up")
-        _assert_same_chain(cluster, 0, [0, 1, 2, 3])
+        assert_same_chain(cluster, 0, [0, 1, 2, 3])
 
 
 def test_a_node_killed_with_sigkill_during_load_restarts_without_losing_txs(
@@ -93,4 +81,4 @@ def test_a_node_killed_with_sigkill_during_load_restarts_without_losing_txs(
             wait_until(lambda: _all_committed(cluster, hashes, index), 90,
                        f"every tx committed on node{index}")
         for shard in range(2):
-            _assert_same_chain(cluster, shard, [0, 1, 2, 3])
+            assert_same_chain(cluster, shard, [0, 1, 2, 3])

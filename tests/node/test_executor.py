@@ -187,14 +187,6 @@ def test_verified_hashes_skip_the_signature_check() -> None:
     assert result.receipts[0].status == Status.OK
 
 
-def test_contract_calls_have_no_handler_until_the_vm_lands() -> None:
-    contract = next(bytes([index]) * 32 for index in range(256)
-                    if shard_of_account(bytes([index]) * 32, SHARDS) == 0)
-    result, _ = _run([make_tx(ALICE, contract=contract, method="buy")])
-    assert result.receipts[0].status == Status.NO_HANDLER
-    assert "VM" in result.receipts[0].error
-
-
 def test_a_vm_handler_plugs_into_the_dispatch_table() -> None:
     executor = build_executor(_genesis(), 0)
 
