@@ -10,6 +10,11 @@ delete) only if it accepts the transaction; on failure `writes` and `events` are
 `gas_used` is still charged. Receipts store `result.code` (an `ErrorCode`), `gas_used`,
 `return_data` and `events`; `message` is for humans and is not consensus data.
 
+Stack: a call uses at most ~300 Python frames below `execute` (deepest case: recursion to
+`gas.function_depth_max` through comprehensions; a test pins the bound). CPython's default
+limit is 1000, so the executor must not call in from more than ~600 frames deep; if the
+interpreter's limit is hit anyway, that is `VMInternalError` (a node fault), never a receipt.
+
 Threads: calls may run concurrently in several threads (one shard per worker thread, say);
 each call takes a `Runtime` of its own from a small pool, and the shared caches (compiled
 contracts, packed field names) only hold immutable values.

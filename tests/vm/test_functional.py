@@ -420,3 +420,44 @@ def test_host_functions_pass_any_argument_name_through() -> None:
         state=callee.state,
     )
     assert caller.call("run", target=OTHER).value == [b"a", "m", "n"]
+
+
+PYTHON_FRAMES_PER_CALL_MAX = 300
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(n):\n    return [f(n + 1) for i in range(1)]\n" + body("return f(0)"),
+        "def f(n):\n    return f(n + 1)\n" + body("return f(0)"),
+        body('return [call(ctx.address, "run") for i in range(1)]'),
+    ],
+    ids=["recursion_through_comprehensions", "plain_recursion", "cross_contract_recursion"],
+)
+def test_deepest_calls_stay_within_a_bounded_python_stack(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from vm import engine
+    from vm.runtime import Runtime
+
+    deepest = [0]
+    enter = Runtime.enter
+
+    def measuring_enter(self: Runtime) -> None:
+        depth, frame = 0, sys._getframe()
+        while frame is not None:
+            depth, frame = depth + 1, frame.f_back
+        deepest[0] = max(deepest[0], depth)
+        enter(self)
+
+    monkeypatch.setattr(Runtime, "enter", measuring_enter)
+    monkeypatch.setattr(engine, "_pool", [])  # fresh runtimes bind the measuring method
+    contract = deploy(source)
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    result = contract.call("run", gas=5_000_000)
+    assert result.code is ErrorCode.CALL_DEPTH
+    assert 0 < deepest[0] - depth <= PYTHON_FRAMES_PER_CALL_MAX
