@@ -409,7 +409,7 @@ def test_concurrent_threads_give_the_same_results_as_one_thread() -> None:
 def test_host_functions_pass_any_argument_name_through() -> None:
     callee = deploy(
         "@export\ndef echo(address: bytes, method: str, name: str) -> list:\n"
-        "    emit(\"Echo\", name=name, method=method)\n"
+        '    emit("Echo", name=name, method=method)\n'
         "    return [address, method, name]\n",
         address=OTHER,
     )
