@@ -115,7 +115,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     load.add_argument("--connections", type=int, default=8, help="sender threads")
     load.add_argument("--batch", type=int, default=rpc_batch_calls_max,
                       help="calls per JSON-RPC batch request")
-    load.add_argument("--presign-tps", type=float, default=4000.0,
+    load.add_argument("--presign-tps", type=float, default=2500.0,
                       help="closed loop: sign this many txs per second of run ahead")
     load.add_argument("--sign-processes", type=int, default=os.cpu_count() or 1)
     load.add_argument("--tx-timeout", type=float, default=30.0)
