@@ -323,3 +323,42 @@ def test_stale_and_duplicate_view_changes_are_counted_and_ignored() -> None:
     assert replica.view == 1 and not replica.in_view_change
     inject(cluster, 3, changes[1])
     assert ignored(replica, Ignored.STALE_VIEW) >= 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "replica bug: a replica that sent VIEW-CHANGE for view v but missed the NEW-VIEW stays "
+    "in_view_change forever. _deliver_synced adopts a certificate's view only when "
+    "view > self.view, but a certificate of view v itself proves v was installed; and the "
+    "NEW-VIEW is never resent to it (its VIEW-CHANGE already reached the primary, and with "
+    "a quorum of VIEW-CHANGEs for v it does not resend its own), while each synced block "
+    "resets its view timer. It ignores every PRE-PREPARE/PREPARE/COMMIT (in_view_change), "
+    "never votes again and trails the others by catch-up only, so the cluster silently "
+    "runs with one fault less of tolerance"))
+def test_replica_that_missed_the_new_view_rejoins_the_view_when_it_learns_it_was_installed(
+) -> None:
+    """§4.4: a replica accepts NEW-VIEW for v and then takes part in view v; a commit
+    certificate of view v proves a quorum installed v (replica docstring, catch-up), so a
+    replica that voted for v and missed the NEW-VIEW must enter v, not wait outside it."""
+    cluster = Cluster(4)
+    cluster.run_heights(2)
+    cluster.tick(20)
+    cluster.deliver(lambda envelope: not (isinstance(envelope.message, NewView)
+                                          and envelope.target == 3))
+    cluster.drop(of_type(NewView))
+    replica = cluster.replica(3)
+    assert replica.view == 1 and replica.in_view_change
+    assert all(cluster.replica(index).view == 1 and not cluster.replica(index).in_view_change
+               for index in (0, 1, 2))
+    for _ in range(40):
+        cluster.propose()
+        cluster.deliver()
+        cluster.tick()
+        cluster.deliver()
+    assert replica.stats.blocks_synced > 0  # it learned view-1 certificates by catch-up
+    assert not replica.in_view_change
+    before = len(cluster.sent)
+    cluster.propose()
+    cluster.deliver()
+    assert any(isinstance(envelope.message, Prepare) and envelope.source == 3
+               for envelope in cluster.sent[before:])
+    assert len(set(cluster.heights())) == 1
