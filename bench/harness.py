@@ -80,7 +80,9 @@ http_timeout_seconds = 30.0
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="agora bench", description="Benchmark a local cluster or running nodes.",
+        prog="agora bench",
+        description="Benchmark a local cluster or running nodes. (Use -h: the agora command "
+        "answers --help itself.) See bench/harness.py for how it works.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     target = parser.add_argument_group("target")
     target.add_argument("--validators", type=int, default=4)
@@ -123,12 +125,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help="txs expire this many blocks above the height at signing time "
                       "(the node accepts at most mempool.validity_window_blocks, 1000)")
     load.add_argument("--poll-interval", type=float, default=0.05)
-    load.add_argument("--seed", type=int, default=0)
+    load.add_argument("--seed", type=int, default=None,
+                      help="seed of the tx stream (default: random, so a rerun against the "
+                      "same nodes sends new txs; recorded in the report)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, default=None,
                         help="output directory (default: a new one under the temp dir)")
     output.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.seed is None:
+        args.seed = random.SystemRandom().getrandbits(32)
     problems = []
     if args.rpc and (args.init_only or args.dir):
         problems.append("--rpc targets running nodes: --dir/--init-only do not apply")
@@ -684,6 +690,7 @@ def run_config(args: argparse.Namespace, urls: list[str], weights: dict[str, flo
         "mode": mode, "warmup_seconds": args.warmup, "duration_seconds": args.duration,
         "senders": args.senders_per_shard * args.shards, "connections": args.connections,
         "batch_calls": args.batch, "poll_interval_seconds": args.poll_interval,
+        "seed": args.seed,
         "consensus_overrides": parse_overrides(args.consensus),
         "command": "agora bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"]
                                              else sys.argv[1:]),
