@@ -43,6 +43,7 @@ from vm.runtime import Frame, Runtime, contract_exceptions, failure_code
 from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
 
 deploy_byte_gas = 4  # per byte of source stored at deploy
+constructor_name = "init"  # run by deploy only, never callable afterwards
 Writes = tuple[tuple[bytes, bytes | None], ...]
 
 
@@ -82,6 +83,7 @@ class _Engine:
         self.cache = cache
         self.context = context
         self.reference = reference
+        self.constructing = False
 
     def load(self, runtime: Runtime, address: bytes) -> Contract:
         key = code_key(address)
@@ -103,6 +105,12 @@ class _Engine:
     ) -> Any:
         contract = self.load(runtime, address)
         info = contract.info.functions.get(method)
+        if method == constructor_name:
+            # `init` runs once, from deploy (which sets the flag for exactly one frame);
+            # neither a transaction nor a contract can call any `init` afterwards.
+            if not self.constructing:
+                info = None
+            self.constructing = False
         if info is None or info.kind == "internal" or (read_only and info.kind != "view"):
             raise ContractFailure(f"no callable method {method!r}", ErrorCode.NO_SUCH_METHOD)
         _check_arguments(contract, method, args)
@@ -285,11 +293,12 @@ def deploy(
         if runtime.state.get(key) is not None or key in runtime.journal.overlay:
             raise ContractFailure("address already holds a contract", ErrorCode.INVALID_ARGUMENT)
         runtime.journal.put(key, data)
-        init = contract.info.functions.get("init")
+        init = contract.info.functions.get(constructor_name)
         if init is None or init.kind != "export":
             return None
         arguments = _copy_arguments(runtime, args or {})
-        return run(runtime, address, "init", arguments, None, False)
+        run.constructing = True
+        return run(runtime, address, constructor_name, arguments, None, False)
 
     return _run(state, context, gas_limit, engine == "reference", used_cache, body)
 

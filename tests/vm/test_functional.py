@@ -461,3 +461,14 @@ def test_deepest_calls_stay_within_a_bounded_python_stack(
     result = contract.call("run", gas=5_000_000)
     assert result.code is ErrorCode.CALL_DEPTH
     assert 0 < deepest[0] - depth <= PYTHON_FRAMES_PER_CALL_MAX
+
+
+def test_init_runs_once_at_deploy_and_cannot_be_called_again() -> None:
+    token = deploy(TOKEN, token_name="Gold", amount=10)
+    again = token.call("init", token_name="Stolen", amount=10**6)
+    assert again.code is ErrorCode.NO_SUCH_METHOD
+    self_call = deploy(
+        body('return call(ctx.address, "init")') + "\n@export\ndef init():\n    pass\n",
+        address=OTHER,
+    )
+    assert self_call.call("run").code is ErrorCode.NO_SUCH_METHOD
