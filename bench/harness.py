@@ -398,7 +398,7 @@ def _send(state: LoadState, rpc: Rpc, part: list[tuple[bytes, str]]) -> None:
                    ] * len(part)
     accepted = 0
     with state.condition:
-        for (tx_hash, _), reply in zip(part, replies):
+        for (tx_hash, _), reply in zip(part, replies, strict=True):
             if "error" in reply:
                 state.rejections[error_reason(reply["error"])] += 1
                 state.submit_seconds.pop(tx_hash, None)
@@ -507,7 +507,7 @@ def compare_snapshots(before: list[dict[str, Any]], after: list[dict[str, Any]]
                       ) -> dict[str, Any]:
     per_node = []
     rejections: Counter[str] = Counter()
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         if not old.get("status") or not new.get("status"):
             per_node.append({"url": new["url"], "unreachable": True})
             continue

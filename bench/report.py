@@ -260,7 +260,7 @@ def plot(report: Mapping[str, Any], path: str, title: str = "agora bench") -> No
     top.legend(loc="lower right", fontsize=8)
     top.set_title(title, fontsize=10)
     for name, color in (("latency_p50_ms", "C2"), ("latency_p99_ms", "C3")):
-        points = [(x, v) for x, v in zip(t, series[name]) if v is not None]
+        points = [(x, v) for x, v in zip(t, series[name], strict=True) if v is not None]
         bottom.plot([x for x, _ in points], [v for _, v in points], marker=".",
                     label=name.replace("latency_", "").replace("_ms", "") + " per bucket",
                     color=color)

@@ -66,7 +66,7 @@ def test_signed_txs_decode_verify_and_run_in_the_senders_shard() -> None:
     specs = workloads.generate_specs(plan, {"native_transfer": 1.0}, 20, 0.5)
     job = workloads.SignJob("bench-chain", tuple(s.seed for s in plan.senders), (110, 220),
                             tuple(s.shard for s in plan.senders), specs)
-    for spec, (tx_hash, tx_hex) in zip(specs, workloads.sign_specs(job)):
+    for spec, (tx_hash, tx_hex) in zip(specs, workloads.sign_specs(job), strict=True):
         tx = decode_transaction(bytes.fromhex(tx_hex))
         assert tx.hash() == tx_hash
         assert tx.has_valid_signature()
