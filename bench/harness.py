@@ -32,6 +32,8 @@ How it works:
 5. *Report.* Status (views, view changes) and mempool rejection counters of every node
    before and after, a sample of receipts (statuses), then ``report.json``,
    ``report.md`` and ``report.png`` in ``--out``; the Markdown table is also printed.
+   ``--profile`` adds py-spy profiles of some nodes during the window
+   (``profile-nodeK.txt``: shares of samples per function, see ``bench/profile.py``).
 
 The machine running the harness also runs the nodes: the harness's own CPU use (sending,
 polling) competes with them. Compare figures by ratio within one run.
@@ -49,6 +51,7 @@ import platform
 import random
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -62,6 +65,7 @@ from typing import Any
 
 import httpx
 
+from bench import profile as bench_profile
 from bench import report as reporting
 from bench import workloads
 from bench.report import SeenBlock
@@ -132,6 +136,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     output.add_argument("--out", type=Path, default=None,
                         help="output directory (default: a new one under the temp dir)")
     output.add_argument("--no-progress", action="store_true")
+    output.add_argument("--profile", action="store_true",
+                        help="py-spy the nodes of --profile-nodes during the measurement "
+                        "window (local cluster; needs py-spy in the venv or on PATH)")
+    output.add_argument("--profile-nodes", default="0,1",
+                        help="node indexes to profile (node0 is the first primary)")
+    output.add_argument("--profile-seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
     if args.seed is None:
         args.seed = random.SystemRandom().getrandbits(32)
@@ -146,6 +156,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         problems.append(f"--batch must be in 1..{rpc_batch_calls_max}")
     if args.validators < 1 or args.shards < 1 or args.senders_per_shard < 2:
         problems.append("need >= 1 validator, >= 1 shard and >= 2 senders per shard")
+    if args.profile and (args.rpc or bench_profile.py_spy_path() is None):
+        problems.append("--profile needs a local cluster and py-spy (.venv/bin/pip install "
+                        "py-spy)")
     if problems:
         parser.error("; ".join(problems))
     return args
@@ -247,9 +260,15 @@ def init_bench_cluster(directory: Path, args: argparse.Namespace,
                  consensus_overrides=parse_overrides(args.consensus) or None)
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    urls: list[str]
+    pids: list[int]  # of node processes the harness started (empty for --rpc)
+
+
 @contextmanager
 def local_cluster(args: argparse.Namespace, plan: workloads.AccountPlan,
-                  console: Any) -> Iterator[list[str]]:
+                  console: Any) -> Iterator[Target]:
     from node.setup import LocalCluster
 
     temporary = args.dir is None
@@ -261,7 +280,8 @@ def local_cluster(args: argparse.Namespace, plan: workloads.AccountPlan,
     try:
         cluster.start()
         cluster.wait_ready(timeout_seconds=ready_timeout_seconds)
-        yield list(cluster.rpc_urls)
+        yield Target(list(cluster.rpc_urls),
+                     [cluster.processes[index].pid for index in sorted(cluster.processes)])
         cluster.check_alive()
     finally:
         cluster.stop()
@@ -570,8 +590,45 @@ def machine_facts() -> dict[str, Any]:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
+class Profiler:
+    """py-spy on chosen nodes, started when the measurement window opens."""
+
+    def __init__(self, args: argparse.Namespace, pids: list[int], out: Path) -> None:
+        self.enabled = bool(args.profile and pids)
+        indexes = [int(item) for item in args.profile_nodes.split(",") if item.strip()]
+        self.targets = {index: pids[index] for index in indexes if 0 <= index < len(pids)}
+        self.seconds = min(args.profile_seconds, args.duration)
+        self.out = out
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        if self.enabled and not self.processes:
+            for index, pid in self.targets.items():
+                self.processes[index] = bench_profile.start(
+                    pid, self.seconds, self.out / f"profile-node{index}.raw.txt")
+
+    def finish(self, console: Any) -> dict[str, Any]:
+        summaries: dict[str, Any] = {}
+        for index, process in self.processes.items():
+            try:
+                _, errors = process.communicate(timeout=self.seconds + 30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, errors = process.communicate()
+            raw = self.out / f"profile-node{index}.raw.txt"
+            if not raw.exists():
+                summaries[f"node{index}"] = {"error": errors.decode(errors="replace")[-500:]}
+                continue
+            summary = bench_profile.summarize(raw.read_text())
+            summaries[f"node{index}"] = summary
+            text = bench_profile.render(f"node{index}", summary)
+            (self.out / f"profile-node{index}.txt").write_text(text)
+            console.print(text)
+        return summaries
+
+
 def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountPlan,
-             weights: dict[str, float], console: Any) -> dict[str, Any]:
+             weights: dict[str, float], console: Any, profiler: Profiler) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     control = Rpc(urls[0])
@@ -604,7 +661,7 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
         state.start = time.monotonic()
         for thread in threads:
             thread.start()
-        _watch(state, args, progress, total_seconds)
+        _watch(state, args, progress, total_seconds, profiler)
         state.stop_sending.set()
         with state.condition:
             state.condition.notify_all()
@@ -652,7 +709,7 @@ def verification_bound(validator_count: int, seconds: float = 1.0) -> dict[str, 
 
 
 def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
-           total_seconds: float) -> None:
+           total_seconds: float, profiler: Profiler) -> None:
     task = progress.add_task("warm-up", total=total_seconds, info="")
     recent: list[tuple[float, int]] = []
     while (elapsed := state.now()) < total_seconds:
@@ -664,6 +721,8 @@ def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
         span = recent[-1][0] - recent[0][0]
         tps = (recent[-1][1] - recent[0][1]) / span if span > 0 else 0.0
         phase = "warm-up" if elapsed < args.warmup else "measuring"
+        if phase == "measuring":
+            profiler.start()
         progress.update(task, completed=elapsed, description=phase, info=(
             f"sent {state.next_index:,}  finalized {committed:,}  ~{tps:,.0f} TPS  "
             f"outstanding {pending:,}  rejected {rejected:,}  lost {state.lost:,}"))
@@ -708,7 +767,6 @@ def _warn_unfunded(rpc: Rpc, plan: workloads.AccountPlan, console: Any) -> None:
 
 
 def write_outputs(result: dict[str, Any], out: Path, console: Any) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     table = reporting.markdown(result)
     (out / "report.md").write_text(table)
@@ -739,21 +797,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = args.out or Path(tempfile.gettempdir()) / time.strftime(
         "agora-bench-%Y%m%dT%H%M%SZ", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
     cluster = (_targets(args.rpc) if args.rpc else local_cluster(args, plan, console))
-    with cluster as urls:
+    with cluster as target:
         try:
-            weights = workloads.resolve(args.workload, args.mix, probe_capabilities(Rpc(urls[0])))
+            weights = workloads.resolve(args.workload, args.mix,
+                                        probe_capabilities(Rpc(target.urls[0])))
         except workloads.WorkloadUnavailable as error:
             console.print(f"[red]{error}")
             raise SystemExit(2) from error
-        result = run_load(args, urls, plan, weights, console)
+        profiler = Profiler(args, target.pids, out)
+        result = run_load(args, target.urls, plan, weights, console, profiler)
+    result["profile"] = profiler.finish(console)
     write_outputs(result, out, console)
     return 0
 
 
 @contextmanager
-def _targets(urls: list[str]) -> Iterator[list[str]]:
-    yield urls
+def _targets(urls: list[str]) -> Iterator[Target]:
+    yield Target(urls, [])
 
 
 if __name__ == "__main__":
