@@ -7,7 +7,9 @@ nodes are never paused; the sampler still takes some CPU on a small machine) and
 module turns the collapsed stacks into shares of samples per function:
 
 * *self*: the function was the innermost frame (where the CPU actually was);
-* *inclusive*: the function was anywhere on the stack (what it and its callees cost).
+* *inclusive*: the function was anywhere on the stack (what it and its callees cost);
+* *by file*: some frame of that source file was on the stack (e.g. all of
+  ``consensus/codec.py`` at once, whichever of its functions was called).
 
 Function names drop line numbers, so all lines of one function add up.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 _line_number = re.compile(r":\d+\)$")
+_file_of_frame = re.compile(r"\(([^()]*?)(?::\d+)?\)$")
 top_functions = 25
 # Frames that are on nearly every stack and say nothing about where time goes.
 _boring = ("<module>", "_run_code", "_run_module_as_main", "Command.", "Group.invoke",
@@ -49,6 +52,7 @@ def summarize(collapsed: str, top: int = top_functions) -> dict[str, Any]:
     one line per distinct stack, ``frame;frame;...;innermost count``."""
     self_samples: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    by_file: Counter[str] = Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.strip().rpartition(" ")
@@ -60,6 +64,9 @@ def summarize(collapsed: str, top: int = top_functions) -> dict[str, Any]:
         self_samples[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
+        files = {found.group(1) for frame in frames if (found := _file_of_frame.search(frame))}
+        for file in files:
+            by_file[file] += count
 
     def shares(counter: Counter[str], skip_boring: bool) -> list[tuple[str, float]]:
         rows = [(name, round(100 * count / total, 1)) for name, count in counter.most_common()
@@ -67,9 +74,11 @@ def summarize(collapsed: str, top: int = top_functions) -> dict[str, Any]:
         return rows[:top]
 
     if not total:
-        return {"samples": 0, "self_percent": [], "inclusive_percent": []}
+        return {"samples": 0, "self_percent": [], "inclusive_percent": [],
+                "by_file_percent": []}
     return {"samples": total, "self_percent": shares(self_samples, False),
-            "inclusive_percent": shares(inclusive, True)}
+            "inclusive_percent": shares(inclusive, True),
+            "by_file_percent": shares(by_file, True)}
 
 
 def render(name: str, summary: dict[str, Any]) -> str:
@@ -78,4 +87,6 @@ def render(name: str, summary: dict[str, Any]) -> str:
     lines += ["", "inclusive (anywhere on the stack):"]
     lines += [f"  {share:5.1f}%  {function}"
               for function, share in summary["inclusive_percent"]]
+    lines += ["", "by source file (any of its frames on the stack):"]
+    lines += [f"  {share:5.1f}%  {file}" for file, share in summary["by_file_percent"]]
     return "\n".join(lines) + "\n"

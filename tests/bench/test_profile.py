@@ -33,3 +33,9 @@ def test_empty_profile_and_rendering() -> None:
     text = render("node0", summarize(raw))
     assert text.startswith("## node0: 10 samples")
     assert "60.0%  to_plain (consensus/codec.py)" in text
+
+
+def test_shares_by_source_file_count_each_stack_once() -> None:
+    by_file = dict(summarize(raw)["by_file_percent"])
+    assert by_file["consensus/codec.py"] == 80.0
+    assert by_file["nacl/signing.py"] == 20.0
