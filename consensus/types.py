@@ -89,7 +89,7 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
 # -- transactions and blocks ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Transaction:
     """A client transaction, signed by ``sender`` (an ed25519 public key).
 
@@ -98,6 +98,12 @@ class Transaction:
     otherwise equal transactions distinct; replay protection is by hash within the
     validity window that ends at ``expiry_height`` (a height of the tx's home shard).
     """
+
+    # Slots by hand (not slots=True) to add two caches that are not fields: the canonical
+    # bytes and the hash, computed at most once per transaction object (they are read many
+    # times on the way from admission to finalization).
+    __slots__ = ("chain_id", "sender", "nonce", "expiry_height", "gas_limit", "contract",
+                 "method", "args", "signature", "_encoded", "_hash")
 
     chain_id: str
     sender: bytes
@@ -110,13 +116,18 @@ class Transaction:
     signature: bytes
 
     def signing_bytes(self) -> bytes:
-        return _domain(Tag.TRANSACTION) + codec.encode(_unsigned(self))
+        return _domain(Tag.TRANSACTION) + codec.encode_without_last_field(self)
 
     def encoded(self) -> bytes:
-        return codec.encode(self)
+        return codec.encode(self)  # cached in _encoded by the codec
 
     def hash(self) -> Digest:
-        return Digest(codec.digest(self.encoded()))
+        try:
+            return self._hash  # type: ignore[no-any-return]
+        except AttributeError:
+            value = Digest(codec.digest(self.encoded()))
+            object.__setattr__(self, "_hash", value)
+            return value
 
     def has_valid_signature(self) -> bool:
         return verify_signature(self.sender, self.signing_bytes(), self.signature)
@@ -231,7 +242,7 @@ class _Signed:
     tag: Tag
 
     def signing_bytes(self) -> bytes:
-        return _domain(self.tag) + codec.encode(_unsigned(self))
+        return _domain(self.tag) + codec.encode_without_last_field(self)
 
     def has_valid_signature(self, validators: tuple[bytes, ...]) -> bool:
         sender: int = self.sender  # type: ignore[attr-defined]
@@ -385,12 +396,6 @@ message_types: dict[Tag, type] = {
 }
 
 
-def _unsigned(value: object) -> tuple[object, ...]:
-    plain = codec.to_plain(value)
-    assert isinstance(plain, tuple)
-    return plain[:-1]  # the signature is always the last field
-
-
 def sign_message(message: Message, signer: Signer) -> Message:
     """Return ``message`` with its signature field set by ``signer``."""
     from dataclasses import replace
@@ -399,13 +404,13 @@ def sign_message(message: Message, signer: Signer) -> Message:
 
 
 def encode_message(message: Message) -> bytes:
-    return codec.pack((int(message.tag), codec.to_plain(message)))
+    return b"\x92" + codec.encode(int(message.tag)) + codec.encode(message)
 
 
 def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default) -> Message:
     """Decode one wire message; DecodeError for anything malformed."""
-    value = codec.unpack(data, max_bytes)
-    if not isinstance(value, tuple) or len(value) != 2:
+    value = codec.unpack(data, max_bytes, typed=True)
+    if type(value) is not tuple or len(value) != 2:
         raise DecodeError("a message is [tag, fields]")
     raw_tag, fields = value
     if type(raw_tag) is not int:
@@ -425,6 +430,7 @@ def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default
 def decode_transaction(data: bytes, max_bytes: int = 1024 * 1024) -> Transaction:
     tx = codec.decode_struct(Transaction, data, max_bytes)
     check_transaction_shape(tx)
+    object.__setattr__(tx, "_encoded", bytes(data))  # canonical: unpack checked it
     return tx
 
 
