@@ -88,7 +88,12 @@ _flat_scalars = frozenset({str, bytes, bool, type(None)})
 def _pack_int(value: int) -> bytes:
     if _int64_min <= value <= _uint64_max:
         return _pack(value)
-    return _pack(_default(value))  # an ExtType: packed natively, no callback
+    # The ext 8 format by hand (what packing `_default(value)` gives, without building an
+    # ExtType): 0xc7, payload length, type 1, two's complement big-endian payload.
+    _check_int(value)
+    length = (value.bit_length() + 8) // 8
+    header = bytes((0xC7, length, bigint_ext_type))
+    return header + value.to_bytes(length, "big", signed=True)
 
 
 def encode(value: Any, budget_elements: int) -> bytes:
