@@ -627,8 +627,58 @@ class Profiler:
         return summaries
 
 
+class CpuMeter:
+    """CPU seconds the node processes (``/proc/PID/stat``, local cluster only) and the
+    harness itself used during the measurement window. CPU time per committed tx is much
+    less sensitive to other tenants of a shared machine than TPS is."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.ticks_per_second = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.start: tuple[float, list[float | None]] | None = None
+        self.end: tuple[float, list[float | None]] | None = None
+
+    def _node_seconds(self, pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self.ticks_per_second  # utime + stime
+
+    def _read(self) -> tuple[float, list[float | None]]:
+        return time.process_time(), [self._node_seconds(pid) for pid in self.pids]
+
+    def mark_start(self) -> None:
+        if self.start is None:
+            self.start = self._read()
+
+    def mark_end(self) -> None:
+        if self.start is not None and self.end is None:
+            self.end = self._read()
+
+    def result(self, committed_txs: int, window_seconds: float) -> dict[str, Any]:
+        if self.start is None or self.end is None:
+            return {}
+        harness = self.end[0] - self.start[0]
+        nodes = [None if a is None or b is None else round(b - a, 2)
+                 for a, b in zip(self.start[1], self.end[1], strict=True)]
+        out: dict[str, Any] = {"harness_cpu_seconds": round(harness, 2),
+                               "harness_cpu_share_of_one_core": round(harness / window_seconds, 3)}
+        if nodes and all(value is not None for value in nodes):
+            total = sum(value for value in nodes if value is not None)
+            out["node_cpu_seconds"] = nodes
+            out["node_cpu_cores_busy"] = round(total / window_seconds, 2)
+            if committed_txs:
+                milliseconds = 1000 * total / committed_txs
+                out["node_cpu_ms_per_committed_tx"] = round(milliseconds, 3)
+                out["tps_if_nodes_had_every_core"] = round(
+                    (os.cpu_count() or 1) * 1000 / milliseconds)
+        return out
+
+
 def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountPlan,
-             weights: dict[str, float], console: Any, profiler: Profiler) -> dict[str, Any]:
+             weights: dict[str, float], console: Any, profiler: Profiler,
+             meter: CpuMeter) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     control = Rpc(urls[0])
@@ -661,7 +711,7 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
         state.start = time.monotonic()
         for thread in threads:
             thread.start()
-        _watch(state, args, progress, total_seconds, profiler)
+        _watch(state, args, progress, total_seconds, profiler, meter)
         state.stop_sending.set()
         with state.condition:
             state.condition.notify_all()
@@ -692,6 +742,7 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
             rejections=state.rejections, submitted_per_bucket=state.accepted_per_bucket,
             extra=extra)
     bound["fraction_reached"] = round(result["committed_tps"] / bound["bound_tps"], 3)
+    result["cpu"] = meter.result(result["committed_txs"], args.duration)
     return result
 
 
@@ -709,7 +760,7 @@ def verification_bound(validator_count: int, seconds: float = 1.0) -> dict[str, 
 
 
 def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
-           total_seconds: float, profiler: Profiler) -> None:
+           total_seconds: float, profiler: Profiler, meter: CpuMeter) -> None:
     task = progress.add_task("warm-up", total=total_seconds, info="")
     recent: list[tuple[float, int]] = []
     while (elapsed := state.now()) < total_seconds:
@@ -722,6 +773,7 @@ def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
         tps = (recent[-1][1] - recent[0][1]) / span if span > 0 else 0.0
         phase = "warm-up" if elapsed < args.warmup else "measuring"
         if phase == "measuring":
+            meter.mark_start()
             profiler.start()
         progress.update(task, completed=elapsed, description=phase, info=(
             f"sent {state.next_index:,}  finalized {committed:,}  ~{tps:,.0f} TPS  "
@@ -732,6 +784,7 @@ def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
             progress.console.print("[yellow]pre-signed pool exhausted; raise --presign-tps")
             break
         time.sleep(0.25)
+    meter.mark_end()
     progress.update(task, completed=total_seconds)
 
 
@@ -807,7 +860,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]{error}")
             raise SystemExit(2) from error
         profiler = Profiler(args, target.pids, out)
-        result = run_load(args, target.urls, plan, weights, console, profiler)
+        result = run_load(args, target.urls, plan, weights, console, profiler,
+                          CpuMeter(target.pids))
     result["profile"] = profiler.finish(console)
     write_outputs(result, out, console)
     return 0

@@ -212,6 +212,15 @@ def markdown(report: Mapping[str, Any]) -> str:
                      f"V={bound['ed25519_verify_per_second_one_core']:,}/s measured)",
                      f"{bound['bound_tps']:,} TPS; reached "
                      f"{bound.get('fraction_reached', 0):.1%}"))
+    cpu = report.get("cpu") or {}
+    if "node_cpu_ms_per_committed_tx" in cpu:
+        rows.append(("node CPU per committed tx (all nodes)",
+                     f"{cpu['node_cpu_ms_per_committed_tx']:.2f} ms; nodes kept "
+                     f"{cpu['node_cpu_cores_busy']:.2f} cores busy; "
+                     f"~{cpu['tps_if_nodes_had_every_core']:,} TPS if they had every core"))
+    if "harness_cpu_share_of_one_core" in cpu:
+        rows.append(("harness CPU (load generator and block polling)",
+                     f"{cpu['harness_cpu_share_of_one_core']:.0%} of one core"))
     if "receipt_statuses_sample" in report:
         rows.append(("receipt statuses (sample)", ", ".join(
             f"{k}: {v}" for k, v in report["receipt_statuses_sample"].items()) or "-"))

@@ -155,3 +155,18 @@ def test_markdown_shows_the_fraction_of_the_verification_bound() -> None:
                                 "bound_tps": 5_000, "fraction_reached": 0.125}})
     assert "| bound C*V/n (C=2, n=4, V=10,000/s measured) | 5,000 TPS; reached 12.5% |" \
         in markdown(report)
+
+
+def test_markdown_shows_cpu_per_committed_tx() -> None:
+    blocks, submits = blocks_fixture()
+    report = compute_report(blocks=blocks, submit_seconds=submits, warmup_seconds=2.0,
+                            duration_seconds=8.0, extra={"cpu": {
+                                "harness_cpu_seconds": 2.0,
+                                "harness_cpu_share_of_one_core": 0.25,
+                                "node_cpu_seconds": [1.0, 1.0], "node_cpu_cores_busy": 0.25,
+                                "node_cpu_ms_per_committed_tx": 400.0,
+                                "tps_if_nodes_had_every_core": 5}})
+    table = markdown(report)
+    assert "| node CPU per committed tx (all nodes) | 400.00 ms; nodes kept 0.25 cores busy; " \
+        "~5 TPS if they had every core |" in table
+    assert "| harness CPU (load generator and block polling) | 25% of one core |" in table
