@@ -283,7 +283,12 @@ def deploy(
     used_cache = cache or default_cache
 
     def body(runtime: Runtime, run: _Engine) -> Any:
-        data = source.encode("utf-8") if type(source) is str else b""
+        if type(source) is not str:
+            raise ContractFailure("source must be str", ErrorCode.INVALID_CONTRACT)
+        try:
+            data = source.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ContractFailure("source is not valid UTF-8", ErrorCode.INVALID_CONTRACT) from None
         runtime.charge(gas.storage_write_gas + len(data) * deploy_byte_gas)
         try:
             contract = used_cache.get(data)

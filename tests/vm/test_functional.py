@@ -472,3 +472,9 @@ def test_init_runs_once_at_deploy_and_cannot_be_called_again() -> None:
         address=OTHER,
     )
     assert self_call.call("run").code is ErrorCode.NO_SUCH_METHOD
+
+
+@pytest.mark.parametrize("source", [b"@export\ndef f():\n    pass\n", None, "x = '\ud800'\n"])
+def test_deploy_of_a_non_text_source_is_an_invalid_contract(source: object) -> None:
+    result = vm.deploy(DictState(), source, CONTRACT, CONTEXT, 100_000)  # type: ignore[arg-type]
+    assert result.code is ErrorCode.INVALID_CONTRACT and result.writes == ()
