@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 
 from vm.errors import InvalidValue, LimitExceeded
-from vm.gas import container_depth_max, int_bits_max
+from vm.gas import bytes_per_gas, container_depth_max, int_bits_max
 
 bigint_ext_type = 1
 _int64_min = -(2**63)
@@ -34,7 +34,8 @@ def _check_int(value: int) -> None:
 
 
 def count_elements(value: Any, budget_elements: int) -> int:
-    """Number of nodes in `value` (containers count their elements, deeply); raises
+    """Weight of `value`: one per node (containers count their elements, deeply) plus one per
+    `bytes_per_gas` bytes of each str and bytes; raises
     LimitExceeded once `budget_elements` is passed or containers nest deeper than
     `container_depth_max`. Also rejects non-canonical types. Iterative, so any value can be
     measured; the depth cap then keeps every recursive walk (CPython's own comparisons,
@@ -60,9 +61,13 @@ def count_elements(value: Any, budget_elements: int) -> int:
                     raise InvalidValue("dict keys must be str, bytes or int")
             stack.extend([(element, depth + 1) for element in item.values()])
             seen += len(item)
+        elif kind is str or kind is bytes:
+            # Weighted by size: comparing [s] * n against an equal, distinct string costs
+            # n memcmp calls of len(s) bytes each, aliasing or not.
+            seen += len(item) // bytes_per_gas
         elif kind is int:
             _check_int(item)
-        elif kind not in (str, bytes, bool, type(None)):
+        elif kind is not bool and item is not None:
             raise InvalidValue(f"cannot encode a value of type {kind.__name__}")
     return seen
 

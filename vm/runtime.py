@@ -113,6 +113,8 @@ def _count_any(value: Any, budget_elements: int) -> int:
                 raise LimitExceeded(f"containers nested deeper than {gas.container_depth_max}")
             elements = list(item.items()) if kind is dict else item
             stack.extend([(element, depth + 1) for element in elements])
+        elif kind is str or kind is bytes:
+            seen += len(item) // gas.bytes_per_gas
     return seen
 
 

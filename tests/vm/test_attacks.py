@@ -263,6 +263,26 @@ CASES: list[tuple[str, str, str | ErrorCode]] = [
         E.OUT_OF_GAS,
     ),
     (
+        "clevel_in_aliased_big_strings",
+        body('s = "x" * 200000\nt = "x" * 199999 + "x"\nitems = [s] * 100000\nreturn t in items'),
+        E.OUT_OF_GAS,
+    ),
+    (
+        "clevel_count_aliased_big_bytes",
+        body('s = b"x" * 200000\nitems = [s] * 100000\nreturn items.count(b"x" * 200000)'),
+        E.OUT_OF_GAS,
+    ),
+    (
+        "clevel_compare_lists_of_big_strings",
+        body('s = "y" * 200000\nreturn [s] * 50000 == ["y" * 200000] * 50000'),
+        E.OUT_OF_GAS,
+    ),
+    (
+        "clevel_sort_aliased_big_strings",
+        body('s = "z" * 200000\nreturn len(sorted([s] * 50000 + ["z" * 200000]))'),
+        E.OUT_OF_GAS,
+    ),
+    (
         "clevel_join_many",
         body('return "".join(["ab"] * 100000 + ["c"] * 100000)'),
         E.LIMIT_EXCEEDED,
