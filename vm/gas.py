@@ -16,12 +16,16 @@ Gas schedule (units of gas):
 | arithmetic on ints                     | `arith_gas` + result bits / `int_bits_per_gas`      |
 | str/bytes/list/tuple produced          | `arith_gas` + result bytes (or elements) / unit     |
 | `**` and `<<`                          | as arithmetic, on the result size (checked first)   |
-| compare / `in` on containers           | deep element count x `element_gas`                  |
-| sort / sorted                          | n * ceil(log2 n) x `element_gas` + deep size        |
+| compare, `in`, index, count, min, max  | deep weight x `element_gas`: one per element, plus  |
+| on containers                          | one per `bytes_per_gas` bytes of each str/bytes     |
+| sort / sorted                          | n * ceil(log2 n) x `element_gas` + deep weight      |
 | storage read                           | `storage_read_gas` + bytes x `storage_byte_gas`     |
 | storage write                          | `storage_write_gas` + bytes x `storage_byte_gas`    |
 | event                                  | `event_gas` + bytes x `event_byte_gas`              |
-| cross-contract call                    | `contract_call_gas` + argument bytes                |
+| cross-contract call                    | `contract_call_gas` + argument and result bytes     |
+|                                        | / `bytes_per_gas` (they cross as canonical copies)  |
+| loading a contract's code              | `storage_read_gas` + source bytes / `bytes_per_gas` |
+| deploy                                 | `storage_write_gas` + 4 per source byte             |
 | int <-> str conversion                 | `builtin_call_gas` + digits                         |
 
 Hard limits (a breach is `ErrorCode.LIMIT_EXCEEDED` or `CALL_DEPTH`, never a crash):
