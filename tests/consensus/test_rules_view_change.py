@@ -14,6 +14,7 @@ import pytest
 
 from consensus.replica import Ignored
 from consensus.types import (
+    Checkpoint,
     Commit,
     NewView,
     PreparedCertificate,
@@ -362,3 +363,50 @@ def test_replica_that_missed_the_new_view_rejoins_the_view_when_it_learns_it_was
     assert any(isinstance(envelope.message, Prepare) and envelope.source == 3
                for envelope in cluster.sent[before:])
     assert len(set(cluster.heights())) == 1
+
+
+def test_backup_behind_the_new_views_checkpoint_adopts_it_with_the_new_view() -> None:
+    """§4.4: NEW-VIEW names the latest stable checkpoint among the VIEW-CHANGEs; a backup
+    whose own low watermark is older takes that checkpoint (its proof is in the
+    VIEW-CHANGEs) and moves its watermarks when it installs the view."""
+    cluster = Cluster(4)
+    cluster.run_heights(3)
+    cluster.propose()
+    cluster.deliver(lambda envelope: not (isinstance(envelope.message, Checkpoint)
+                                          and envelope.target == 3))
+    cluster.drop(of_type(Checkpoint))
+    assert [cluster.replica(index).low for index in range(4)] == [4, 4, 4, 0]
+    cluster.tick(20)
+    cluster.deliver()
+    new_view = sent(cluster, NewView)[-1]
+    assert new_view.height == 4
+    replica = cluster.replica(3)
+    assert replica.view == 1 and not replica.in_view_change and replica.low == 4
+    cluster.run_heights(2)
+    assert cluster.heights() == [6, 6, 6, 6]
+
+
+def test_replica_restarted_during_a_view_change_resends_its_view_change_and_the_view_installs(
+) -> None:
+    """§4.4 / §5: VIEW-CHANGE messages are retransmitted; a replica that restarts while
+    changing views rebuilds its VIEW-CHANGE from its durable records (view, checkpoint,
+    prepared certificates) and sends it, so the view change does not hang on it."""
+    cluster = Cluster(4)
+    cluster.run_heights(1)
+    cluster.propose()
+    cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit))
+    cluster.network.clear()
+    cluster.crash(0)
+    cluster.tick(20)
+    cluster.drop(lambda envelope: envelope.source == 3)  # replica 3's VIEW-CHANGE is lost
+    cluster.crash(3)
+    cluster.restart(3)
+    cluster.tick(1)
+    resent = sent(cluster, ViewChange, 3)
+    assert len(resent) >= 1 and resent[-1].view == 1
+    assert [certificate.pre_prepare.height for certificate in resent[-1].prepared] == [1, 2]
+    cluster.deliver()
+    assert all(cluster.replica(index).view == 1 and not cluster.replica(index).in_view_change
+               for index in (1, 2, 3))
+    assert cluster.heights() == [1, 2, 2, 2]
+    cluster.assert_agreement()
