@@ -124,4 +124,4 @@ def test_more_than_f_silent_replicas_fail_the_liveness_checker() -> None:
 
 
 def test_pinned_seeds_file_parses() -> None:
-    assert all(isinstance(seed, int) for seed in pinned_seeds())
+    assert all(isinstance(seed, int) for seed, _overrides in pinned_seeds())
