@@ -410,3 +410,34 @@ def test_replica_restarted_during_a_view_change_resends_its_view_change_and_the_
                for index in (1, 2, 3))
     assert cluster.heights() == [1, 2, 2, 2]
     cluster.assert_agreement()
+
+
+def test_an_equivocating_primary_cannot_make_correct_replicas_commit_different_blocks() -> None:
+    """§4.2 / §4.4 (safety): a faulty primary sends block A to one backup and B to the
+    others; only B can gather a prepared certificate, the backup holding A never prepares,
+    and after the view change every correct replica commits B at that height."""
+    cluster = Cluster(4)
+    cluster.propose()
+    block_b = next(envelope.message for envelope in cluster.network
+                   if isinstance(envelope.message, PrePrepare))
+    cluster.network.clear()
+    block_a = make_pre_prepare(cluster, make_block(cluster, 1, 0, 0, zero_digest, 31_337))
+    inject(cluster, 1, block_a)
+    inject(cluster, 2, block_b)
+    inject(cluster, 3, block_b)
+    cluster.deliver(lambda envelope: envelope.target != 0)
+    # The faulty primary adds its COMMIT for B at replica 2 only.
+    inject(cluster, 2, sign_as(cluster, 0, Commit(
+        "scenario", 0, 0, 1, 0, block_b.digest, b"")))
+    cluster.network.clear()
+    assert cluster.heights()[1:] == [0, 1, 0]
+    assert cluster.nodes[2].store[0].block.hash() == block_b.digest
+    assert cluster.replica(1)._slots[1].prepared is None
+    cluster.crash(0)
+    cluster.tick(20)
+    cluster.deliver()
+    assert cluster.heights()[1:] == [1, 1, 1]
+    assert {cluster.nodes[index].store[0].block.hash() for index in (1, 2, 3)} == \
+        {block_b.digest}
+    cluster.run_heights(2)
+    cluster.assert_agreement()
