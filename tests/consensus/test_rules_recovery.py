@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from consensus.events import Output, PreparedRecord, VoteRecord
+from consensus.events import Output, PreparedRecord, ViewRecord, VoteRecord
 from consensus.replica import Ignored
 from consensus.types import (
     Commit,
@@ -27,6 +27,7 @@ from consensus.types import (
     Prepare,
     SyncRequest,
     SyncResponse,
+    ViewChange,
 )
 from tests.consensus.scenario import (
     Cluster,
@@ -69,6 +70,9 @@ class PersistCheckingCluster(Cluster):
             if isinstance(message, Commit):
                 assert (message.view, message.height, message.digest) in prepared, message
                 self.checked["Commit"] += 1
+            if isinstance(message, ViewChange) and message.sender == node.index:
+                assert ViewRecord(message.view, True) in durable, message.view
+                self.checked["ViewChange"] += 1
         super()._carry_out(node, out)
 
 
@@ -88,7 +92,8 @@ def signed_digests(cluster: Cluster) -> dict[tuple[str, int, int, int], set[byte
 def test_every_pre_prepare_prepare_and_commit_is_persisted_before_it_is_sent() -> None:
     """TOCS 2002 §4.2/§4.4 and the Output contract (consensus.events): a PRE-PREPARE or
     PREPARE is sent only with a VoteRecord for it in the same or an earlier persist, a
-    COMMIT only with a PreparedRecord for its certificate."""
+    COMMIT only with a PreparedRecord for its certificate, a VIEW-CHANGE only once the
+    move to its view is recorded."""
     cluster = PersistCheckingCluster(4, state_root_lag_blocks=4)
     for _ in range(3):
         cluster.propose()
@@ -112,6 +117,7 @@ def test_every_pre_prepare_prepare_and_commit_is_persisted_before_it_is_sent() -
         cluster.tick()
         cluster.deliver()
     assert min(cluster.checked[kind] for kind in ("PrePrepare", "Prepare", "Commit")) > 10
+    assert cluster.checked["ViewChange"] >= 3
     cluster.assert_agreement()
 
 
