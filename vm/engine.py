@@ -42,7 +42,6 @@ from vm.errors import (
 from vm.runtime import Frame, Runtime, contract_exceptions, failure_code
 from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
 
-deploy_byte_gas = 4  # per byte of source stored at deploy
 constructor_name = "init"  # run by deploy only, never callable afterwards
 Writes = tuple[tuple[bytes, bytes | None], ...]
 
@@ -289,7 +288,7 @@ def deploy(
             data = source.encode("utf-8")
         except UnicodeEncodeError:
             raise ContractFailure("source is not valid UTF-8", ErrorCode.INVALID_CONTRACT) from None
-        runtime.charge(gas.storage_write_gas + len(data) * deploy_byte_gas)
+        runtime.charge(gas.storage_write_gas + len(data) * gas.deploy_byte_gas)
         try:
             contract = used_cache.get(data)
         except ContractValidationError as exc:

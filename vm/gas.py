@@ -25,7 +25,7 @@ Gas schedule (units of gas):
 | cross-contract call                    | `contract_call_gas` + argument and result bytes     |
 |                                        | / `bytes_per_gas` (they cross as canonical copies)  |
 | loading a contract's code              | `storage_read_gas` + source bytes / `bytes_per_gas` |
-| deploy                                 | `storage_write_gas` + 4 per source byte             |
+| deploy                                 | `storage_write_gas` + `deploy_byte_gas` per byte    |
 | int <-> str conversion                 | `builtin_call_gas` + digits                         |
 
 Hard limits (a breach is `ErrorCode.LIMIT_EXCEEDED` or `CALL_DEPTH`, never a crash):
@@ -54,6 +54,7 @@ storage_byte_gas = 1
 event_gas = 300
 event_byte_gas = 1
 contract_call_gas = 700
+deploy_byte_gas = 4  # per byte of source stored at deploy
 
 # --- hard limits ----------------------------------------------------------------------
 gas_limit_tx_max = 10_000_000  # with the charges above, bounds memory per tx to ~100 MB
