@@ -193,11 +193,17 @@ def encode(value: Any) -> bytes:
     return _encode_any(value)
 
 
+_unsigned_names: dict[type, tuple[bytes, list[str]]] = {}
+
+
 def encode_without_last_field(value: Any) -> bytes:
     """Canonical bytes of a dataclass's fields but the last (what a signature covers)."""
-    names = [field.name for field in dataclasses.fields(value)][:-1]
-    return _array_header(len(names)) + b"".join(
-        [_encode_any(getattr(value, name)) for name in names])
+    cached = _unsigned_names.get(type(value))
+    if cached is None:
+        names = [field.name for field in dataclasses.fields(value)][:-1]
+        cached = _unsigned_names[type(value)] = (_array_header(len(names)), names)
+    header, names = cached
+    return header + b"".join([_encode_any(getattr(value, name)) for name in names])
 
 
 _hints_cache: dict[type, list[tuple[str, Any]]] = {}

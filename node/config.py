@@ -152,7 +152,7 @@ class ConsensusSection:
     view_change_backoff_factor: int = 2
     checkpoint_interval_blocks: int = 16
     watermark_window_blocks: int = 64
-    state_root_lag_blocks: int = 2
+    state_root_lag_blocks: int = 4
     sync_batch_blocks: int = 64
     # Committed tx hashes remembered for replay protection, per shard.
     recent_tx_hashes_max: int = 1_000_000

@@ -67,7 +67,7 @@ class Balance:
 class GenesisConsensus:
     """Consensus parameters every validator must share (a mismatch would fork the chain)."""
 
-    state_root_lag_blocks: int = 2
+    state_root_lag_blocks: int = 4
     checkpoint_interval_blocks: int = 16
     watermark_window_blocks: int = 64
     tx_validity_window_blocks: int = 1000

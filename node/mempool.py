@@ -162,8 +162,11 @@ class Mempool:
         self.add(tx)
         return tx
 
-    def add(self, tx: Transaction) -> bytes:
-        """Admit ``tx`` and return its hash; TxRejected (counted by reason) if refused."""
+    def add(self, tx: Transaction, *, signature_checked: bool = False) -> bytes:
+        """Admit ``tx`` and return its hash; TxRejected (counted by reason) if refused.
+
+        ``signature_checked``: the caller verified the signature already (in a worker
+        thread, off the event loop); every other check still runs here."""
         try:
             check_transaction_shape(tx)
             encoded = tx.encoded()
@@ -177,7 +180,7 @@ class Mempool:
         self._check_identity(entry)
         self._check_expiry(entry)
         self._check_capacity(entry)
-        if not tx.has_valid_signature():
+        if not signature_checked and not tx.has_valid_signature():
             self._reject(RejectReason.BAD_SIGNATURE, "signature does not verify for the sender")
         self._insert(entry)
         return entry.tx_hash

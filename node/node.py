@@ -84,6 +84,7 @@ logger = logging.getLogger(__name__)
 
 gossip_batch_txs_max = 512
 gossip_flush_interval_seconds = 0.01
+gossip_batches_queued_max = 256
 executed_roots_recovered = 256
 
 
@@ -148,6 +149,8 @@ class Node:
         self.dropped: collections.Counter[str] = collections.Counter()
         self._gossip: list[bytes] = []
         self._gossip_wakeup = trio.Event()
+        self._gossip_in_send, self._gossip_in_receive = trio.open_memory_channel[
+            tuple[bytes, ...]](gossip_batches_queued_max)
         self.peer_manager: Any = None
         self.shards: dict[int, ShardRuntime] = {}
         for shard in range(genesis.shard_count):
@@ -284,6 +287,7 @@ class Node:
             nursery.start_soon(self._metrics_loop)
             nursery.start_soon(self._network_loop)
             nursery.start_soon(self._gossip_loop)
+            nursery.start_soon(self._gossip_admission_loop)
             nursery.start_soon(self._tick_loop)
             for runtime in self.shards.values():
                 nursery.start_soon(self._replica_loop, runtime)
@@ -486,7 +490,7 @@ class Node:
             try:
                 kind, body = _decode_wire(payload)
                 if kind is WireKind.TXS:
-                    self._admit_gossip(body)
+                    self._queue_gossip(body)
                     continue
                 message = decode_message(body, self.config.network.max_frame_bytes)
             except PeerError as error:
@@ -521,19 +525,38 @@ class Node:
         for tx in good:
             self.verified.add(tx.hash())
 
-    def _admit_gossip(self, body: Any) -> None:
-        from node.mempool import TxRejected
-
-        if not isinstance(body, tuple) or len(body) > gossip_batch_txs_max:
+    def _queue_gossip(self, body: Any) -> None:
+        if type(body) is not tuple or len(body) > gossip_batch_txs_max or \
+                not all(type(raw) is bytes for raw in body):
             raise DecodeError("a tx gossip batch is a list of at most "
-                              f"{gossip_batch_txs_max} txs")
-        for raw in body:
-            if not isinstance(raw, bytes):
-                raise DecodeError("a gossiped tx is bytes")
-            try:
-                self.mempool.add_bytes(raw)
-            except TxRejected:
-                continue  # counted by the mempool under its reason
+                              f"{gossip_batch_txs_max} encoded txs")
+        try:
+            self._gossip_in_send.send_nowait(body)
+        except trio.WouldBlock:
+            self.dropped["gossip_queue_full"] += 1
+
+    async def _gossip_admission_loop(self) -> None:
+        """Admit gossiped txs; their signatures are checked in a worker thread, a batch at
+        a time, so the event loop keeps moving consensus messages meanwhile."""
+        from node.mempool import RejectReason, TxRejected
+
+        async for batch in self._gossip_in_receive:
+            txs = []
+            for raw in batch:
+                try:
+                    tx = decode_transaction(raw, self.config.mempool.tx_bytes_max)
+                except DecodeError:
+                    self.mempool.rejections[RejectReason.MALFORMED] += 1
+                    continue
+                if tx.hash() not in self.mempool and not self.is_committed(tx.hash()):
+                    txs.append(tx)
+            valid = await trio.to_thread.run_sync(
+                lambda: [tx.has_valid_signature() for tx in txs])
+            for tx, ok in zip(txs, valid):
+                try:
+                    self.mempool.add(tx, signature_checked=ok)
+                except TxRejected:
+                    continue  # counted by the mempool under its reason
 
     def submit(self, tx: Transaction) -> bytes:
         """Admit a client tx (RPC) and queue it for gossip; TxRejected on failure."""
