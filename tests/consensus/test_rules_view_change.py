@@ -441,3 +441,48 @@ def test_an_equivocating_primary_cannot_make_correct_replicas_commit_different_b
         {block_b.digest}
     cluster.run_heights(2)
     cluster.assert_agreement()
+
+
+def commit_quorums(cluster: Cluster, quorum: int) -> set[tuple[int, bytes]]:
+    """(height, digest) of every block for which a quorum sent matching COMMITs in a view."""
+    senders: dict[tuple[int, int, bytes], set[int]] = {}
+    for envelope in cluster.sent:
+        message = envelope.message
+        if isinstance(message, Commit):
+            senders.setdefault((message.view, message.height, message.digest), set()).add(
+                message.sender)
+    return {(height, digest) for (_view, height, digest), who in senders.items()
+            if len(who) >= quorum}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "replica bug (safety, reachable with state_root_lag_blocks >= 3, the node default is "
+    "4): _maybe_send_commit sends COMMIT for h when h - 1 is merely prepared "
+    "(_is_prepared_or_final), even if h - 1's own COMMIT was withheld because h - 2 is not "
+    "prepared. So h can gather a quorum of COMMITs (commit at every replica) while h - 2 "
+    "has no prepared certificate anywhere; compute_new_view stops at h - 2 and drops h - 1 "
+    "and the committed h, the new primary proposes other blocks there, and each replica "
+    "that committed h hits assert 'fork' in _deliver when its old slot.committed comes "
+    "up (with python -O it would deliver a block that does not chain). The inductive "
+    "claim in the module docstring needs 'COMMIT for h only after COMMIT for h - 1 (or h - 1 "
+    "final)', i.e. commit_sent_view == view for h - 1, not just prepared"))
+def test_block_committed_by_a_quorum_survives_the_view_change_with_deep_pipelining() -> None:
+    """§4.4 safety with Agora's pipelining: a block that gathered a quorum of COMMITs is
+    committed; every later NEW-VIEW must keep it at its height. Here three heights are in
+    flight (lag 4), the PREPAREs of the first are lost, the next two prepare."""
+    cluster = Cluster(4, state_root_lag_blocks=4)
+    for _ in range(3):
+        cluster.propose()
+    cluster.deliver(of_type(PrePrepare))
+    cluster.drop(lambda envelope: isinstance(envelope.message, Prepare)
+                 and envelope.message.height == 1)
+    cluster.deliver()
+    cluster.crash(0)
+    cluster.tick(20)
+    cluster.deliver()
+    cluster.run_heights(3)
+    heights = cluster.heights()
+    assert heights[1:] == [3, 3, 3]
+    for height, digest in commit_quorums(cluster, 3):
+        assert cluster.nodes[1].store[height - 1].block.hash() == digest, height
+    cluster.assert_agreement()
