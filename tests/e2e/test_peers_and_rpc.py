@@ -140,3 +140,41 @@ def test_malformed_rpc_input_gets_clear_errors_and_changes_nothing(tmp_path: Pat
         height = client.status()["shards"][0]["height"]
         wait_until(lambda: client.status()["shards"][0]["height"] > height, 30,
                    "the node still finalizes blocks")
+
+
+async def _subscribe_and_send(url: str, tx_hex: str, tx_hash_hex: str) -> tuple[list, dict]:
+    from tests.node.ws_client import WsClient
+
+    with trio.fail_after(60):
+        client = await WsClient.connect(url)
+        await client.send_json({"jsonrpc": "2.0", "id": 1, "method": "agora_subscribe",
+                                "params": ["newBlocks", 0]})
+        assert "result" in await client.receive_json()
+        await client.send_json({"jsonrpc": "2.0", "id": 2, "method": "agora_sendTransaction",
+                                "params": [tx_hex]})
+        await client.send_json({"jsonrpc": "2.0", "id": 3, "method": "agora_subscribe",
+                                "params": {"kind": "receipt", "target": tx_hash_hex}})
+        blocks, receipt = [], None
+        while receipt is None or len(blocks) < 2:
+            message = await client.receive_json()
+            if message.get("method") != "agora_subscription":
+                continue
+            result = message["params"]["result"]
+            if "tx_hash" in result:
+                receipt = result
+            else:
+                blocks.append(result)
+        await client.close()
+        return blocks, receipt
+
+
+def test_websocket_subscriptions_deliver_new_blocks_and_a_receipt_from_a_real_node(
+        tmp_path: Path) -> None:
+    with running_cluster(tmp_path / "cluster", validators=4, shards=1) as cluster:
+        client = cluster.client(2)
+        tx = client.build_transfer(cluster.faucet, Account.generate().address, 3, nonce=7)
+        blocks, receipt = trio.run(_subscribe_and_send, cluster.local.rpc_urls[2],
+                                   tx.encoded().hex(), tx.hash().hex())
+        heights = [block["height"] for block in blocks]
+        assert heights == sorted(heights) and len(set(heights)) == len(heights)
+        assert receipt["tx_hash"] == tx.hash().hex() and receipt["ok"]
