@@ -21,16 +21,16 @@ from tests.sim.__main__ import pinned_seeds
 
 repo_root = Path(__file__).resolve().parents[2]
 
-calm: dict[str, Any] = dict(loss_permille=0, duplicate_permille=0, reorder_permille=0,
-                            partitions=False, crashes=False,
-                            crash_between_persist_and_send=False)
-lossy: dict[str, Any] = dict(loss_permille=30, duplicate_permille=50, reorder_permille=50,
-                             delay_ms_max=20, partitions=False, crashes=False,
-                             crash_between_persist_and_send=False)
-crashing: dict[str, Any] = dict(loss_permille=10, duplicate_permille=20, reorder_permille=20,
-                                partitions=True, crashes=True,
-                                crash_between_persist_and_send=True)
-short: dict[str, Any] = dict(faulty_ms=800, byzantine=())
+calm: dict[str, Any] = {
+    "loss_permille": 0, "duplicate_permille": 0, "reorder_permille": 0, "partitions": False,
+    "crashes": False, "crash_between_persist_and_send": False}
+lossy: dict[str, Any] = {
+    "loss_permille": 30, "duplicate_permille": 50, "reorder_permille": 50, "delay_ms_max": 20,
+    "partitions": False, "crashes": False, "crash_between_persist_and_send": False}
+crashing: dict[str, Any] = {
+    "loss_permille": 10, "duplicate_permille": 20, "reorder_permille": 20, "partitions": True,
+    "crashes": True, "crash_between_persist_and_send": True}
+short: dict[str, Any] = {"faulty_ms": 800, "byzantine": ()}
 
 
 def assert_clean(seed: int, **overrides: Any) -> None:
@@ -87,7 +87,7 @@ def _trace_in_subprocess(seed: int, hash_seed: str) -> str:
     env = dict(os.environ, PYTHONHASHSEED=hash_seed)
     completed = subprocess.run([sys.executable, "-m", "tests.sim", "--seed", str(seed)],
                                cwd=repo_root, env=env, capture_output=True, text=True,
-                               timeout=120)
+                               timeout=120, check=False)
     lines = [line for line in completed.stdout.splitlines() if line.startswith("trace ")]
     assert lines, completed.stdout + completed.stderr
     return lines[-1]
