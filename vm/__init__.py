@@ -36,6 +36,20 @@ A contract:
     @view
     def balance_of(who: bytes) -> int:
         return balances.get(who, 0)
+
+The language, in short (vm/validate.py has the full allow-list):
+
+* Module level: functions, storage declarations (`Map()`, `Value()`) and constants (int,
+  str, bytes, bool, None, tuples of those). `@export` methods are callable by
+  transactions and contracts, `@view` methods also by queries and never write or emit;
+  undecorated functions are internal. `init`, if exported, runs once from `deploy`.
+* Values: None, bool, int (<= `gas.int_bits_max` bits), str, bytes, list, tuple, dict
+  (keys: int, str, bytes, bool or short tuples of those), range. No floats, no sets.
+* Storage: `m[k]`, `m[k] = v`, `del m[k]`, `k in m`, `m.get(k, d)`, `m.set/contains/delete`;
+  `v.get(d)`, `v.set(x)` (None deletes). Reads return copies; storage cannot be iterated.
+* `x += y` rebinds (`x = x + y`), it never mutates in place; comparisons do not chain;
+  `is` only compares with None. Host API: `ctx`, `require`, `revert`, `emit`, `call`,
+  `try_call`, `sha256` (vm/builtins.py).
 """
 
 from vm.contract import Contract, ContractCache, compile_contract
