@@ -28,7 +28,9 @@ How it works
   period that ends as soon as every honest replica has finalized new blocks, or fails
   when the bound (``Scenario.liveness_ms``) passes first.
 - **Checkers, after every step.** ``check_invariants()`` of the stepped replica; agreement
-  (honest replicas never finalize different blocks at one (shard, height)); durability (the
+  (honest replicas never finalize different blocks at one (shard, height)); certificate
+  agreement (no two quorums of signed COMMITs, honest and Byzantine votes alike, for
+  different blocks at one (shard, height), delivered or not); durability (the
   block store only grows, a restarted replica resumes at or above its stored tip);
   delivery order, chain links and commit certificates of delivered blocks; no equivocation
   by honest replicas, across restarts (outgoing PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT);
@@ -272,6 +274,8 @@ class Simulator:
         self.votes: dict[tuple[int, int, int, int, int], bytes] = {}
         self.certificates_checked: set[tuple[int, int, bytes]] = set()  # membership only
         self.liveness_targets: dict[tuple[int, int], int] = {}
+        self.commit_senders: dict[tuple[int, int, int, bytes], dict[int, None]] = {}
+        self.certified: dict[tuple[int, int], tuple[bytes, int]] = {}  # -> (digest, view)
         self.heal_ms = scenario.faulty_ms
         self.deadline_ms = scenario.faulty_ms + scenario.liveness_ms()
         self.done = False
@@ -559,6 +563,9 @@ class Simulator:
             from consensus.events import Send
 
             for target, item in node.adversary.transform(host, Send(to, message)):
+                if isinstance(item, Commit) and item.sender == node.index and \
+                        item.has_valid_signature(self.validators):
+                    self._count_commit(host, item)  # Byzantine votes count in certificates
                 self._send(node, host.shard, target, item, honest=False)
             return
         self._observe_outgoing(node, host, message)
@@ -783,6 +790,7 @@ class Simulator:
                       f"v{message.view} h{message.height}: {self.votes[key].hex()[:16]} and "
                       f"{message.digest.hex()[:16]}")
         if isinstance(message, Commit):
+            self._count_commit(host, message)
             if (message.view, message.height, message.digest) not in host.persisted_prepared:
                 self.fail(f"persist before send: {host.name} sent COMMIT v{message.view} "
                           f"h{message.height} without a persisted prepared certificate")
@@ -790,6 +798,25 @@ class Simulator:
                 host.persisted_votes:
             self.fail(f"persist before send: {host.name} sent {type(message).__name__} "
                       f"v{message.view} h{message.height} that is not in its records")
+
+    def _count_commit(self, host: Host, commit: Commit) -> None:
+        """Certificate agreement: a quorum of signed COMMITs for (view, height, digest) is a
+        commit certificate; two for different blocks at one height break safety even if
+        no replica delivered either yet (a syncing replica could be shown either)."""
+        key = (commit.shard, commit.view, commit.height, commit.digest)
+        senders = self.commit_senders.setdefault(key, {})
+        if commit.sender in senders:
+            return
+        senders[commit.sender] = None
+        if len(senders) != self._config(host).quorum:
+            return
+        place = (commit.shard, commit.height)
+        earlier = self.certified.setdefault(place, (commit.digest, commit.view))
+        if earlier[0] != commit.digest:
+            self.fail(f"certificate agreement: shard {commit.shard} height {commit.height} "
+                      f"has commit certificates for {earlier[0].hex()[:16]} (view "
+                      f"{earlier[1]}) and {commit.digest.hex()[:16]} (view {commit.view}, "
+                      f"signers {sorted(senders)})")
 
     def _note_progress(self, host: Host) -> None:
         key = (host.node, host.shard)
