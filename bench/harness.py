@@ -747,16 +747,16 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
 
 
 def verification_bound(validator_count: int, seconds: float = 1.0) -> dict[str, Any]:
-    """ed25519 verifications per second on one core (V), measured here just before the
-    load with the cluster idle, and the bound C * V / n (bench/micro.py explains it).
-    C is this machine's core count: meaningful when the nodes run here."""
+    """ed25519 verifications per CPU second on one core (V), measured here just before
+    the load, and the bound C * V / n (bench/micro.py explains it). C is this machine's
+    core count: meaningful when the nodes run here."""
     from bench.micro import verify_rate
 
     cores = os.cpu_count() or 1
     v = verify_rate(seconds)
     return {"cpu_count": cores, "validators": validator_count,
             "ed25519_verify_per_second_one_core": round(v),
-            "bound_tps": round(cores * v / validator_count)}
+            "bound_tps": round(cores * v / validator_count)}  # V per CPU second
 
 
 def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
