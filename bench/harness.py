@@ -743,6 +743,9 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
             extra=extra)
     bound["fraction_reached"] = round(result["committed_tps"] / bound["bound_tps"], 3)
     result["cpu"] = meter.result(result["committed_txs"], args.duration)
+    if "tps_if_nodes_had_every_core" in result["cpu"]:
+        bound["fraction_if_nodes_had_every_core"] = round(
+            result["cpu"]["tps_if_nodes_had_every_core"] / bound["bound_tps"], 3)
     return result
 
 

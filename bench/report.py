@@ -211,7 +211,10 @@ def markdown(report: Mapping[str, Any]) -> str:
         rows.append((f"bound C*V/n (C={bound['cpu_count']}, n={bound['validators']}, "
                      f"V={bound['ed25519_verify_per_second_one_core']:,}/s measured)",
                      f"{bound['bound_tps']:,} TPS; reached "
-                     f"{bound.get('fraction_reached', 0):.1%}"))
+                     f"{bound.get('fraction_reached', 0):.1%}"
+                     + (f" ({bound['fraction_if_nodes_had_every_core']:.1%} at the node CPU "
+                        "per tx, had the nodes every core)"
+                        if "fraction_if_nodes_had_every_core" in bound else "")))
     cpu = report.get("cpu") or {}
     if "node_cpu_ms_per_committed_tx" in cpu:
         rows.append(("node CPU per committed tx (all nodes)",
