@@ -112,6 +112,8 @@ class LocalNodeApi:
 
     async def wait_block(self, shard: int, height: int) -> BlockInfo:
         self._check_shard(shard)
+        if height < 1:
+            raise invalid_params("blocks start at height 1 (height 0 is the genesis state)")
         with trio.fail_after(block_wait_seconds_max):
             while self.node.store.last_height(shard) < height:
                 await self.node.block_finalized.wait()

@@ -751,7 +751,7 @@ class RpcServer:
         if kind == "newBlocks":
             shard = p_shard("target", target)
             latest = await self.api.latest_block(shard)
-            start = 0 if latest is None else latest.block.header.height + 1
+            start = 1 if latest is None else latest.block.header.height + 1  # 0: genesis, no block
             run = self._blocks_feed(shard, start)
         elif kind == "receipt":
             run = self._receipt_feed(p_digest("target", target))
