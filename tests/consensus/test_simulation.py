@@ -125,3 +125,48 @@ def test_more_than_f_silent_replicas_fail_the_liveness_checker() -> None:
 
 def test_pinned_seeds_file_parses() -> None:
     assert all(isinstance(seed, int) for seed, _overrides in pinned_seeds())
+
+
+# -- a replica bug the simulator found, reduced to a hand-driven run ----------------------
+
+
+@pytest.mark.xfail(strict=True, reason="replica bug (pinned sim seeds 31255, 32028): COMMIT for "
+                   "h needs only h-1 prepared, and NEW-VIEW stops at the first height without "
+                   "a prepared certificate; remove this mark with the fix")
+def test_new_view_keeps_a_height_that_has_a_commit_certificate() -> None:
+    """Every PREPARE of height 1 is lost; heights 2 and 3 prepare everywhere, so all four
+    replicas send COMMIT for height 3 (a commit certificate) while nobody prepared height 1.
+    The NEW-VIEW of view 1 must still re-propose the certified block at height 3."""
+    from consensus.events import MessageReceived, Output, Propose, Tick
+    from consensus.replica import Replica, ReplicaConfig
+    from consensus.types import Commit, NewView, Prepare, PrePrepare, Signer, ViewChange
+
+    def sent(out: Output, kind: type) -> list[Any]:
+        return [send.message for send in out.send if isinstance(send.message, kind)]
+
+    signers = [Signer(bytes([index + 1]) * 32) for index in range(4)]
+    validators = tuple(signer.public_key for signer in signers)
+    replicas = [Replica(ReplicaConfig("c", 0, index, validators, checkpoint_interval_blocks=2,
+                                      watermark_window_blocks=6, state_root_lag_blocks=3,
+                                      view_timeout_ticks=4, view_timeout_max_ticks=16),
+                        signers[index]) for index in range(4)]
+    pre_prepares = []
+    for height in (1, 2, 3):
+        pre_prepares += sent(replicas[0].step(Propose((), 1_000 + height)), PrePrepare)
+    assert [pp.height for pp in pre_prepares] == [1, 2, 3]
+    prepares = [prepare for backup in replicas[1:] for pp in pre_prepares
+                for prepare in sent(backup.step(MessageReceived(pp)), Prepare)]
+    commits = [commit for replica in replicas for prepare in prepares
+               if prepare.height != 1 and prepare.sender != replica.id
+               for commit in sent(replica.step(MessageReceived(prepare)), Commit)]
+    certified = {commit.sender for commit in commits if commit.height == 3}
+    assert len(certified) >= replicas[0].config.quorum  # height 3 has a commit certificate
+    view_changes = []
+    for _ in range(20):
+        for replica in replicas:
+            view_changes += sent(replica.step(Tick()), ViewChange)
+    new_views = [new_view for vc in view_changes if vc.sender != 1 and vc.view == 1
+                 for new_view in sent(replicas[1].step(MessageReceived(vc)), NewView)]
+    assert new_views
+    reproposed = {pp.height: pp.digest for pp in new_views[0].pre_prepares}
+    assert reproposed.get(3) == pre_prepares[2].digest
