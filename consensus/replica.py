@@ -17,10 +17,10 @@ How it works
 - **Pipelining.** Heights ``low < h <= low + W`` may be in flight at once (the watermarks,
   §4.3). Blocks are hash-chained, so a backup prepares ``h`` only once it knows block
   ``h - 1`` of the same view (or the finalized chain) and ``prev_hash`` matches; and a
-  replica sends COMMIT for ``h`` only when ``h - 1`` is prepared or committed. The second
-  rule means a block can only commit if its predecessor was prepared by a quorum, so the
-  NEW-VIEW can stop at the first height without a prepared certificate without dropping
-  anything that may have committed.
+  replica sends COMMIT for ``h`` only once it sent COMMIT for ``h - 1`` (or ``h - 1`` is
+  final). The second rule means every replica that helps commit ``h`` holds prepared
+  certificates for all the heights below it, so the NEW-VIEW can stop at the first height
+  without a prepared certificate without dropping anything that may have committed.
 - **Execution after ordering.** The header at height ``h`` carries the state and receipts
   roots after executing ``h - L`` (``state_root_lag_blocks``), so the primary can propose
   ``h`` as soon as ``h - L`` is executed. A replica that has executed ``h - L`` checks the
@@ -666,7 +666,7 @@ class Replica:
             if (slot is None or slot.prepared is None or slot.commit_sent_view == self.view
                     or slot.prepared.pre_prepare.view != self.view):
                 return
-            if not self._is_prepared_or_final(height - 1):
+            if not self._is_committing_or_final(height - 1):
                 return
             out.persist.append(PreparedRecord(slot.prepared))
             digest = slot.prepared.pre_prepare.digest
@@ -678,15 +678,17 @@ class Replica:
             self._maybe_committed(height)
             height += 1
 
-    def _is_prepared_or_final(self, height: int) -> bool:
+    def _is_committing_or_final(self, height: int) -> bool:
+        """We sent COMMIT for ``height`` in this view, or it is final. Requiring this (not
+        merely "prepared") of ``h - 1`` before COMMIT for ``h`` makes every replica that
+        commits ``h`` hold prepared certificates for the whole run of heights below it, so
+        a NEW-VIEW, which stops at the first height without one, keeps ``h``."""
         if height <= max(self.last_delivered, self.low):
             return True
         slot = self._slots.get(height)
         if slot is None:
             return False
-        if slot.committed is not None:
-            return True
-        return slot.prepared is not None and slot.prepared.pre_prepare.view == self.view
+        return slot.committed is not None or slot.commit_sent_view == self.view
 
     def _on_commit(self, message: Commit, out: Output) -> None:
         reason = self._view_guard(message.view, message.height)
@@ -1197,9 +1199,10 @@ class Replica:
             return
         self.stats.blocks_synced += 1
         view = item.certificate.view
-        # A certificate of a later view proves a quorum installed that view; join it unless
-        # we already voted for a later view change.
-        if view > self.view:
+        # A certificate of a view proves a quorum installed it: join it if it is later than
+        # ours, or if it is the one we are changing to (we missed its NEW-VIEW); never go
+        # back to a view before one we voted to leave.
+        if view > self.view or (view == self.view and self.in_view_change):
             self.view, self.in_view_change = view, False
             self._ticks_without_progress = 0
             self._enter_view_state()

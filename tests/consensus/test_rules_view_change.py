@@ -326,15 +326,6 @@ def test_stale_and_duplicate_view_changes_are_counted_and_ignored() -> None:
     assert ignored(replica, Ignored.STALE_VIEW) >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replica bug: a replica that sent VIEW-CHANGE for view v but missed the NEW-VIEW stays "
-    "in_view_change forever. _deliver_synced adopts a certificate's view only when "
-    "view > self.view, but a certificate of view v itself proves v was installed; and the "
-    "NEW-VIEW is never resent to it (its VIEW-CHANGE already reached the primary, and with "
-    "a quorum of VIEW-CHANGEs for v it does not resend its own), while each synced block "
-    "resets its view timer. It ignores every PRE-PREPARE/PREPARE/COMMIT (in_view_change), "
-    "never votes again and trails the others by catch-up only, so the cluster silently "
-    "runs with one fault less of tolerance"))
 def test_replica_that_missed_the_new_view_rejoins_the_view_when_it_learns_it_was_installed(
 ) -> None:
     """§4.4: a replica accepts NEW-VIEW for v and then takes part in view v; a commit
@@ -455,17 +446,6 @@ def commit_quorums(cluster: Cluster, quorum: int) -> set[tuple[int, bytes]]:
             if len(who) >= quorum}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replica bug (safety, reachable with state_root_lag_blocks >= 3, the node default is "
-    "4): _maybe_send_commit sends COMMIT for h when h - 1 is merely prepared "
-    "(_is_prepared_or_final), even if h - 1's own COMMIT was withheld because h - 2 is not "
-    "prepared. So h can gather a quorum of COMMITs (commit at every replica) while h - 2 "
-    "has no prepared certificate anywhere; compute_new_view stops at h - 2 and drops h - 1 "
-    "and the committed h, the new primary proposes other blocks there, and each replica "
-    "that committed h hits assert 'fork' in _deliver when its old slot.committed comes "
-    "up (with python -O it would deliver a block that does not chain). The inductive "
-    "claim in the module docstring needs 'COMMIT for h only after COMMIT for h - 1 (or h - 1 "
-    "final)', i.e. commit_sent_view == view for h - 1, not just prepared"))
 def test_block_committed_by_a_quorum_survives_the_view_change_with_deep_pipelining() -> None:
     """§4.4 safety with Agora's pipelining: a block that gathered a quorum of COMMITs is
     committed; every later NEW-VIEW must keep it at its height. Here three heights are in
