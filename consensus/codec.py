@@ -141,8 +141,16 @@ def _array_header(length: int) -> bytes:
 
 
 def _encode_scalar(value: Any) -> bytes:
-    _check_plain(value, "value")
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    kind = type(value)
+    if kind is bytes or kind is str or kind is bool or value is None:
+        return _packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    if kind is int and int_min <= value <= int_max:
+        return _packb(value)  # type: ignore[no-any-return]
+    _check_plain(value, "value")  # raises with the reason, or an IntEnum passes
+    return _packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+_packb = msgpack.packb
 
 
 _encoders: dict[type, Any] = {}
