@@ -278,6 +278,13 @@ def inject(cluster: Cluster, target: int, message: Message) -> Output:
     return cluster.step(target, MessageReceived(decode_message(encode_message(message))))
 
 
+def within(*groups: list[int]) -> Callable[[Envelope], bool]:
+    """Envelopes between replicas of one group (deliver these while partitioned)."""
+    group_of = {index: number for number, group in enumerate(groups) for index in group}
+    return lambda envelope: group_of.get(envelope.source, -1) == group_of.get(
+        envelope.target, -2)
+
+
 def partition(cluster: Cluster, *groups: list[int]) -> int:
     """Drop every queued envelope between replicas of different groups."""
     group_of = {index: number for number, group in enumerate(groups) for index in group}

@@ -38,8 +38,10 @@ from tests.consensus.scenario import (
     make_block,
     make_pre_prepare,
     of_type,
+    partition,
     sign_as,
     to,
+    within,
 )
 
 
@@ -444,3 +446,36 @@ def test_replica_does_not_flood_peers_with_sync_requests_they_cannot_serve() -> 
     requests = [envelope for envelope in cluster.sent if isinstance(envelope.message,
                                                                     SyncRequest)]
     assert 1 <= len(requests) <= 3
+
+
+def test_a_partitioned_minority_commits_nothing_and_the_quorum_side_goes_on() -> None:
+    """§2 / §4.2: a quorum is needed to prepare and commit, so with the replicas split
+    2 / 2 nothing commits anywhere, while a 3 / 1 split lets the side of 3 go on; after the
+    partition heals the cut-off replica catches up and all agree."""
+    cluster = Cluster(4)
+    cluster.run_heights(2)
+
+    def round_in(*groups: list[int]) -> None:
+        cluster.deliver(within(*groups))
+        partition(cluster, *groups)  # what crossed the cut is lost
+
+    cluster.propose()
+    round_in([0, 1], [2, 3])
+    assert cluster.heights() == [2, 2, 2, 2]
+    cluster.tick(20)  # no progress: all time out; view 1 needs 3 VIEW-CHANGEs, still split
+    round_in([0, 1], [2, 3])
+    assert all(cluster.replica(index).in_view_change for index in range(4))
+    # The split changes to 3 / 1: the side of 3 finishes the view change and goes on.
+    for _ in range(4):
+        cluster.tick(20)
+        round_in([0, 1, 2], [3])
+        if not cluster.replica(0).in_view_change:
+            break
+    for _ in range(3):
+        if cluster.replica(cluster.primary)._proposal_height() is not None:
+            cluster.propose()
+        round_in([0, 1, 2], [3])
+    assert cluster.heights()[3] == 2 and min(cluster.heights()[:3]) >= 4
+    catch_up(cluster, 3)
+    assert len(set(cluster.heights())) == 1
+    cluster.assert_agreement()
