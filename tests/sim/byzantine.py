@@ -65,6 +65,9 @@ class Adversary:
         self.seen: list[Message] = []  # reservoir of genuine messages received
         self.seen_view_changes: dict[tuple[int, int, int], ViewChange] = {}  # (shard, view, sender)
         self.actions = 0
+        # Equivocation: per (shard, view) the backups shown the other chain, and the other
+        # chain's block hash for each block hash of the real one.
+        self.forks: dict[tuple[int, int], tuple[list[int], dict[bytes, bytes]]] = {}
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -113,6 +116,11 @@ class Adversary:
             self.log(host, f"withholds {type(message).__name__} v{message.view}")
             return []
         items: list[Item] = [(send.to, message)]
+        if own and isinstance(message, NewView) and self.has("equivocate") and send.to is None:
+            # A NEW-VIEW for only some of the backups: the others must time out or catch up.
+            chosen = self.rng.sample(self.others(), self.rng.randint(1, len(self.others())))
+            items = [(recipient, message) for recipient in sorted(chosen)]
+            self.log(host, f"sends NEW-VIEW v{message.view} only to {sorted(chosen)}")
         if own and isinstance(message, PrePrepare):
             if self.has("invalid_proposal") and self.rng.random() < 0.7:
                 items = self.invalid_proposal(host, send.to, message)
@@ -139,22 +147,31 @@ class Adversary:
 
     def equivocate_proposal(self, host: Host, to: int | None,
                             message: PrePrepare) -> list[Item]:
+        """Fork the chain: a fixed part of the backups (per shard and view) sees blocks
+        that differ from what the others see and chain onto each other, so each side
+        can link and prepare; colluding Byzantine backups vote for both sides."""
+        rng = self.rng
+        group_b, alternative_of = self.forks.setdefault(
+            (message.shard, message.view),
+            (sorted(rng.sample(self.others(), max(1, len(self.others()) // 2))), {}))
         header = message.block.header
-        alternative = Block(replace(header, timestamp_ms=header.timestamp_ms + 1
-                                    + self.rng.randrange(100)), message.block.txs)
-        if self.rng.random() < 0.5 and message.block.txs:
-            txs = message.block.txs[:-1]
-            alternative = Block(replace(header, tx_root=tx_root(txs)), txs)
+        txs = message.block.txs
+        if txs and rng.random() < 0.5:
+            txs = txs[:-1]
+        alternative = Block(replace(
+            header, prev_hash=alternative_of.get(header.prev_hash, header.prev_hash),
+            timestamp_ms=header.timestamp_ms + 1 + rng.randrange(100), tx_root=tx_root(txs)),
+            txs)
+        alternative_of[message.digest] = alternative.hash()
         other = self.sign(replace(message, block=alternative, digest=alternative.hash()))
         sides = self.sim.equivocated.setdefault(
             (message.shard, message.view, message.height), [])
         sides += [digest for digest in (message.digest, other.digest) if digest not in sides]
         recipients = self.others() if to is None else [to]
-        items: list[Item] = []
-        for recipient in recipients:
-            items.append((recipient, message if self.rng.random() < 0.5 else other))
-        self.log(host, f"equivocates PRE-PREPARE v{message.view} h{message.height}")
-        return items
+        self.log(host, f"equivocates PRE-PREPARE v{message.view} h{message.height}: "
+                       f"{group_b} see another chain")
+        return [(recipient, other if recipient in group_b else message)
+                for recipient in recipients]
 
     def invalid_proposal(self, host: Host, to: int | None, message: PrePrepare) -> list[Item]:
         kind = self.rng.choice((
