@@ -75,6 +75,17 @@ def test_two_byzantine_replicas_of_seven_are_survived(pair: tuple[str, str]) -> 
                  faulty_ms=600, byzantine=((0, (pair[0],)), (1, (pair[1],))), **calm)
 
 
+@pytest.mark.parametrize("validators,seed", [(4, 701), (4, 702), (7, 703), (7, 704)])
+def test_colluding_primaries_that_fork_the_chain_cannot_break_safety(validators: int,
+                                                                     seed: int) -> None:
+    # f equivocating nodes: primaries show each side of the backups its own hash chain,
+    # Byzantine backups vote for both sides, NEW-VIEWs reach only some backups.
+    byzantine = ((0, ("equivocate",)),) if validators == 4 else \
+        ((0, ("equivocate",)), (1, ("equivocate",)))
+    assert_clean(seed, validators=validators, shards=2, faulty_ms=800, byzantine=byzantine,
+                 fork_equivocation=True, **lossy)
+
+
 def test_the_same_seed_gives_the_same_trace_hash() -> None:
     first = run_simulation(7)
     second = run_simulation(7)

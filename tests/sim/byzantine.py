@@ -116,7 +116,8 @@ class Adversary:
             self.log(host, f"withholds {type(message).__name__} v{message.view}")
             return []
         items: list[Item] = [(send.to, message)]
-        if own and isinstance(message, NewView) and self.has("equivocate") and send.to is None:
+        if own and isinstance(message, NewView) and self.has("equivocate") and \
+                self.sim.scenario.fork_equivocation and send.to is None:
             # A NEW-VIEW for only some of the backups: the others must time out or catch up.
             chosen = self.rng.sample(self.others(), self.rng.randint(1, len(self.others())))
             items = [(recipient, message) for recipient in sorted(chosen)]
@@ -124,6 +125,8 @@ class Adversary:
         if own and isinstance(message, PrePrepare):
             if self.has("invalid_proposal") and self.rng.random() < 0.7:
                 items = self.invalid_proposal(host, send.to, message)
+            elif self.has("equivocate") and self.sim.scenario.fork_equivocation:
+                items = self.fork_proposal(host, send.to, message)
             elif self.has("equivocate"):
                 items = self.equivocate_proposal(host, send.to, message)
         elif own and isinstance(message, (Prepare, Commit)) and self.has("equivocate"):
@@ -146,6 +149,27 @@ class Adversary:
         return items
 
     def equivocate_proposal(self, host: Host, to: int | None,
+                            message: PrePrepare) -> list[Item]:
+        """Different blocks (another timestamp, maybe fewer txs) to a random half of the
+        backups, chosen anew for every PRE-PREPARE."""
+        header = message.block.header
+        alternative = Block(replace(header, timestamp_ms=header.timestamp_ms + 1
+                                    + self.rng.randrange(100)), message.block.txs)
+        if self.rng.random() < 0.5 and message.block.txs:
+            txs = message.block.txs[:-1]
+            alternative = Block(replace(header, tx_root=tx_root(txs)), txs)
+        other = self.sign(replace(message, block=alternative, digest=alternative.hash()))
+        sides = self.sim.equivocated.setdefault(
+            (message.shard, message.view, message.height), [])
+        sides += [digest for digest in (message.digest, other.digest) if digest not in sides]
+        recipients = self.others() if to is None else [to]
+        items: list[Item] = []
+        for recipient in recipients:
+            items.append((recipient, message if self.rng.random() < 0.5 else other))
+        self.log(host, f"equivocates PRE-PREPARE v{message.view} h{message.height}")
+        return items
+
+    def fork_proposal(self, host: Host, to: int | None,
                             message: PrePrepare) -> list[Item]:
         """Fork the chain: a fixed part of the backups (per shard and view) sees blocks
         that differ from what the others see and chain onto each other, so each side

@@ -64,6 +64,10 @@ class Scenario:
     faulty_ms: int
     liveness_blocks: int  # every honest replica finalizes this many blocks past the heal tip
     broken: tuple[int, str] | None = None  # test-only: (node, fault) the checkers must catch
+    # Equivocating primaries fork the chain consistently per view (each side links) and
+    # deliver NEW-VIEWs partially. Not drawn: drawing it would change every seed's
+    # scenario and so every pinned seed; pytest and pinned overrides turn it on.
+    fork_equivocation: bool = False
 
     @property
     def f(self) -> int:
