@@ -623,7 +623,7 @@ class Profiler:
             summaries[f"node{index}"] = summary
             text = bench_profile.render(f"node{index}", summary)
             (self.out / f"profile-node{index}.txt").write_text(text)
-            console.print(text)
+            console.print(f"profile of node{index}: {self.out / f'profile-node{index}.txt'}")
         return summaries
 
 
@@ -828,7 +828,7 @@ def write_outputs(result: dict[str, Any], out: Path, console: Any) -> None:
     (out / "report.md").write_text(table)
     reporting.plot(result, str(out / "report.png"), title=result["config"]["setup"] + "; "
                    + result["config"]["workload"] + "; " + result["config"]["mode"])
-    console.print(table)
+    print(table, flush=True)  # plain stdout: rich would wrap the table at the terminal width
     console.print(f"written: {out}/report.json, report.md, report.png")
 
 
