@@ -39,6 +39,7 @@ from tests.consensus.scenario import (
     make_pre_prepare,
     of_type,
     partition,
+    sent,
     sign_as,
     to,
     within,
@@ -479,3 +480,33 @@ def test_a_partitioned_minority_commits_nothing_and_the_quorum_side_goes_on() ->
     catch_up(cluster, 3)
     assert len(set(cluster.heights())) == 1
     cluster.assert_agreement()
+
+
+def test_restart_from_a_compacted_log_keeps_every_promise() -> None:
+    """§4.3 / §5: after a stable checkpoint the log may be truncated to what a restart still
+    needs (``Replica.durable_records``); a replica restarted from that log still refuses
+    to prepare another digest for a (view, height) it prepared, and still reports its
+    prepared certificates in its VIEW-CHANGE."""
+    cluster = Cluster(4)
+    cluster.run_heights(4)
+    cluster.propose()
+    genuine = next(envelope.message for envelope in cluster.network
+                   if isinstance(envelope.message, PrePrepare))
+    cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit))
+    cluster.network.clear()
+    node = cluster.nodes[1]
+    assert cluster.replica(1).low == 4
+    node.records = list(cluster.replica(1).durable_records())
+    cluster.crash(1)
+    cluster.restart(1)
+    replica = cluster.replica(1)
+    assert replica.low == 4 and replica.view == 0 and replica._slots[5].prepared is not None
+    twin = make_pre_prepare(cluster, make_block(cluster, 5, 0, 0, genuine.block.header.prev_hash,
+                                                genuine.block.header.timestamp_ms + 1))
+    assert inject(cluster, 1, twin).send == []
+    assert ignored(replica, Ignored.CONFLICTS_WITH_VOTE) == 1
+    cluster.tick(20, only=[1])
+    change = sent(cluster, ViewChange, 1)[-1]
+    assert change.height == 4 and len(change.checkpoint_proof) >= 3
+    assert [certificate.pre_prepare.digest for certificate in change.prepared] == \
+        [genuine.digest]
