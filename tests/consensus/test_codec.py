@@ -28,8 +28,8 @@ from consensus.types import (
     CommitCertificate,
     CommittedBlock,
     Message,
-    PrePrepare,
     Prepare,
+    PrePrepare,
     Tag,
     Transaction,
     decode_message,
@@ -52,8 +52,10 @@ decoders: dict[str, Decoder] = {
     "transaction": decode_transaction,
     "record": decode_record,
     "unpack": codec.unpack,
-    **{f"struct {cls.__name__}": (lambda data, cls=cls: codec.decode_struct(cls, data))
-       for cls in struct_strategies},
+    **{
+        f"struct {cls.__name__}": (lambda data, cls=cls: codec.decode_struct(cls, data))
+        for cls in struct_strategies
+    },
 }
 
 
@@ -85,19 +87,30 @@ def reference_pack(value: Any, widen: int = -1) -> tuple[bytes, int]:
             return b"\xc3" if item else b"\xc2"
         if isinstance(item, int):
             if wide():
-                return (b"\xcf" + struct.pack(">Q", item) if item >= 0
-                        else b"\xd3" + struct.pack(">q", item))
+                return (
+                    b"\xcf" + struct.pack(">Q", item)
+                    if item >= 0
+                    else b"\xd3" + struct.pack(">q", item)
+                )
             if 0 <= item < 128:
                 return struct.pack("B", item)
             if -32 <= item < 0:
                 return struct.pack("b", item)
             if item >= 0:
-                for code, fmt, limit in ((0xCC, ">B", 0xFF), (0xCD, ">H", 0xFFFF),
-                                         (0xCE, ">I", 0xFFFFFFFF), (0xCF, ">Q", 2**64 - 1)):
+                for code, fmt, limit in (
+                    (0xCC, ">B", 0xFF),
+                    (0xCD, ">H", 0xFFFF),
+                    (0xCE, ">I", 0xFFFFFFFF),
+                    (0xCF, ">Q", 2**64 - 1),
+                ):
                     if item <= limit:
                         return bytes([code]) + struct.pack(fmt, item)
-            for code, fmt, limit in ((0xD0, ">b", 2**7), (0xD1, ">h", 2**15),
-                                     (0xD2, ">i", 2**31), (0xD3, ">q", 2**63)):
+            for code, fmt, limit in (
+                (0xD0, ">b", 2**7),
+                (0xD1, ">h", 2**15),
+                (0xD2, ">i", 2**31),
+                (0xD3, ">q", 2**63),
+            ):
                 if item >= -limit:
                     return bytes([code]) + struct.pack(fmt, item)
         if isinstance(item, str):
@@ -106,15 +119,21 @@ def reference_pack(value: Any, widen: int = -1) -> tuple[bytes, int]:
                 return b"\xdb" + struct.pack(">I", len(raw)) + raw
             if len(raw) < 32:
                 return bytes([0xA0 | len(raw)]) + raw
-            for code, fmt, limit in ((0xD9, ">B", 0xFF), (0xDA, ">H", 0xFFFF),
-                                     (0xDB, ">I", 2**32 - 1)):
+            for code, fmt, limit in (
+                (0xD9, ">B", 0xFF),
+                (0xDA, ">H", 0xFFFF),
+                (0xDB, ">I", 2**32 - 1),
+            ):
                 if len(raw) <= limit:
                     return bytes([code]) + struct.pack(fmt, len(raw)) + raw
         if isinstance(item, bytes):
             if wide():
                 return b"\xc6" + struct.pack(">I", len(item)) + item
-            for code, fmt, limit in ((0xC4, ">B", 0xFF), (0xC5, ">H", 0xFFFF),
-                                     (0xC6, ">I", 2**32 - 1)):
+            for code, fmt, limit in (
+                (0xC4, ">B", 0xFF),
+                (0xC5, ">H", 0xFFFF),
+                (0xC6, ">I", 2**32 - 1),
+            ):
                 if len(item) <= limit:
                     return bytes([code]) + struct.pack(fmt, len(item)) + item
         if isinstance(item, tuple):
@@ -147,7 +166,8 @@ def test_reference_encoder_agrees_with_the_codec(message: Message) -> None:
 @typed
 @given(messages, st.data())
 def test_decoding_rejects_a_message_with_any_one_header_encoded_wider_than_needed(
-        message: Message, data: st.DataObject) -> None:
+    message: Message, data: st.DataObject
+) -> None:
     """One value, one encoding: an int, str, bin or array header in a wider form than the
     minimal one is refused (otherwise two byte strings would hash differently for one
     value)."""
@@ -160,10 +180,18 @@ def test_decoding_rejects_a_message_with_any_one_header_encoded_wider_than_neede
         decode_message(widened)
 
 
-@pytest.mark.parametrize("wide", [
-    b"\xcc\x05", b"\xcd\x00\x05", b"\xce\x00\x00\x00\x05", b"\xcf" + bytes(7) + b"\x05",
-    b"\xd0\x05", b"\xd3" + bytes(7) + b"\x05", b"\xd0\xff",
-])
+@pytest.mark.parametrize(
+    "wide",
+    [
+        b"\xcc\x05",
+        b"\xcd\x00\x05",
+        b"\xce\x00\x00\x00\x05",
+        b"\xcf" + bytes(7) + b"\x05",
+        b"\xd0\x05",
+        b"\xd3" + bytes(7) + b"\x05",
+        b"\xd0\xff",
+    ],
+)
 def test_an_int_encoded_wider_than_needed_is_refused(wide: bytes) -> None:
     """A height of 5 must be the one byte 0x05 (and -1 the byte 0xff)."""
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
@@ -186,11 +214,19 @@ def test_arbitrary_bytes_raise_only_decode_error(name: str, data: bytes) -> None
 
 
 plain_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
-              st.binary(max_size=40), st.text(max_size=10)),
-    lambda inner: st.one_of(st.lists(inner, max_size=8),
-                            st.dictionaries(st.text(max_size=3), inner, max_size=2)),
-    max_leaves=30)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(),
+        st.binary(max_size=40),
+        st.text(max_size=10),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=8), st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=30,
+)
 
 
 @pytest.mark.parametrize("name", sorted(decoders))
@@ -207,8 +243,9 @@ def test_arbitrary_msgpack_values_raise_only_decode_error(name: str, value: Any)
 
 @typed
 @given(messages, st.data())
-def test_a_message_with_random_fields_raises_only_decode_error(message: Message,
-                                                               data: st.DataObject) -> None:
+def test_a_message_with_random_fields_raises_only_decode_error(
+    message: Message, data: st.DataObject
+) -> None:
     """A right tag with fields of random types and arity."""
     fields = data.draw(st.lists(plain_values, max_size=10))
     try:
@@ -279,8 +316,7 @@ def test_a_field_of_the_wrong_type_is_refused(kind: str, data: st.DataObject) ->
 @pytest.mark.parametrize("kind", sorted(message_strategies))
 @typed
 @given(data=st.data())
-def test_a_message_with_a_field_missing_or_added_is_refused(kind: str,
-                                                           data: st.DataObject) -> None:
+def test_a_message_with_a_field_missing_or_added_is_refused(kind: str, data: st.DataObject) -> None:
     message = data.draw(message_strategies[kind])
     fields = list(codec.to_plain(message))
     for wrong in (fields[:-1], [*fields, fields[-1]], [], [fields]):
@@ -288,8 +324,9 @@ def test_a_message_with_a_field_missing_or_added_is_refused(kind: str,
             decode_message(msgpack.packb([int(message.tag), wrong], use_bin_type=True))
 
 
-@pytest.mark.parametrize("tag", [0, 10, 99, 255, -1, 2**40, int(Tag.TRANSACTION), True,
-                                 "2", b"\x02", None, 2.0])
+@pytest.mark.parametrize(
+    "tag", [0, 10, 99, 255, -1, 2**40, int(Tag.TRANSACTION), True, "2", b"\x02", None, 2.0]
+)
 def test_an_unknown_or_ill_typed_message_tag_is_refused(tag: object) -> None:
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
     data = msgpack.packb([tag, codec.to_plain(prepare)], use_bin_type=True)
@@ -305,27 +342,36 @@ def test_a_message_that_is_not_a_tag_and_fields_pair_is_refused(shape: object) -
 
 def test_every_tag_decodes_only_the_fields_of_its_own_type() -> None:
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
-    for tag in (Tag.PRE_PREPARE, Tag.CHECKPOINT, Tag.VIEW_CHANGE, Tag.NEW_VIEW,
-                Tag.SYNC_REQUEST, Tag.SYNC_RESPONSE):
+    for tag in (
+        Tag.PRE_PREPARE,
+        Tag.CHECKPOINT,
+        Tag.VIEW_CHANGE,
+        Tag.NEW_VIEW,
+        Tag.SYNC_REQUEST,
+        Tag.SYNC_RESPONSE,
+    ):
         with pytest.raises(DecodeError):
-            decode_message(msgpack.packb([int(tag), codec.to_plain(prepare)],
-                                         use_bin_type=True))
-    commit = decode_message(msgpack.packb([int(Tag.COMMIT), codec.to_plain(prepare)],
-                                          use_bin_type=True))
+            decode_message(msgpack.packb([int(tag), codec.to_plain(prepare)], use_bin_type=True))
+    commit = decode_message(
+        msgpack.packb([int(Tag.COMMIT), codec.to_plain(prepare)], use_bin_type=True)
+    )
     assert isinstance(commit, Commit)  # same fields, another domain: the signature differs
 
 
-@pytest.mark.parametrize("blob", [
-    b"\xc1",  # never used
-    b"\xca\x3f\x80\x00\x00",  # float32
-    b"\xcb" + struct.pack(">d", 1.0),  # float64
-    b"\x80",  # empty map
-    b"\x81\xa1a\x01",  # map
-    b"\xd4\x01\x00",  # fixext
-    b"\xd6\xff\x00\x00\x00\x00",  # timestamp ext
-    b"\xa2\xff\xfe",  # invalid UTF-8
-    b"\x92\x03",  # array shorter than it says
-])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"\xc1",  # never used
+        b"\xca\x3f\x80\x00\x00",  # float32
+        b"\xcb" + struct.pack(">d", 1.0),  # float64
+        b"\x80",  # empty map
+        b"\x81\xa1a\x01",  # map
+        b"\xd4\x01\x00",  # fixext
+        b"\xd6\xff\x00\x00\x00\x00",  # timestamp ext
+        b"\xa2\xff\xfe",  # invalid UTF-8
+        b"\x92\x03",  # array shorter than it says
+    ],
+)
 def test_msgpack_forms_outside_the_canonical_subset_are_refused(blob: bytes) -> None:
     for decoder in decoders.values():
         with pytest.raises(DecodeError):
@@ -340,8 +386,14 @@ def test_an_empty_ext_is_refused_and_never_read_as_a_two_field_struct(name: str)
 
 def test_shape_checks_refuse_wrong_sizes_and_ranges() -> None:
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
-    for index, value in ((5, bytes(31)), (5, bytes(33)), (6, bytes(63)), (3, 2**63),
-                         (1, -1), (4, -5)):
+    for index, value in (
+        (5, bytes(31)),
+        (5, bytes(33)),
+        (6, bytes(63)),
+        (3, 2**63),
+        (1, -1),
+        (4, -5),
+    ):
         with pytest.raises(DecodeError):
             decode_message(_replace_field(prepare, index, value))
 
@@ -349,9 +401,16 @@ def test_shape_checks_refuse_wrong_sizes_and_ranges() -> None:
 def test_transaction_shape_checks_refuse_bad_keys_methods_and_ranges() -> None:
     tx = Transaction("c", bytes(32), 1, 5, 100, b"", "transfer", b"\x90", bytes(64))
     assert decode_transaction(tx.encoded()) == tx
-    for change in ({"sender": bytes(31)}, {"signature": bytes(65)}, {"contract": bytes(5)},
-                   {"method": ""}, {"method": "m" * 65}, {"expiry_height": 2**63},
-                   {"gas_limit": -1}, {"nonce": -1}):
+    for change in (
+        {"sender": bytes(31)},
+        {"signature": bytes(65)},
+        {"contract": bytes(5)},
+        {"method": ""},
+        {"method": "m" * 65},
+        {"expiry_height": 2**63},
+        {"gas_limit": -1},
+        {"nonce": -1},
+    ):
         from dataclasses import replace
 
         with pytest.raises(DecodeError):
@@ -410,8 +469,16 @@ def test_records_apply_the_same_shape_checks_as_messages() -> None:
 
 
 def test_a_vote_record_re_checks_the_message_inside() -> None:
-    bad = PrePrepare("c", 0, 0, 1, 0, b"abc", Block(BlockHeader(
-        "c", 0, 1, bytes(32), 0, 0, 1, bytes(32), 0, bytes(32), bytes(32)), ()), bytes(64))
+    bad = PrePrepare(
+        "c",
+        0,
+        0,
+        1,
+        0,
+        b"abc",
+        Block(BlockHeader("c", 0, 1, bytes(32), 0, 0, 1, bytes(32), 0, bytes(32), bytes(32)), ()),
+        bytes(64),
+    )
     with pytest.raises(DecodeError):
         decode_record(encode_record(VoteRecord(bad)))
     assert decode_record(encode_record(ViewRecord(3, True))) == ViewRecord(3, True)

@@ -48,8 +48,10 @@ class BoundedCluster(Cluster):
             "executed": len(replica._executed),
             "peer_heights": len(replica._peer_heights),
             "ignored_reasons": len(replica.stats.ignored),
-            "votes_per_slot": max((len(slot.prepares) + len(slot.commits)
-                                   for slot in replica._slots.values()), default=0),
+            "votes_per_slot": max(
+                (len(slot.prepares) + len(slot.commits) for slot in replica._slots.values()),
+                default=0,
+            ),
         }
         bounds = {
             "slots": window,
@@ -70,7 +72,8 @@ class BoundedCluster(Cluster):
 
 
 def test_replica_memory_stays_bounded_over_a_long_run_with_view_changes_and_restarts(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # A small signature cache, so that its eviction is exercised within the run.
     monkeypatch.setattr(replica_module, "verified_cache_entries_max", verified_cache_small)
     cluster = BoundedCluster(4, state_root_lag_blocks=3)
@@ -84,8 +87,10 @@ def test_replica_memory_stays_bounded_over_a_long_run_with_view_changes_and_rest
             for _ in range(200):
                 cluster.tick()
                 cluster.deliver()
-                if not any(cluster.replica(i).in_view_change for i in range(4)
-                           if i != crashed) and cluster.primary != crashed:
+                if (
+                    not any(cluster.replica(i).in_view_change for i in range(4) if i != crashed)
+                    and cluster.primary != crashed
+                ):
                     break
         elif height % 25 == 12 and crashed is not None:
             cluster.restart(crashed)

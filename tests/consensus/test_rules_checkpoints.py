@@ -7,11 +7,9 @@ Agora's (replica docstring, "Execution after ordering").
 
 from __future__ import annotations
 
-import pytest
-
 from consensus.events import Executed, Output, StableCheckpointRecord
 from consensus.replica import Ignored
-from consensus.types import Checkpoint, Commit, PrePrepare, Prepare
+from consensus.types import Checkpoint, Commit, Prepare, PrePrepare
 from tests.consensus.scenario import (
     Cluster,
     all_of,
@@ -106,8 +104,7 @@ def test_stable_checkpoint_moves_the_watermarks_and_garbage_collects_the_log() -
         assert replica._slots == {} and replica._checkpoints == {}
         assert all(key[2] > replica.low for key in replica._signed)
     # The shell is told it may prune its consensus records at each stable checkpoint.
-    assert [through for index, through in cluster.prunes if index == 0] == list(
-        range(4, 41, 4))
+    assert [through for index, through in cluster.prunes if index == 0] == list(range(4, 41, 4))
 
 
 def test_replica_halts_when_its_state_root_differs_from_a_stable_checkpoint() -> None:
@@ -116,10 +113,11 @@ def test_replica_halts_when_its_state_root_differs_from_a_stable_checkpoint() ->
     no votes)."""
     cluster = Cluster(4)
     cluster.nodes[3].auto_execute = False
-    for height in range(1, 5):
+    for _ in range(4):
         cluster.propose()
-        cluster.deliver(lambda envelope: not (isinstance(envelope.message, Checkpoint)
-                                              and envelope.target == 3))
+        cluster.deliver(
+            lambda envelope: not (isinstance(envelope.message, Checkpoint) and envelope.target == 3)
+        )
         execute_pending(cluster, 3, wrong_height=4)
     replica = cluster.replica(3)
     assert replica.halted is None and replica.last_executed == 4
@@ -135,8 +133,9 @@ def test_replica_halts_when_its_state_root_differs_from_a_stable_checkpoint() ->
     assert cluster.heights()[:3] == [5, 5, 5]
 
 
-def test_replica_halts_when_it_executes_a_state_root_that_differs_from_an_already_stable_checkpoint(
-) -> None:
+def test_replica_halts_when_it_executes_a_state_root_that_differs_from_an_already_stable_checkpoint() -> (
+    None
+):
     """§4.3: the stable checkpoint's state digest is the quorum's; a replica that adopted
     the checkpoint before executing that height (it was slow to execute) must still
     compare its own root when it executes it, and halt on a difference."""
@@ -187,8 +186,9 @@ def test_replica_halts_when_a_committed_header_carries_roots_that_differ_from_it
     assert replica.halted is not None and "roots" in replica.halted
 
 
-def test_checkpoints_that_are_stale_misaligned_beyond_the_window_or_conflicting_are_ignored(
-) -> None:
+def test_checkpoints_that_are_stale_misaligned_beyond_the_window_or_conflicting_are_ignored() -> (
+    None
+):
     """§4.3: checkpoints at or below the low watermark are discarded, and only sequence
     numbers that are multiples of K inside the window are collected; a replica that
     sends two different checkpoints for one height is equivocating."""
@@ -199,8 +199,13 @@ def test_checkpoints_that_are_stale_misaligned_beyond_the_window_or_conflicting_
     replica.stats.ignored.clear()  # the fourth checkpoint for 4 arrived after it was stable
 
     def checkpoint(sender: int, height: int, root: bytes = b"\x01" * 32) -> Checkpoint:
-        return sign_as(cluster, sender, Checkpoint(  # type: ignore[return-value]
-            "scenario", 0, 0, height, sender, b"\x02" * 32, root, b""))
+        return sign_as(
+            cluster,
+            sender,
+            Checkpoint(  # type: ignore[return-value]
+                "scenario", 0, 0, height, sender, b"\x02" * 32, root, b""
+            ),
+        )
 
     inject(cluster, 1, checkpoint(2, 4))
     inject(cluster, 1, checkpoint(2, 6))
@@ -222,10 +227,16 @@ def test_pre_prepares_and_votes_below_the_low_watermark_are_not_kept() -> None:
     """§4.3: messages with sequence numbers at or below the low watermark are discarded."""
     cluster = Cluster(4)
     cluster.run_heights(4)
-    old = next(e.message for e in cluster.sent if isinstance(e.message, Commit)
-               and e.source == 2 and e.message.height == 3)
-    old_pre_prepare = next(e.message for e in cluster.sent
-                           if isinstance(e.message, PrePrepare) and e.message.height == 3)
+    old = next(
+        e.message
+        for e in cluster.sent
+        if isinstance(e.message, Commit) and e.source == 2 and e.message.height == 3
+    )
+    old_pre_prepare = next(
+        e.message
+        for e in cluster.sent
+        if isinstance(e.message, PrePrepare) and e.message.height == 3
+    )
     replica = cluster.replica(1)
     inject(cluster, 1, old)
     inject(cluster, 1, old_pre_prepare)

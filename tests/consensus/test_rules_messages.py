@@ -21,8 +21,8 @@ from consensus.types import (
     Commit,
     Message,
     NewView,
-    PrePrepare,
     Prepare,
+    PrePrepare,
     SyncRequest,
     SyncResponse,
     ViewChange,
@@ -54,11 +54,22 @@ def genuine_messages() -> dict[str, Message]:
         if envelope.source != target:
             found.setdefault(type(message).__name__, message)
     found["SyncRequest"] = sign_as(cluster, 2, SyncRequest(chain_id, 0, 0, 1, 2, 4, b""))
-    found["SyncResponse"] = sign_as(cluster, 2, SyncResponse(
-        chain_id, 0, 0, 1, 2, tuple(cluster.nodes[2].store[:2]), (), b""))
-    assert sorted(found) == sorted(kind.__name__ for kind in (
-        PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView, SyncRequest,
-        SyncResponse))
+    found["SyncResponse"] = sign_as(
+        cluster, 2, SyncResponse(chain_id, 0, 0, 1, 2, tuple(cluster.nodes[2].store[:2]), (), b"")
+    )
+    assert sorted(found) == sorted(
+        kind.__name__
+        for kind in (
+            PrePrepare,
+            Prepare,
+            Commit,
+            Checkpoint,
+            ViewChange,
+            NewView,
+            SyncRequest,
+            SyncResponse,
+        )
+    )
     return found
 
 
@@ -75,17 +86,28 @@ COMMON = {
     "another chain": (lambda m: resigned(m, m.sender, chain_id="other"), Ignored.WRONG_CHAIN),
     "another shard": (lambda m: resigned(m, m.sender, shard=1), Ignored.WRONG_SHARD),
     "an unknown signer": (lambda m: resigned(m, m.sender, sender=4), Ignored.UNKNOWN_SENDER),
-    "a huge signer index": (
-        lambda m: resigned(m, m.sender, sender=2**62), Ignored.UNKNOWN_SENDER),
+    "a huge signer index": (lambda m: resigned(m, m.sender, sender=2**62), Ignored.UNKNOWN_SENDER),
     "its own id": (lambda m: resigned(m, target, sender=target), Ignored.FROM_SELF),
 }
 
 
-@pytest.mark.parametrize("kind", ["PrePrepare", "Prepare", "Commit", "Checkpoint",
-                                  "ViewChange", "NewView", "SyncRequest", "SyncResponse"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "PrePrepare",
+        "Prepare",
+        "Commit",
+        "Checkpoint",
+        "ViewChange",
+        "NewView",
+        "SyncRequest",
+        "SyncResponse",
+    ],
+)
 @pytest.mark.parametrize("case", sorted(COMMON))
 def test_replica_ignores_messages_for_another_chain_or_shard_or_from_unknown_signers(
-        kind: str, case: str) -> None:
+    kind: str, case: str
+) -> None:
     """§2 / §4.2: only properly signed messages of this system's replicas are accepted;
     Agora messages also name chain and shard, and a replica never takes its own message
     from the network. The message changes nothing and is counted under its reason."""
@@ -132,8 +154,11 @@ def test_replica_counts_a_duplicate_vote_once_and_ignores_it() -> None:
     cluster = Cluster(4)
     cluster.propose()
     cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit))
-    commit = next(envelope.message for envelope in cluster.network
-                  if isinstance(envelope.message, Commit) and envelope.source == 1)
+    commit = next(
+        envelope.message
+        for envelope in cluster.network
+        if isinstance(envelope.message, Commit) and envelope.source == 1
+    )
     cluster.network.clear()
     for _ in range(3):
         inject(cluster, target, commit)
@@ -142,8 +167,9 @@ def test_replica_counts_a_duplicate_vote_once_and_ignores_it() -> None:
     assert cluster.nodes[target].height == 0  # own + replica 1's: still two of three
 
 
-def test_replica_ignores_an_unsolicited_sync_response_and_leaves_sync_requests_to_the_shell(
-) -> None:
+def test_replica_ignores_an_unsolicited_sync_response_and_leaves_sync_requests_to_the_shell() -> (
+    None
+):
     """Catch-up (replica docstring, after §4.3's state transfer): a SyncResponse is taken
     only from the peer asked, for the height asked; SyncRequests are served by the shell
     from its block store, so the core counts and ignores them."""
@@ -157,8 +183,9 @@ def test_replica_ignores_an_unsolicited_sync_response_and_leaves_sync_requests_t
     assert cluster.nodes[target].height == 0
 
 
-@pytest.mark.parametrize("kind", ["PrePrepare", "Prepare", "Commit", "Checkpoint",
-                                  "ViewChange", "NewView"])
+@pytest.mark.parametrize(
+    "kind", ["PrePrepare", "Prepare", "Commit", "Checkpoint", "ViewChange", "NewView"]
+)
 def test_replica_ignores_a_message_whose_signature_does_not_verify(kind: str) -> None:
     """§4.2: messages are accepted only if "the signatures ... are correct"."""
     message = genuine_messages()[kind]
@@ -172,8 +199,9 @@ def test_replica_ignores_a_message_whose_signature_does_not_verify(kind: str) ->
         cluster.tick(20, only=[target])
         cluster.network.clear()
     out = inject(cluster, target, forged)
-    assert ignored(cluster.replica(target), Ignored.BAD_SIGNATURE) == 1, \
-        cluster.replica(target).stats.ignored
+    assert ignored(cluster.replica(target), Ignored.BAD_SIGNATURE) == 1, cluster.replica(
+        target
+    ).stats.ignored
     assert out.send == [] and out.deliver == []
 
 
@@ -184,10 +212,16 @@ def test_forged_conflicting_messages_are_counted_as_bad_signatures_not_equivocat
     cluster.run_heights(3)
     cluster.propose()
     cluster.deliver(lambda envelope: not isinstance(envelope.message, (Commit, Checkpoint)))
-    cluster.deliver(lambda envelope: isinstance(envelope.message, Commit)
-                    and envelope.target in (1, 2))
-    cluster.deliver(lambda envelope: isinstance(envelope.message, Checkpoint)
-                    and envelope.source == 2 and envelope.target == 1)
+    cluster.deliver(
+        lambda envelope: isinstance(envelope.message, Commit) and envelope.target in (1, 2)
+    )
+    cluster.deliver(
+        lambda envelope: (
+            isinstance(envelope.message, Checkpoint)
+            and envelope.source == 2
+            and envelope.target == 1
+        )
+    )
     replica = cluster.replica(1)
     assert replica.low == 0
     assert replica._slots[4].pre_prepare is not None and 2 in replica._slots[4].commits

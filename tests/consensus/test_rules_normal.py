@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from consensus.events import Propose, PreparedRecord
+from consensus.events import PreparedRecord, Propose
 from consensus.replica import Ignored
-from consensus.types import Commit, PrePrepare, Prepare, zero_digest
+from consensus.types import Commit, Prepare, PrePrepare, zero_digest
 from tests.consensus.scenario import (
     Cluster,
     all_of,
@@ -87,8 +87,7 @@ def test_backup_ignores_pre_prepare_from_a_replica_that_is_not_the_primary() -> 
 
 
 @pytest.mark.parametrize("view, reason", [(1, Ignored.FUTURE_VIEW), (5, Ignored.FUTURE_VIEW)])
-def test_backup_ignores_pre_prepare_for_a_view_it_is_not_in(view: int,
-                                                           reason: Ignored) -> None:
+def test_backup_ignores_pre_prepare_for_a_view_it_is_not_in(view: int, reason: Ignored) -> None:
     """§4.2: "it is in view v" — a pre-prepare for a later view is not accepted."""
     cluster = Cluster(4)
     primary = (view + 0) % 4
@@ -106,8 +105,9 @@ def test_backup_ignores_pre_prepare_from_an_earlier_view() -> None:
     cluster.tick(20)
     cluster.deliver()
     assert all(cluster.replica(index).view == 1 for index in range(4))
-    old = make_pre_prepare(cluster, make_block(cluster, 2, 0, 0,
-                                               cluster.nodes[1].store[0].block.hash()))
+    old = make_pre_prepare(
+        cluster, make_block(cluster, 2, 0, 0, cluster.nodes[1].store[0].block.hash())
+    )
     out = inject(cluster, 2, old)
     assert ignored(cluster.replica(2), Ignored.STALE_VIEW) == 1
     assert out.send == []
@@ -142,8 +142,9 @@ def test_backup_rejects_pre_prepare_with_an_invalid_signature() -> None:
     cluster = Cluster(4)
     cluster.propose()
     genuine = queued_pre_prepare(cluster, 1)
-    corrupted = replace(genuine, signature=bytes([genuine.signature[0] ^ 1])
-                        + genuine.signature[1:])
+    corrupted = replace(
+        genuine, signature=bytes([genuine.signature[0] ^ 1]) + genuine.signature[1:]
+    )
     wrong_key = sign_as(cluster, 3, replace(genuine, signature=b""))
     assert isinstance(wrong_key, PrePrepare) and wrong_key.sender == 0
     for forged in (corrupted, wrong_key):
@@ -185,8 +186,9 @@ def test_backup_counts_and_ignores_an_equivocating_pre_prepare() -> None:
 # -- prepared and committed --------------------------------------------------------------
 
 
-def test_replica_is_prepared_only_with_quorum_minus_one_matching_prepares_from_distinct_backups(
-) -> None:
+def test_replica_is_prepared_only_with_quorum_minus_one_matching_prepares_from_distinct_backups() -> (
+    None
+):
     """§4.2: prepared(m, v, n, i) needs the pre-prepare and 2f (quorum - 1) prepares from
     different backups matching it; the primary does not send PREPARE, and one from it is
     ignored."""
@@ -198,8 +200,11 @@ def test_replica_is_prepared_only_with_quorum_minus_one_matching_prepares_from_d
     replica = cluster.replica(1)
 
     def has_committed_vote() -> bool:
-        return any(isinstance(envelope.message, Commit) for envelope in cluster.sent
-                   if envelope.source == 1)
+        return any(
+            isinstance(envelope.message, Commit)
+            for envelope in cluster.sent
+            if envelope.source == 1
+        )
 
     inject(cluster, 1, vote(cluster, Prepare, 2, 1, genuine.digest))
     inject(cluster, 1, vote(cluster, Prepare, 2, 1, genuine.digest))  # duplicate
@@ -225,8 +230,11 @@ def test_replica_commits_only_with_a_quorum_of_matching_commits_after_it_prepare
     cluster = Cluster(4)
     cluster.propose()
     cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit))
-    commits = {envelope.source: envelope.message for envelope in cluster.network
-               if isinstance(envelope.message, Commit)}
+    commits = {
+        envelope.source: envelope.message
+        for envelope in cluster.network
+        if isinstance(envelope.message, Commit)
+    }
     assert sorted(commits) == [0, 1, 2, 3]
     digest = commits[0].digest
     cluster.network.clear()
@@ -249,13 +257,16 @@ def test_replica_that_is_not_prepared_does_not_commit_on_others_commits() -> Non
     a request it could not show a prepared certificate for."""
     cluster = Cluster(4)
     cluster.propose()
-    cluster.deliver(lambda envelope: not (isinstance(envelope.message, Prepare)
-                                          and envelope.target == 3))
+    cluster.deliver(
+        lambda envelope: not (isinstance(envelope.message, Prepare) and envelope.target == 3)
+    )
     assert cluster.heights() == [1, 1, 1, 0]
     assert cluster.replica(3)._slots[1].commits.keys() == {0, 1, 2}  # a quorum, not its own
     assert sent(cluster, Commit, 3) == []
-    assert all(isinstance(envelope.message, Prepare) and envelope.target == 3
-               for envelope in cluster.network)
+    assert all(
+        isinstance(envelope.message, Prepare) and envelope.target == 3
+        for envelope in cluster.network
+    )
     cluster.deliver()
     assert cluster.heights() == [1, 1, 1, 1]
     cluster.assert_agreement()
@@ -267,7 +278,7 @@ def test_blocks_are_delivered_in_height_order_even_when_commits_arrive_out_of_or
     cluster = Cluster(4, state_root_lag_blocks=4)
     heights = [cluster.propose() for _ in range(3)]
     assert heights == [1, 2, 3]
-    late = lambda envelope: isinstance(envelope.message, Commit) and envelope.target == 3  # noqa: E731
+    late = all_of(of_type(Commit), to(3))
     cluster.deliver(lambda envelope: not late(envelope))
     assert cluster.heights() == [3, 3, 3, 0]
     for height, expected in ((3, 0), (2, 0), (1, 3)):
@@ -284,8 +295,11 @@ def test_primary_pipelines_several_heights_before_any_commits() -> None:
     cluster = Cluster(4, state_root_lag_blocks=4)
     assert [cluster.propose() for _ in range(4)] == [1, 2, 3, 4]
     assert cluster.replica(0)._proposal_height() is None  # height 5 needs height 1 executed
-    in_flight = {envelope.message.height for envelope in cluster.network
-                 if isinstance(envelope.message, PrePrepare)}
+    in_flight = {
+        envelope.message.height
+        for envelope in cluster.network
+        if isinstance(envelope.message, PrePrepare)
+    }
     assert in_flight == {1, 2, 3, 4}
     cluster.deliver()
     assert cluster.heights() == [4, 4, 4, 4]
@@ -309,8 +323,9 @@ def test_backup_prepares_a_height_only_after_it_knows_the_previous_block() -> No
     cluster = Cluster(4, state_root_lag_blocks=4)
     cluster.propose()
     cluster.propose()
-    cluster.deliver(all_of(of_type(PrePrepare), to(1), lambda envelope: envelope.message.height
-                           == 2))
+    cluster.deliver(
+        all_of(of_type(PrePrepare), to(1), lambda envelope: envelope.message.height == 2)
+    )
     assert sent(cluster, Prepare, 1) == []
     assert cluster.replica(1)._slots[2].pre_prepare is not None
     cluster.deliver(all_of(of_type(PrePrepare), to(1)))
@@ -406,14 +421,12 @@ def test_backup_rejects_a_proposal_whose_header_does_not_match_the_rules() -> No
     replica = cluster.replica(1)
     for name, changed in variants.items():
         block = replace(good, header=changed)
-        message = sign_as(cluster, 0, PrePrepare(
-            "scenario", 0, 0, 4, 0, block.hash(), block, b""))
+        message = sign_as(cluster, 0, PrePrepare("scenario", 0, 0, 4, 0, block.hash(), block, b""))
         out = inject(cluster, 1, message)
         assert out.send == [], name
         assert replica._slots.get(4) is None or replica._slots[4].pre_prepare is None, name
     assert ignored(replica, Ignored.INVALID_PROPOSAL) == len(variants)
-    mismatched = sign_as(cluster, 0, PrePrepare("scenario", 0, 0, 4, 0, b"\x47" * 32, good,
-                                                b""))
+    mismatched = sign_as(cluster, 0, PrePrepare("scenario", 0, 0, 4, 0, b"\x47" * 32, good, b""))
     inject(cluster, 1, mismatched)
     assert ignored(replica, Ignored.INVALID_PROPOSAL) == len(variants) + 1
     out = inject(cluster, 1, make_pre_prepare(cluster, good))

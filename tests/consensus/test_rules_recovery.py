@@ -23,8 +23,8 @@ from consensus.types import (
     CommitSignature,
     CommittedBlock,
     NewView,
-    PrePrepare,
     Prepare,
+    PrePrepare,
     SyncRequest,
     SyncResponse,
     ViewChange,
@@ -55,11 +55,25 @@ class PersistCheckingCluster(Cluster):
 
     def _carry_out(self, node: Node, out: Output) -> None:
         durable = [*node.records, *out.persist]
-        votes = {(int(record.message.tag), record.message.view, record.message.height,
-                  record.message.digest) for record in durable if isinstance(record, VoteRecord)}
-        prepared = {(record.certificate.pre_prepare.view, record.certificate.pre_prepare.height,
-                     record.certificate.pre_prepare.digest) for record in durable
-                    if isinstance(record, PreparedRecord)}
+        votes = {
+            (
+                int(record.message.tag),
+                record.message.view,
+                record.message.height,
+                record.message.digest,
+            )
+            for record in durable
+            if isinstance(record, VoteRecord)
+        }
+        prepared = {
+            (
+                record.certificate.pre_prepare.view,
+                record.certificate.pre_prepare.height,
+                record.certificate.pre_prepare.digest,
+            )
+            for record in durable
+            if isinstance(record, PreparedRecord)
+        }
         for send in out.send:
             message = send.message
             signed: list[PrePrepare | Prepare] = []
@@ -130,8 +144,9 @@ def test_restarted_primary_never_proposes_a_different_block_for_a_height_it_prop
     cluster = Cluster(4)
     cluster.run_heights(2)
     cluster.propose()
-    lost = next(envelope.message for envelope in cluster.network
-                if isinstance(envelope.message, PrePrepare))
+    lost = next(
+        envelope.message for envelope in cluster.network if isinstance(envelope.message, PrePrepare)
+    )
     cluster.network.clear()
     cluster.crash(0)
     cluster.restart(0)
@@ -139,8 +154,9 @@ def test_restarted_primary_never_proposes_a_different_block_for_a_height_it_prop
     assert replica.view == 0 and replica.is_primary
     assert replica._proposal_height() == 4  # height 3 is taken by the lost proposal
     cluster.propose()
-    later = next(envelope.message for envelope in cluster.network
-                 if isinstance(envelope.message, PrePrepare))
+    later = next(
+        envelope.message for envelope in cluster.network if isinstance(envelope.message, PrePrepare)
+    )
     assert later.height == 4 and later.block.header.prev_hash == lost.digest
     assert all(len(digests) == 1 for digests in signed_digests(cluster).values())
 
@@ -152,14 +168,19 @@ def test_restarted_backup_never_prepares_a_different_digest_for_a_view_and_heigh
     cluster = Cluster(4)
     cluster.run_heights(1)
     cluster.propose()
-    genuine = next(envelope.message for envelope in cluster.network
-                   if isinstance(envelope.message, PrePrepare))
+    genuine = next(
+        envelope.message for envelope in cluster.network if isinstance(envelope.message, PrePrepare)
+    )
     cluster.deliver(to(1))
     cluster.network.clear()
     cluster.crash(1)
     cluster.restart(1)
-    twin = make_pre_prepare(cluster, make_block(cluster, 2, 0, 0, genuine.block.header.prev_hash,
-                                                genuine.block.header.timestamp_ms + 1))
+    twin = make_pre_prepare(
+        cluster,
+        make_block(
+            cluster, 2, 0, 0, genuine.block.header.prev_hash, genuine.block.header.timestamp_ms + 1
+        ),
+    )
     out = inject(cluster, 1, twin)
     assert out.send == []
     assert ignored(cluster.replica(1), Ignored.CONFLICTS_WITH_VOTE) == 1
@@ -272,12 +293,22 @@ def behind_replica() -> tuple[Cluster, SyncRequest]:
     return cluster, request
 
 
-def respond(cluster: Cluster, request: SyncRequest, blocks: tuple[CommittedBlock, ...],
-            sender: int | None = None, height: int | None = None) -> SyncResponse:
+def respond(
+    cluster: Cluster,
+    request: SyncRequest,
+    blocks: tuple[CommittedBlock, ...],
+    sender: int | None = None,
+    height: int | None = None,
+) -> SyncResponse:
     if sender is None:
         sender = asked_peer(cluster, request)
-    return sign_as(cluster, sender, SyncResponse(  # type: ignore[return-value]
-        chain_id, 0, 0, request.height if height is None else height, sender, blocks, (), b""))
+    return sign_as(
+        cluster,
+        sender,
+        SyncResponse(  # type: ignore[return-value]
+            chain_id, 0, 0, request.height if height is None else height, sender, blocks, (), b""
+        ),
+    )
 
 
 def asked_peer(cluster: Cluster, request: SyncRequest) -> int:
@@ -285,7 +316,7 @@ def asked_peer(cluster: Cluster, request: SyncRequest) -> int:
 
 
 def stored(cluster: Cluster, request: SyncRequest) -> tuple[CommittedBlock, ...]:
-    return tuple(cluster.nodes[0].store[request.height - 1: request.height + 3])
+    return tuple(cluster.nodes[0].store[request.height - 1 : request.height + 3])
 
 
 def _flip(signature: bytes) -> bytes:
@@ -297,16 +328,22 @@ def _with_certificate(item: CommittedBlock, **changes: object) -> CommittedBlock
 
 
 FORGED_CERTIFICATES = {
-    "a bad signature": lambda c: _with_certificate(c, signatures=(
-        replace(c.certificate.signatures[0], signature=_flip(c.certificate.signatures[0]
-                                                            .signature)),
-        *c.certificate.signatures[1:])),
-    "too few signatures": lambda c: _with_certificate(
-        c, signatures=c.certificate.signatures[:2]),
-    "a signer twice": lambda c: _with_certificate(c, signatures=(
-        *c.certificate.signatures[:2], c.certificate.signatures[0])),
-    "an unknown signer": lambda c: _with_certificate(c, signatures=(
-        *c.certificate.signatures[:2], CommitSignature(7, bytes(64)))),
+    "a bad signature": lambda c: _with_certificate(
+        c,
+        signatures=(
+            replace(
+                c.certificate.signatures[0], signature=_flip(c.certificate.signatures[0].signature)
+            ),
+            *c.certificate.signatures[1:],
+        ),
+    ),
+    "too few signatures": lambda c: _with_certificate(c, signatures=c.certificate.signatures[:2]),
+    "a signer twice": lambda c: _with_certificate(
+        c, signatures=(*c.certificate.signatures[:2], c.certificate.signatures[0])
+    ),
+    "an unknown signer": lambda c: _with_certificate(
+        c, signatures=(*c.certificate.signatures[:2], CommitSignature(7, bytes(64)))
+    ),
     "another view": lambda c: _with_certificate(c, view=c.certificate.view + 1),
     "another digest": lambda c: _with_certificate(c, digest=bytes(32)),
 }
@@ -334,11 +371,20 @@ def test_replica_rejects_a_synced_block_that_does_not_chain_onto_its_last_block(
     header = blocks[1].block.header
     broken_block = replace(blocks[1].block, header=replace(header, prev_hash=bytes(32)))
     signatures = tuple(
-        CommitSignature(signer, sign_as(cluster, signer, Commit(
-            chain_id, 0, 0, header.height, signer, broken_block.hash(), b"")).signature)
-        for signer in range(3))
-    broken = CommittedBlock(broken_block, CommitCertificate(
-        chain_id, 0, 0, header.height, broken_block.hash(), signatures))
+        CommitSignature(
+            signer,
+            sign_as(
+                cluster,
+                signer,
+                Commit(chain_id, 0, 0, header.height, signer, broken_block.hash(), b""),
+            ).signature,
+        )
+        for signer in range(3)
+    )
+    broken = CommittedBlock(
+        broken_block,
+        CommitCertificate(chain_id, 0, 0, header.height, broken_block.hash(), signatures),
+    )
     assert broken.certificate.verify(cluster.validators, 3) is None
     inject(cluster, 3, respond(cluster, request, (blocks[0], broken, *blocks[2:])))
     replica = cluster.replica(3)
@@ -354,8 +400,9 @@ def test_replica_rejects_a_synced_block_that_does_not_chain_onto_its_last_block(
     cluster.assert_agreement()
 
 
-def test_replica_takes_a_sync_response_only_from_the_peer_it_asked_for_the_height_it_asked(
-) -> None:
+def test_replica_takes_a_sync_response_only_from_the_peer_it_asked_for_the_height_it_asked() -> (
+    None
+):
     """§6.2: responses are matched to the outstanding request."""
     cluster, request = behind_replica()
     asked = asked_peer(cluster, request)
@@ -400,8 +447,9 @@ def test_seven_replicas_tolerate_two_crashed_including_the_primary() -> None:
     live = [node.height for node in cluster.nodes if node.replica is not None]
     assert live == [15] * 5
     cluster.assert_agreement()
-    assert all(item.certificate.verify(cluster.validators, 5) is None
-               for item in cluster.nodes[1].store)
+    assert all(
+        item.certificate.verify(cluster.validators, 5) is None for item in cluster.nodes[1].store
+    )
 
 
 def test_seven_replicas_stop_with_three_crashed_but_never_disagree() -> None:
@@ -432,11 +480,20 @@ def test_replica_does_not_flood_peers_with_sync_requests_they_cannot_serve() -> 
     per tick."""
     cluster = Cluster(4)
     cluster.propose()
-    cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit)
-                    and not (isinstance(envelope.message, Prepare) and envelope.target == 3))
+    cluster.deliver(
+        lambda envelope: (
+            not isinstance(envelope.message, Commit)
+            and not (isinstance(envelope.message, Prepare) and envelope.target == 3)
+        )
+    )
     cluster.drop(of_type(Prepare))
-    cluster.deliver(lambda envelope: isinstance(envelope.message, Commit)
-                    and envelope.target == 3 and envelope.source in (1, 2))
+    cluster.deliver(
+        lambda envelope: (
+            isinstance(envelope.message, Commit)
+            and envelope.target == 3
+            and envelope.source in (1, 2)
+        )
+    )
     cluster.drop(of_type(Commit))
     assert cluster.heights() == [0, 0, 0, 0]  # nobody committed height 1
     cluster.tick(8, only=[3])  # replica 3 is stalled; 1 and 2 showed COMMITs for height 1
@@ -444,8 +501,7 @@ def test_replica_does_not_flood_peers_with_sync_requests_they_cannot_serve() -> 
         if not cluster.network:
             break
         cluster._receive(cluster.network.pop(0))
-    requests = [envelope for envelope in cluster.sent if isinstance(envelope.message,
-                                                                    SyncRequest)]
+    requests = [envelope for envelope in cluster.sent if isinstance(envelope.message, SyncRequest)]
     assert 1 <= len(requests) <= 3
 
 
@@ -490,8 +546,9 @@ def test_restart_from_a_compacted_log_keeps_every_promise() -> None:
     cluster = Cluster(4)
     cluster.run_heights(4)
     cluster.propose()
-    genuine = next(envelope.message for envelope in cluster.network
-                   if isinstance(envelope.message, PrePrepare))
+    genuine = next(
+        envelope.message for envelope in cluster.network if isinstance(envelope.message, PrePrepare)
+    )
     cluster.deliver(lambda envelope: not isinstance(envelope.message, Commit))
     cluster.network.clear()
     node = cluster.nodes[1]
@@ -501,12 +558,15 @@ def test_restart_from_a_compacted_log_keeps_every_promise() -> None:
     cluster.restart(1)
     replica = cluster.replica(1)
     assert replica.low == 4 and replica.view == 0 and replica._slots[5].prepared is not None
-    twin = make_pre_prepare(cluster, make_block(cluster, 5, 0, 0, genuine.block.header.prev_hash,
-                                                genuine.block.header.timestamp_ms + 1))
+    twin = make_pre_prepare(
+        cluster,
+        make_block(
+            cluster, 5, 0, 0, genuine.block.header.prev_hash, genuine.block.header.timestamp_ms + 1
+        ),
+    )
     assert inject(cluster, 1, twin).send == []
     assert ignored(replica, Ignored.CONFLICTS_WITH_VOTE) == 1
     cluster.tick(20, only=[1])
     change = sent(cluster, ViewChange, 1)[-1]
     assert change.height == 4 and len(change.checkpoint_proof) >= 3
-    assert [certificate.pre_prepare.digest for certificate in change.prepared] == \
-        [genuine.digest]
+    assert [certificate.pre_prepare.digest for certificate in change.prepared] == [genuine.digest]

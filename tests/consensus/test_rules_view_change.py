@@ -17,9 +17,9 @@ from consensus.types import (
     Checkpoint,
     Commit,
     NewView,
+    Prepare,
     PreparedCertificate,
     PrePrepare,
-    Prepare,
     ViewChange,
     zero_digest,
 )
@@ -96,8 +96,7 @@ def test_view_timeout_resets_after_progress_in_the_new_view() -> None:
     before = len(cluster.sent)
     cluster.crash(1)
     cluster.tick(19)
-    assert not any(isinstance(envelope.message, ViewChange)
-                   for envelope in cluster.sent[before:])
+    assert not any(isinstance(envelope.message, ViewChange) for envelope in cluster.sent[before:])
     cluster.tick(1)
     assert {change.view for change in sent(cluster, ViewChange)[-2:]} == {2}
     assert cluster.replica(2).in_view_change and cluster.replica(3).in_view_change
@@ -121,8 +120,9 @@ def test_replica_joins_a_view_change_after_f_plus_one_view_changes_for_later_vie
     assert cluster.heights() == [3, 3, 3, 3]
 
 
-def test_new_view_recommits_a_block_prepared_by_a_quorum_but_committed_at_only_one_replica(
-) -> None:
+def test_new_view_recommits_a_block_prepared_by_a_quorum_but_committed_at_only_one_replica() -> (
+    None
+):
     """§4.4 (safety of view changes): a request committed at any correct replica was
     prepared by a quorum, so every NEW-VIEW re-proposes it with the same digest and it
     commits with the same hash in the next view."""
@@ -174,8 +174,7 @@ def test_new_view_stops_at_the_first_height_without_a_prepared_certificate() -> 
     assert cluster.nodes[1].store[1].block.header.proposer == 1
 
 
-def test_view_change_carries_the_stable_checkpoint_and_prepared_certificates_above_it(
-) -> None:
+def test_view_change_carries_the_stable_checkpoint_and_prepared_certificates_above_it() -> None:
     """§4.4: VIEW-CHANGE(v + 1, n, C, P, i): n is the stable checkpoint, C its 2f + 1
     proof, P a prepared certificate for every request prepared above n."""
     cluster = Cluster(4)
@@ -208,8 +207,9 @@ def _view_change_setup() -> tuple[Cluster, NewView]:
     cluster.crash(0)
     cluster.tick(20)
     cluster.deliver(all_of(of_type(ViewChange), to(1)))
-    new_views = [envelope.message for envelope in cluster.network
-                 if isinstance(envelope.message, NewView)]
+    new_views = [
+        envelope.message for envelope in cluster.network if isinstance(envelope.message, NewView)
+    ]
     cluster.network.clear()
     assert new_views and len(new_views[0].pre_prepares) == 1
     return cluster, new_views[0]  # type: ignore[return-value]
@@ -227,8 +227,12 @@ def _other_re_proposal(cluster: Cluster, message: NewView) -> NewView:
 def _forged_view_change(cluster: Cluster, message: NewView) -> NewView:
     first = message.view_changes[0]
     forged = replace(first, prepared=())  # not re-signed by its sender
-    return _resign(cluster, message, view_changes=(forged, *message.view_changes[1:]),
-                   pre_prepares=message.pre_prepares)
+    return _resign(
+        cluster,
+        message,
+        view_changes=(forged, *message.view_changes[1:]),
+        pre_prepares=message.pre_prepares,
+    )
 
 
 def _view_change_with_forged_certificate(cluster: Cluster, message: NewView) -> NewView:
@@ -242,24 +246,39 @@ def _view_change_with_forged_certificate(cluster: Cluster, message: NewView) -> 
 NEW_VIEW_TAMPERING: dict[str, tuple[Callable[[Cluster, NewView], NewView], Ignored]] = {
     "another re-proposal": (_other_re_proposal, Ignored.INVALID_NEW_VIEW),
     "a re-proposal left out": (
-        lambda c, m: _resign(c, m, pre_prepares=()), Ignored.INVALID_NEW_VIEW),
+        lambda c, m: _resign(c, m, pre_prepares=()),
+        Ignored.INVALID_NEW_VIEW,
+    ),
     "a re-proposal added": (
-        lambda c, m: _resign(c, m, pre_prepares=(*m.pre_prepares, make_pre_prepare(
-            c, make_block(c, 2, 1, 1, m.pre_prepares[0].digest, 9_999_999)))),
-        Ignored.INVALID_NEW_VIEW),
+        lambda c, m: _resign(
+            c,
+            m,
+            pre_prepares=(
+                *m.pre_prepares,
+                make_pre_prepare(c, make_block(c, 2, 1, 1, m.pre_prepares[0].digest, 9_999_999)),
+            ),
+        ),
+        Ignored.INVALID_NEW_VIEW,
+    ),
     "too few view changes": (
-        lambda c, m: _resign(c, m, view_changes=m.view_changes[:2]), Ignored.INVALID_NEW_VIEW),
+        lambda c, m: _resign(c, m, view_changes=m.view_changes[:2]),
+        Ignored.INVALID_NEW_VIEW,
+    ),
     "a view change twice": (
         lambda c, m: _resign(c, m, view_changes=(*m.view_changes[:2], m.view_changes[0])),
-        Ignored.INVALID_NEW_VIEW),
+        Ignored.INVALID_NEW_VIEW,
+    ),
     "a forged view change": (_forged_view_change, Ignored.INVALID_NEW_VIEW),
     "a view change with a bad certificate": (
-        _view_change_with_forged_certificate, Ignored.INVALID_NEW_VIEW),
+        _view_change_with_forged_certificate,
+        Ignored.INVALID_NEW_VIEW,
+    ),
     "a wrong start height": (lambda c, m: _resign(c, m, height=4), Ignored.INVALID_NEW_VIEW),
     "not from the new primary": (
-        lambda c, m: sign_as(c, 3, replace(m, sender=3)), Ignored.NOT_PRIMARY),
-    "a bad signature": (
-        lambda c, m: replace(m, signature=bytes(64)), Ignored.BAD_SIGNATURE),
+        lambda c, m: sign_as(c, 3, replace(m, sender=3)),
+        Ignored.NOT_PRIMARY,
+    ),
+    "a bad signature": (lambda c, m: replace(m, signature=bytes(64)), Ignored.BAD_SIGNATURE),
 }
 
 
@@ -278,8 +297,11 @@ def test_backup_rejects_an_invalid_new_view(case: str) -> None:
     assert replica.in_view_change and out.send == []
     inject(cluster, 2, genuine)
     assert not replica.in_view_change and replica.view == 1
-    assert {(envelope.message.sender, envelope.message.height) for envelope in cluster.network
-            if isinstance(envelope.message, Prepare)} == {(2, 1)}
+    assert {
+        (envelope.message.sender, envelope.message.height)
+        for envelope in cluster.network
+        if isinstance(envelope.message, Prepare)
+    } == {(2, 1)}
 
 
 def test_backup_rejects_a_view_change_with_an_invalid_prepared_certificate() -> None:
@@ -293,8 +315,7 @@ def test_backup_rejects_a_view_change_with_an_invalid_prepared_certificate() -> 
     variants = [
         PreparedCertificate(certificate.pre_prepare, certificate.prepares[:1]),
         PreparedCertificate(certificate.pre_prepare, (certificate.prepares[0],) * 2),
-        PreparedCertificate(certificate.pre_prepare,
-                            (certificate.prepares[0], primary_prepare)),
+        PreparedCertificate(certificate.pre_prepare, (certificate.prepares[0], primary_prepare)),
         PreparedCertificate(replace(certificate.pre_prepare, view=1), certificate.prepares),
     ]
     replica = cluster.replica(3)
@@ -305,8 +326,9 @@ def test_backup_rejects_a_view_change_with_an_invalid_prepared_certificate() -> 
     no_proof = sign_as(cluster, change.sender, replace(change, height=4))
     inject(cluster, 3, no_proof)
     assert ignored(replica, Ignored.INVALID_VIEW_CHANGE) == len(variants) + 1
-    assert change.sender not in replica._view_changes or \
-        replica._view_changes[change.sender] == change
+    assert (
+        change.sender not in replica._view_changes or replica._view_changes[change.sender] == change
+    )
 
 
 def test_stale_and_duplicate_view_changes_are_counted_and_ignored() -> None:
@@ -314,8 +336,11 @@ def test_stale_and_duplicate_view_changes_are_counted_and_ignored() -> None:
     cluster = Cluster(4)
     cluster.run_heights(1)
     cluster.tick(20)
-    changes = [envelope.message for envelope in cluster.network
-               if isinstance(envelope.message, ViewChange) and envelope.target == 3]
+    changes = [
+        envelope.message
+        for envelope in cluster.network
+        if isinstance(envelope.message, ViewChange) and envelope.target == 3
+    ]
     cluster.deliver(all_of(of_type(ViewChange), to(3)))
     replica = cluster.replica(3)
     inject(cluster, 3, changes[0])
@@ -326,21 +351,25 @@ def test_stale_and_duplicate_view_changes_are_counted_and_ignored() -> None:
     assert ignored(replica, Ignored.STALE_VIEW) >= 1
 
 
-def test_replica_that_missed_the_new_view_rejoins_the_view_when_it_learns_it_was_installed(
-) -> None:
+def test_replica_that_missed_the_new_view_rejoins_the_view_when_it_learns_it_was_installed() -> (
+    None
+):
     """§4.4: a replica accepts NEW-VIEW for v and then takes part in view v; a commit
     certificate of view v proves a quorum installed v (replica docstring, catch-up), so a
     replica that voted for v and missed the NEW-VIEW must enter v, not wait outside it."""
     cluster = Cluster(4)
     cluster.run_heights(2)
     cluster.tick(20)
-    cluster.deliver(lambda envelope: not (isinstance(envelope.message, NewView)
-                                          and envelope.target == 3))
+    cluster.deliver(
+        lambda envelope: not (isinstance(envelope.message, NewView) and envelope.target == 3)
+    )
     cluster.drop(of_type(NewView))
     replica = cluster.replica(3)
     assert replica.view == 1 and replica.in_view_change
-    assert all(cluster.replica(index).view == 1 and not cluster.replica(index).in_view_change
-               for index in (0, 1, 2))
+    assert all(
+        cluster.replica(index).view == 1 and not cluster.replica(index).in_view_change
+        for index in (0, 1, 2)
+    )
     for _ in range(40):
         cluster.propose()
         cluster.deliver()
@@ -351,8 +380,10 @@ def test_replica_that_missed_the_new_view_rejoins_the_view_when_it_learns_it_was
     before = len(cluster.sent)
     cluster.propose()
     cluster.deliver()
-    assert any(isinstance(envelope.message, Prepare) and envelope.source == 3
-               for envelope in cluster.sent[before:])
+    assert any(
+        isinstance(envelope.message, Prepare) and envelope.source == 3
+        for envelope in cluster.sent[before:]
+    )
     assert len(set(cluster.heights())) == 1
 
 
@@ -363,8 +394,9 @@ def test_backup_behind_the_new_views_checkpoint_adopts_it_with_the_new_view() ->
     cluster = Cluster(4)
     cluster.run_heights(3)
     cluster.propose()
-    cluster.deliver(lambda envelope: not (isinstance(envelope.message, Checkpoint)
-                                          and envelope.target == 3))
+    cluster.deliver(
+        lambda envelope: not (isinstance(envelope.message, Checkpoint) and envelope.target == 3)
+    )
     cluster.drop(of_type(Checkpoint))
     assert [cluster.replica(index).low for index in range(4)] == [4, 4, 4, 0]
     cluster.tick(20)
@@ -377,8 +409,9 @@ def test_backup_behind_the_new_views_checkpoint_adopts_it_with_the_new_view() ->
     assert cluster.heights() == [6, 6, 6, 6]
 
 
-def test_replica_restarted_during_a_view_change_resends_its_view_change_and_the_view_installs(
-) -> None:
+def test_replica_restarted_during_a_view_change_resends_its_view_change_and_the_view_installs() -> (
+    None
+):
     """§4.4 / §5: VIEW-CHANGE messages are retransmitted; a replica that restarts while
     changing views rebuilds its VIEW-CHANGE from its durable records (view, checkpoint,
     prepared certificates) and sends it, so the view change does not hang on it."""
@@ -397,8 +430,10 @@ def test_replica_restarted_during_a_view_change_resends_its_view_change_and_the_
     assert len(resent) >= 1 and resent[-1].view == 1
     assert [certificate.pre_prepare.height for certificate in resent[-1].prepared] == [1, 2]
     cluster.deliver()
-    assert all(cluster.replica(index).view == 1 and not cluster.replica(index).in_view_change
-               for index in (1, 2, 3))
+    assert all(
+        cluster.replica(index).view == 1 and not cluster.replica(index).in_view_change
+        for index in (1, 2, 3)
+    )
     assert cluster.heights() == [1, 2, 2, 2]
     cluster.assert_agreement()
 
@@ -409,8 +444,9 @@ def test_an_equivocating_primary_cannot_make_correct_replicas_commit_different_b
     and after the view change every correct replica commits B at that height."""
     cluster = Cluster(4)
     cluster.propose()
-    block_b = next(envelope.message for envelope in cluster.network
-                   if isinstance(envelope.message, PrePrepare))
+    block_b = next(
+        envelope.message for envelope in cluster.network if isinstance(envelope.message, PrePrepare)
+    )
     cluster.network.clear()
     block_a = make_pre_prepare(cluster, make_block(cluster, 1, 0, 0, zero_digest, 31_337))
     inject(cluster, 1, block_a)
@@ -418,8 +454,7 @@ def test_an_equivocating_primary_cannot_make_correct_replicas_commit_different_b
     inject(cluster, 3, block_b)
     cluster.deliver(lambda envelope: envelope.target != 0)
     # The faulty primary adds its COMMIT for B at replica 2 only.
-    inject(cluster, 2, sign_as(cluster, 0, Commit(
-        "scenario", 0, 0, 1, 0, block_b.digest, b"")))
+    inject(cluster, 2, sign_as(cluster, 0, Commit("scenario", 0, 0, 1, 0, block_b.digest, b"")))
     cluster.network.clear()
     assert cluster.heights()[1:] == [0, 1, 0]
     assert cluster.nodes[2].store[0].block.hash() == block_b.digest
@@ -428,8 +463,7 @@ def test_an_equivocating_primary_cannot_make_correct_replicas_commit_different_b
     cluster.tick(20)
     cluster.deliver()
     assert cluster.heights()[1:] == [1, 1, 1]
-    assert {cluster.nodes[index].store[0].block.hash() for index in (1, 2, 3)} == \
-        {block_b.digest}
+    assert {cluster.nodes[index].store[0].block.hash() for index in (1, 2, 3)} == {block_b.digest}
     cluster.run_heights(2)
     cluster.assert_agreement()
 
@@ -441,9 +475,11 @@ def commit_quorums(cluster: Cluster, quorum: int) -> set[tuple[int, bytes]]:
         message = envelope.message
         if isinstance(message, Commit):
             senders.setdefault((message.view, message.height, message.digest), set()).add(
-                message.sender)
-    return {(height, digest) for (_view, height, digest), who in senders.items()
-            if len(who) >= quorum}
+                message.sender
+            )
+    return {
+        (height, digest) for (_view, height, digest), who in senders.items() if len(who) >= quorum
+    }
 
 
 def test_block_committed_by_a_quorum_survives_the_view_change_with_deep_pipelining() -> None:
@@ -454,8 +490,9 @@ def test_block_committed_by_a_quorum_survives_the_view_change_with_deep_pipelini
     for _ in range(3):
         cluster.propose()
     cluster.deliver(of_type(PrePrepare))
-    cluster.drop(lambda envelope: isinstance(envelope.message, Prepare)
-                 and envelope.message.height == 1)
+    cluster.drop(
+        lambda envelope: isinstance(envelope.message, Prepare) and envelope.message.height == 1
+    )
     cluster.deliver()
     cluster.crash(0)
     cluster.tick(20)

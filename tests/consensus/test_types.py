@@ -28,9 +28,9 @@ from consensus.types import (
     CommitSignature,
     CommittedBlock,
     NewView,
+    Prepare,
     PreparedCertificate,
     PrePrepare,
-    Prepare,
     Signer,
     SyncRequest,
     SyncResponse,
@@ -45,8 +45,11 @@ from consensus.types import (
 )
 
 settings.register_profile(
-    "consensus-types", deadline=None, max_examples=60,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    "consensus-types",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 typed = settings(settings.get_profile("consensus-types"))
 
 signers = [Signer(hashlib.sha256(b"types-%d" % index).digest()) for index in range(4)]
@@ -65,51 +68,96 @@ def tuples(strategy: st.SearchStrategy[Any], max_size: int = 2) -> st.SearchStra
 
 
 transactions = st.builds(
-    Transaction, chain_id=chain_ids, sender=digests, nonce=u64, expiry_height=u63,
-    gas_limit=u63, contract=st.one_of(st.just(b""), digests),
-    method=st.text(min_size=1, max_size=64), args=st.binary(max_size=40),
-    signature=signature_bytes)
+    Transaction,
+    chain_id=chain_ids,
+    sender=digests,
+    nonce=u64,
+    expiry_height=u63,
+    gas_limit=u63,
+    contract=st.one_of(st.just(b""), digests),
+    method=st.text(min_size=1, max_size=64),
+    args=st.binary(max_size=40),
+    signature=signature_bytes,
+)
 headers = st.builds(
-    BlockHeader, chain_id=chain_ids, shard=u63, height=u63, prev_hash=digests, view=u63,
-    proposer=u63, timestamp_ms=u63, tx_root=digests, app_height=u63, state_root=digests,
-    receipts_root=digests)
+    BlockHeader,
+    chain_id=chain_ids,
+    shard=u63,
+    height=u63,
+    prev_hash=digests,
+    view=u63,
+    proposer=u63,
+    timestamp_ms=u63,
+    tx_root=digests,
+    app_height=u63,
+    state_root=digests,
+    receipts_root=digests,
+)
 blocks = st.builds(Block, header=headers, txs=tuples(transactions))
 commit_signatures = st.builds(CommitSignature, replica=u63, signature=signature_bytes)
 certificates = st.builds(
-    CommitCertificate, chain_id=chain_ids, shard=u63, view=u63, height=u63, digest=digests,
-    signatures=tuples(commit_signatures, 3))
+    CommitCertificate,
+    chain_id=chain_ids,
+    shard=u63,
+    view=u63,
+    height=u63,
+    digest=digests,
+    signatures=tuples(commit_signatures, 3),
+)
 committed_blocks = st.builds(CommittedBlock, block=blocks, certificate=certificates)
 
 
 def _common(**extra: st.SearchStrategy[Any]) -> dict[str, st.SearchStrategy[Any]]:
-    return dict(chain_id=chain_ids, shard=u63, view=u63, height=u63, sender=senders,
-                signature=signature_bytes, **extra)
+    return dict(
+        chain_id=chain_ids,
+        shard=u63,
+        view=u63,
+        height=u63,
+        sender=senders,
+        signature=signature_bytes,
+        **extra,
+    )
 
 
 pre_prepares = st.builds(PrePrepare, **_common(digest=digests, block=blocks))
 prepares = st.builds(Prepare, **_common(digest=digests))
 commits = st.builds(Commit, **_common(digest=digests))
 checkpoints = st.builds(Checkpoint, **_common(block_hash=digests, state_root=digests))
-prepared_certificates = st.builds(PreparedCertificate, pre_prepare=pre_prepares,
-                                  prepares=tuples(prepares, 3))
-view_changes = st.builds(ViewChange, **_common(
-    checkpoint_proof=tuples(checkpoints, 3), prepared=tuples(prepared_certificates)))
-new_views = st.builds(NewView, **_common(view_changes=tuples(view_changes),
-                                         pre_prepares=tuples(pre_prepares)))
+prepared_certificates = st.builds(
+    PreparedCertificate, pre_prepare=pre_prepares, prepares=tuples(prepares, 3)
+)
+view_changes = st.builds(
+    ViewChange,
+    **_common(checkpoint_proof=tuples(checkpoints, 3), prepared=tuples(prepared_certificates)),
+)
+new_views = st.builds(
+    NewView, **_common(view_changes=tuples(view_changes), pre_prepares=tuples(pre_prepares))
+)
 sync_requests = st.builds(SyncRequest, **_common(count=st.integers(1, 1024)))
-sync_responses = st.builds(SyncResponse, **_common(
-    blocks=tuples(committed_blocks), checkpoint_proof=tuples(checkpoints, 3)))
+sync_responses = st.builds(
+    SyncResponse,
+    **_common(blocks=tuples(committed_blocks), checkpoint_proof=tuples(checkpoints, 3)),
+)
 
 message_strategies = {
-    "PrePrepare": pre_prepares, "Prepare": prepares, "Commit": commits,
-    "Checkpoint": checkpoints, "ViewChange": view_changes, "NewView": new_views,
-    "SyncRequest": sync_requests, "SyncResponse": sync_responses,
+    "PrePrepare": pre_prepares,
+    "Prepare": prepares,
+    "Commit": commits,
+    "Checkpoint": checkpoints,
+    "ViewChange": view_changes,
+    "NewView": new_views,
+    "SyncRequest": sync_requests,
+    "SyncResponse": sync_responses,
 }
 messages = st.one_of(*message_strategies.values())
 struct_strategies: dict[type, st.SearchStrategy[Any]] = {
-    Transaction: transactions, BlockHeader: headers, Block: blocks,
-    CommitSignature: commit_signatures, CommitCertificate: certificates,
-    CommittedBlock: committed_blocks, PreparedCertificate: prepared_certificates,
+    Transaction: transactions,
+    BlockHeader: headers,
+    Block: blocks,
+    CommitSignature: commit_signatures,
+    CommitCertificate: certificates,
+    CommittedBlock: committed_blocks,
+    PreparedCertificate: prepared_certificates,
 }
 records = st.one_of(
     st.builds(VoteRecord, message=st.one_of(pre_prepares, prepares)),
@@ -130,7 +178,8 @@ def signed(message: Any) -> Any:
 @typed
 @given(data=st.data())
 def test_every_message_decodes_to_an_equal_value_and_re_encodes_to_the_same_bytes(
-        kind: str, data: st.DataObject) -> None:
+    kind: str, data: st.DataObject
+) -> None:
     message = data.draw(message_strategies[kind])
     encoded = encode_message(message)
     decoded = decode_message(encoded)
@@ -142,7 +191,8 @@ def test_every_message_decodes_to_an_equal_value_and_re_encodes_to_the_same_byte
 @typed
 @given(data=st.data())
 def test_every_struct_decodes_to_an_equal_value_and_re_encodes_to_the_same_bytes(
-        cls: type, data: st.DataObject) -> None:
+    cls: type, data: st.DataObject
+) -> None:
     value = data.draw(struct_strategies[cls])
     encoded = codec.encode(value)
     decoded = codec.decode_struct(cls, encoded)
@@ -161,7 +211,8 @@ def test_transaction_decodes_with_its_shape_checks_and_keeps_its_hash(tx: Transa
 @typed
 @given(records)
 def test_every_record_decodes_to_an_equal_value_and_re_encodes_to_the_same_bytes(
-        record: Any) -> None:
+    record: Any,
+) -> None:
     encoded = encode_record(record)
     decoded = decode_record(encoded)
     assert decoded == record and type(decoded) is type(record)
@@ -217,7 +268,8 @@ def _fields(value: Any) -> list[tuple[str, Any]]:
 @typed
 @given(data=st.data())
 def test_mutating_any_single_field_of_a_signed_message_invalidates_its_signature(
-        kind: str, data: st.DataObject) -> None:
+    kind: str, data: st.DataObject
+) -> None:
     message = signed(data.draw(message_strategies[kind]))
     assert message.has_valid_signature(validators)
     for name, value in _fields(message):
@@ -233,14 +285,16 @@ def test_mutating_any_single_field_of_a_signed_message_invalidates_its_signature
                 continue  # an empty tuple: nothing to take away
         assert changed != message
         assert not changed.has_valid_signature(validators), name
-    assert not dataclasses.replace(message, signature=mutate(message.signature)) \
-        .has_valid_signature(validators)
+    assert not dataclasses.replace(
+        message, signature=mutate(message.signature)
+    ).has_valid_signature(validators)
 
 
 @typed
 @given(transactions)
 def test_mutating_any_single_field_of_a_transaction_invalidates_its_signature(
-        tx: Transaction) -> None:
+    tx: Transaction,
+) -> None:
     signer = signers[0]
     tx = dataclasses.replace(tx, sender=signer.public_key)
     tx = dataclasses.replace(tx, signature=signer.sign(tx.signing_bytes()))
@@ -253,7 +307,8 @@ def test_mutating_any_single_field_of_a_transaction_invalidates_its_signature(
 @typed
 @given(senders, u63, u63, st.integers(1, 2**62), digests)
 def test_signature_of_one_message_kind_never_verifies_as_another(
-        sender: int, view: int, shard: int, height: int, digest: bytes) -> None:
+    sender: int, view: int, shard: int, height: int, digest: bytes
+) -> None:
     """Domain separation: the tag is in the signed bytes, so a PREPARE's signature is not
     a COMMIT's, although their fields are the same."""
     prepare = signed(Prepare("c", shard, view, height, sender, digest, b""))
@@ -271,7 +326,8 @@ def test_signature_from_an_out_of_range_sender_is_never_valid() -> None:
 def real_certificate(height: int = 3, digest: bytes = b"\x07" * 32) -> CommitCertificate:
     signatures = tuple(
         CommitSignature(index, signed(Commit("c", 1, 2, height, index, digest, b"")).signature)
-        for index in (0, 2, 3))
+        for index in (0, 2, 3)
+    )
     return CommitCertificate("c", 1, 2, height, digest, signatures)
 
 
@@ -290,14 +346,15 @@ def test_commit_certificate_verifies_and_every_changed_field_breaks_it() -> None
         "bad signature ": (CommitSignature(1, first.signature), *rest),
     }
     for reason, signatures in cases.items():
-        assert dataclasses.replace(certificate, signatures=signatures).verify(
-            validators, 3) == reason.strip()
+        assert (
+            dataclasses.replace(certificate, signatures=signatures).verify(validators, 3)
+            == reason.strip()
+        )
 
 
 def test_pre_prepare_body_check_pairs_the_message_with_its_block() -> None:
     tx = Transaction("c", bytes(32), 1, 5, 100, b"", "transfer", b"\x90", bytes(64))
-    header = BlockHeader("c", 1, 4, bytes(32), 0, 1, 10, tx_root((tx,)), 2, bytes(32),
-                         bytes(32))
+    header = BlockHeader("c", 1, 4, bytes(32), 0, 1, 10, tx_root((tx,)), 2, bytes(32), bytes(32))
     block = Block(header, (tx,))
     good = PrePrepare("c", 1, 0, 4, 1, block.hash(), block, bytes(64))
     assert check_pre_prepare_body(good) is None
@@ -307,6 +364,9 @@ def test_pre_prepare_body_check_pairs_the_message_with_its_block() -> None:
     assert check_pre_prepare_body(dataclasses.replace(good, height=5)) is not None
     assert check_pre_prepare_body(dataclasses.replace(good, shard=2)) is not None
     assert check_pre_prepare_body(dataclasses.replace(good, chain_id="d")) is not None
-    assert check_pre_prepare_body(dataclasses.replace(
-        good, block=other_block, digest=other_block.hash())) == \
-        "tx root does not match the transactions"
+    assert (
+        check_pre_prepare_body(
+            dataclasses.replace(good, block=other_block, digest=other_block.hash())
+        )
+        == "tx root does not match the transactions"
+    )
