@@ -50,6 +50,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -443,13 +444,21 @@ class BlockTracker:
         self.poll_interval_seconds = poll_interval_seconds
         self.tx_timeout_seconds = tx_timeout_seconds
         self.lookahead = max(1, min(16, rpc_batch_calls_max // len(next_heights)))
+        self.poll_failures = 0
 
     def run(self) -> None:
         last_sweep = 0.0
         try:
             while not self.state.stop_tracking.is_set():
                 started = time.monotonic()
-                full = self.poll_once()
+                try:
+                    full = self.poll_once()
+                except (httpx.HTTPError, ValueError) as error:
+                    # A node restarting or going away: count it, keep polling.
+                    self.poll_failures += 1
+                    if self.poll_failures <= 3:
+                        self.state.errors.append(f"block poll failed: {error!r}")
+                    full = False
                 if self.state.now() - last_sweep >= 1.0:
                     last_sweep = self.state.now()
                     self._sweep_lost()
@@ -766,6 +775,7 @@ def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
            total_seconds: float, profiler: Profiler, meter: CpuMeter) -> None:
     task = progress.add_task("warm-up", total=total_seconds, info="")
     recent: list[tuple[float, int]] = []
+    printed_errors = 0
     while (elapsed := state.now()) < total_seconds:
         with state.condition:
             committed = sum(len(block.tx_hashes) for block in state.blocks)
@@ -781,8 +791,9 @@ def _watch(state: LoadState, args: argparse.Namespace, progress: Any,
         progress.update(task, completed=elapsed, description=phase, info=(
             f"sent {state.next_index:,}  finalized {committed:,}  ~{tps:,.0f} TPS  "
             f"outstanding {pending:,}  rejected {rejected:,}  lost {state.lost:,}"))
-        if state.errors:
-            progress.console.print(f"[red]{state.errors[-1]}")
+        for error in state.errors[printed_errors:]:
+            progress.console.print(f"[red]{error}")
+        printed_errors = len(state.errors)
         if state.exhausted_at is not None and not pending:
             progress.console.print("[yellow]pre-signed pool exhausted; raise --presign-tps")
             break
@@ -837,6 +848,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     console = Console(stderr=True)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (e.g. from `timeout`) must still stop the nodes we started: they run in
+        # their own sessions and would outlive us.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     if args.workload == "list":
         capabilities = workloads.Capabilities()
         if args.rpc:
@@ -868,6 +883,10 @@ def main(argv: list[str] | None = None) -> int:
     result["profile"] = profiler.finish(console)
     write_outputs(result, out, console)
     return 0
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextmanager
