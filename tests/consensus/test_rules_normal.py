@@ -447,3 +447,34 @@ def test_primary_refuses_a_batch_larger_than_block_txs_max() -> None:
     cluster.deliver()
     assert cluster.heights() == [1, 1, 1, 1]
     assert len(cluster.nodes[2].store[0].block.txs) == 2
+
+
+def test_replica_sends_commit_for_a_height_only_after_its_commit_for_the_previous_height() -> None:
+    """Pipelining rule (replica docstring; makes §4.4's NEW-VIEW safe with deep pipelines):
+    COMMIT for h only once COMMIT for h - 1 was sent (or h - 1 is final), so whoever helps
+    commit h holds prepared certificates for every height below it. With the first of
+    three heights unprepared, the two prepared ones above it get no COMMIT."""
+    cluster = Cluster(4, state_root_lag_blocks=4)
+    for _ in range(3):
+        cluster.propose()
+    cluster.deliver(of_type(PrePrepare))
+    cluster.drop(
+        lambda envelope: isinstance(envelope.message, Prepare) and envelope.message.height == 1
+    )
+    cluster.deliver(of_type(Prepare))
+    for index in range(4):
+        slots = cluster.replica(index)._slots
+        assert slots[1].prepared is None
+        assert slots[2].prepared is not None and slots[3].prepared is not None
+    assert sent(cluster, Commit) == []
+    lost = [
+        envelope
+        for envelope in cluster.sent
+        if isinstance(envelope.message, Prepare) and envelope.message.height == 1
+    ]
+    for envelope in lost:  # the lost PREPAREs for height 1 arrive after all
+        inject(cluster, envelope.target, envelope.message)
+    assert [commit.height for commit in sent(cluster, Commit, 1)] == [1, 2, 3]
+    cluster.deliver()
+    assert cluster.heights() == [3, 3, 3, 3]
+    cluster.assert_agreement()
