@@ -133,7 +133,7 @@ class Transaction:
         return verify_signature(self.sender, self.signing_bytes(), self.signature)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BlockHeader:
     """A block header; its hash is the block hash.
 
@@ -142,6 +142,11 @@ class BlockHeader:
     With a lag of 1 this is CometBFT's "app hash of the previous height"; a larger lag
     lets several heights be in flight at once (execution follows ordering).
     """
+
+    # Slots by hand to cache the hash (a header is hashed at every step that checks it).
+    __slots__ = ("chain_id", "shard", "height", "prev_hash", "view", "proposer",
+                 "timestamp_ms", "tx_root", "app_height", "state_root", "receipts_root",
+                 "_hash")
 
     chain_id: str
     shard: int
@@ -156,7 +161,12 @@ class BlockHeader:
     receipts_root: bytes
 
     def hash(self) -> Digest:
-        return Digest(codec.digest(codec.encode(self)))
+        try:
+            return self._hash  # type: ignore[no-any-return]
+        except AttributeError:
+            value = Digest(codec.digest(codec.encode(self)))
+            object.__setattr__(self, "_hash", value)
+            return value
 
 
 @dataclass(frozen=True, slots=True)
