@@ -131,6 +131,11 @@ def cluster_up(validator_count: int, shard_count: int, cluster_dir: str, fresh: 
     from node.setup import LocalCluster
 
     local = LocalCluster(Path(cluster_dir), validator_count, shard_count, fresh=fresh)
+
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the same clean stop as Ctrl-C: no node outlives us
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     local.start()
     try:
         local.wait_ready()
@@ -305,8 +310,8 @@ def demo(rpc_url: str | None) -> None:
         sys.exit(1)
 
 
-@main.command("bench", context_settings={"ignore_unknown_options": True,
-                                         "allow_extra_args": True})
+@main.command("bench", add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def bench(context: click.Context) -> None:
     """Benchmark a local cluster or running nodes (see `agora bench --help`)."""
