@@ -478,3 +478,20 @@ def test_replica_sends_commit_for_a_height_only_after_its_commit_for_the_previou
     cluster.deliver()
     assert cluster.heights() == [3, 3, 3, 3]
     cluster.assert_agreement()
+
+
+def test_prepares_without_the_pre_prepare_do_not_make_a_replica_prepared() -> None:
+    """§4.2: prepared(m, v, n, i) requires the pre-prepare itself in the log; PREPAREs that
+    arrive first are kept, and the replica prepares the moment the PRE-PREPARE arrives."""
+    cluster = Cluster(4)
+    cluster.propose()
+    cluster.deliver(all_of(of_type(PrePrepare), to(1, 2)))
+    cluster.deliver(all_of(of_type(Prepare), to(3)))
+    replica = cluster.replica(3)
+    assert sorted(replica._slots[1].prepares) == [1, 2]
+    assert replica._slots[1].prepared is None and sent(cluster, Prepare, 3) == []
+    cluster.deliver(all_of(of_type(PrePrepare), to(3)))
+    assert replica._slots[1].prepared is not None
+    assert [commit.height for commit in sent(cluster, Commit, 3)] == [1]
+    cluster.deliver()
+    assert cluster.heights() == [1, 1, 1, 1]
