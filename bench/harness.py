@@ -307,6 +307,43 @@ def wait_first_blocks(rpc: Rpc, shard_count: int) -> list[int]:
 # -- signing ahead of time --------------------------------------------------------------
 
 
+def setup_token(url: str, plan: workloads.AccountPlan, console: Any) -> None:
+    """Deploy the token template in shard 0 from sender 0 and fund every sender, so the
+    measured run is transfers between funded accounts (not counted in the figures)."""
+    from node.client import Account, AgoraClient
+
+    token = workloads.WORKLOADS["token_transfer"]
+    assert isinstance(token, workloads.TokenTransfer)
+    client = AgoraClient(url, timeout_seconds=60.0)
+    issuer = Account.from_seed(plan.senders[0].seed)
+    source = (Path(__file__).resolve().parents[1] / "vm" / "templates" / "token.py").read_text()
+    deploy = client.build_deploy(issuer, source, {"token_name": "Bench",
+                                                  "amount": workloads.token_supply}, shard=0)
+    receipt = client.submit_and_wait(deploy, timeout_seconds=60)
+    if not receipt.get("ok"):
+        raise SystemExit(f"token deploy failed: {receipt}")
+    token.contract = deploy.contract
+    height = client.latest_block(0)["height"]
+    funding = [client.build_contract_call(
+        issuer, deploy.contract, "transfer",
+        {"to": sender.address, "amount": workloads.token_funds_per_sender},
+        gas_limit=workloads.token_call_gas, nonce=index, expiry_height=height + 500)
+        for index, sender in enumerate(plan.senders[1:], 1)]
+    chunk = 500  # under the mempool's per-sender bound (1,000)
+    for start in range(0, len(funding), chunk):
+        part = funding[start:start + chunk]
+        rpc = Rpc(url)
+        for offset in range(0, len(part), 100):
+            rpc.batch([("agora_sendTransaction", [tx.encoded().hex()])
+                       for tx in part[offset:offset + 100]])
+        rpc.close()
+        last = client.submit_and_wait(part[-1], timeout_seconds=60)
+        if not last.get("ok"):
+            raise SystemExit(f"token funding failed: {last}")
+    console.print(f"token deployed at {deploy.contract.hex()[:16]}…, "
+                  f"{len(funding)} senders funded")
+
+
 def presign(args: argparse.Namespace, plan: workloads.AccountPlan, weights: dict[str, float],
             chain_id: str, heights: list[int], count: int, progress: Any
             ) -> list[tuple[bytes, str]]:
@@ -698,6 +735,9 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
                          "(use --shards to match)")
     heights = wait_first_blocks(control, shard_count)
     _warn_unfunded(control, plan, console)
+    if "token_transfer" in weights:
+        setup_token(urls[0], plan, console)
+        heights = [shard["height"] for shard in control.call("agora_status")["shards"]]
     bound = verification_bound(len(control.call("agora_validators")))
     total_seconds = args.warmup + args.duration
     count = math.ceil((args.rate if args.mode == "open" else args.presign_tps)

@@ -105,3 +105,29 @@ def test_availability_table_lists_every_workload() -> None:
     assert [row[0] for row in rows] == ["native_transfer", "token_transfer", "nft_mint",
                                         "marketplace_purchase"]
     assert rows[0][1] == "yes" and rows[1][1].startswith("no: ")
+
+
+def test_token_transfers_are_signed_vm_calls_in_the_tokens_shard() -> None:
+    from node.contracts import _decode_named_args
+
+    token = workloads.WORKLOADS["token_transfer"]
+    assert isinstance(token, workloads.TokenTransfer)
+    plan = workloads.make_account_plan(2, 3)
+    contract = next(bytes([i]) * 32 for i in range(256)
+                    if shard_of_account(bytes([i]) * 32, 2) == 1)
+    token.contract = contract
+    try:
+        specs = workloads.generate_specs(plan, {"token_transfer": 1.0}, 10, 0.0)
+    finally:
+        token.contract = None
+    job = workloads.SignJob("bench-chain", tuple(s.seed for s in plan.senders), (110, 220),
+                            tuple(s.shard for s in plan.senders), specs)
+    for (tx_hash, tx_hex) in workloads.sign_specs(job):
+        tx = decode_transaction(bytes.fromhex(tx_hex))
+        assert tx.has_valid_signature() and tx.contract == contract
+        assert home_shard(tx, 2) == 1 and tx.expiry_height == 220
+        assert tx.gas_limit == workloads.token_call_gas
+        args = _decode_named_args(tx.args)
+        assert args is not None and args["amount"] == 1 and len(args["to"]) == 32
+    with pytest.raises(WorkloadUnavailable, match="setup"):
+        workloads.generate_specs(plan, {"token_transfer": 1.0}, 1, 0.0)
