@@ -527,6 +527,11 @@ class Replica:
             return None
         if self._link(height - 1) is None:
             return None
+        if (int(PrePrepare.tag), self.view, height) in self._signed:
+            # We proposed this height in this view before a restart, and that proposal no
+            # longer stands here: another block would be equivocation. Wait for the view
+            # change instead.
+            return None
         return height
 
     def _on_pre_prepare(self, message: PrePrepare, out: Output) -> None:
@@ -882,6 +887,9 @@ class Replica:
     def _on_tick(self, out: Output) -> None:
         self._ticks_without_progress += 1
         self._sync_backoff_ticks = max(0, self._sync_backoff_ticks - 1)
+        retransmit_ticks = max(2, self.config.view_timeout_ticks // 4)
+        if not self.in_view_change and self._ticks_without_progress % retransmit_ticks == 0:
+            self._retransmit_votes(out)
         if self._sync is not None:
             self._sync.ticks_left -= 1
             if self._sync.ticks_left <= 0:
@@ -897,6 +905,21 @@ class Replica:
             self._send_view_change(out)
             return
         self._start_view_change(self.view + 1, out)
+
+    def _retransmit_votes(self, out: Output) -> None:
+        """No progress for a while: resend what we signed for the undelivered heights of
+        this view. The network may have lost a vote, or delivered it before the receiver
+        entered the view; with n = 3f + 1 and f silent replicas every vote counts. The
+        receivers count repeats as duplicates, so this is safe and bounded by the window."""
+        for height, slot in sorted(self._slots.items()):
+            if height <= self.last_delivered:
+                continue
+            own = [slot.pre_prepare if slot.pre_prepare is not None
+                   and slot.pre_prepare.sender == self.id else None,
+                   slot.prepares.get(self.id), slot.commits.get(self.id)]
+            for message in own:
+                if message is not None and message.view == self.view:
+                    out.send.append(Send(None, message))
 
     def _view_change_votes(self, view: int) -> int:
         """Replicas that gave up every view before ``view`` (a VIEW-CHANGE for it or later)."""
