@@ -908,7 +908,7 @@ class Replica:
 
     def _retransmit_votes(self, out: Output) -> None:
         """No progress for a while: resend what we signed for the undelivered heights of
-        this view. The network may have lost a vote, or delivered it before the receiver
+        this view, and our checkpoints above the low watermark. The network may have lost a vote, or delivered it before the receiver
         entered the view; with n = 3f + 1 and f silent replicas every vote counts. The
         receivers count repeats as duplicates, so this is safe and bounded by the window."""
         for height, slot in sorted(self._slots.items()):
@@ -920,6 +920,12 @@ class Replica:
             for message in own:
                 if message is not None and message.view == self.view:
                     out.send.append(Send(None, message))
+        # Our checkpoints above the low watermark too: if they were lost, the window
+        # stays full and no primary can propose past it.
+        for height, by_sender in sorted(self._checkpoints.items()):
+            checkpoint = by_sender.get(self.id)
+            if checkpoint is not None and height > self.low:
+                out.send.append(Send(None, checkpoint))
 
     def _view_change_votes(self, view: int) -> int:
         """Replicas that gave up every view before ``view`` (a VIEW-CHANGE for it or later)."""
