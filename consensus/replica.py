@@ -446,6 +446,7 @@ class Replica:
                                 < certificate.pre_prepare.view):
                             slot.prepared = certificate
         self._prune_signed()
+        self._recreate_checkpoints(self._pending)
         if self.in_view_change:
             self._send_view_change(self._pending)
         for height in sorted(self._slots):
@@ -784,6 +785,21 @@ class Replica:
                 self._maybe_stable(event.height, out)
         self._prune_executed()
         self._maybe_link(event.height + self.config.state_root_lag_blocks, out)
+
+    def _recreate_checkpoints(self, out: Output) -> None:
+        """After a restart: our CHECKPOINTs for executed heights above the low watermark
+        lived only in memory; sign them again (same content) so a quorum can still form."""
+        interval = self.config.checkpoint_interval_blocks
+        first = (self.low // interval + 1) * interval
+        for height in range(first, self.last_executed + 1, interval):
+            roots, link = self._executed.get(height), self._links.get(height)
+            if roots is None or link is None or not self._in_window(height):
+                continue
+            checkpoint = self._sign(Checkpoint(
+                self.config.chain_id, self.config.shard, self.view, height, self.id,
+                link.block_hash, roots[0], b""))
+            self._checkpoints.setdefault(height, {})[self.id] = checkpoint
+            out.send.append(Send(None, checkpoint))
 
     def _check_quorum_roots(self, event: Executed, out: Output) -> None:
         """Compare what we computed with what a quorum signed for this height."""
