@@ -51,7 +51,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -69,6 +68,7 @@ import httpx
 from bench import profile as bench_profile
 from bench import report as reporting
 from bench import workloads
+from node.setup import free_port_block
 from bench.report import SeenBlock
 
 code_not_available = -32012
@@ -226,25 +226,6 @@ def probe_capabilities(rpc: Rpc) -> workloads.Capabilities:
 
 
 # -- the local cluster ------------------------------------------------------------------
-
-
-def free_port_block(count: int) -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, 60_000 - count)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free block of ports on 127.0.0.1")
 
 
 def init_bench_cluster(directory: Path, args: argparse.Namespace,

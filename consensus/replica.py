@@ -55,13 +55,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from consensus import codec
 from consensus.events import (
     Event,
     Executed,
-    ExecutedRoot,
     MessageReceived,
     Output,
     PreparedRecord,
@@ -1327,10 +1326,4 @@ class Replica:
         out.halted = reason
 
 
-def executed_roots_for(recovered: Iterable[tuple[int, bytes, bytes]]) -> tuple[ExecutedRoot, ...]:
-    """Convenience for shells: build ``RecoveredState.executed`` from stored tuples."""
-    return tuple(ExecutedRoot(height, state, receipts) for height, state, receipts in recovered)
-
-
-__all__ = ["Ignored", "Replica", "ReplicaConfig", "ReplicaStats", "compute_new_view",
-           "executed_roots_for", "replace"]
+__all__ = ["Ignored", "Replica", "ReplicaConfig", "ReplicaStats", "compute_new_view"]

@@ -72,7 +72,6 @@ from consensus.types import (
     decode_transaction,
     encode_message,
     sign_message,
-    verify_signature,
 )
 from node.config import NodeConfig
 from node.executor import state_root_after
@@ -113,7 +112,6 @@ class ShardRuntime:
     proposed: dict[int, list[bytes]] = field(default_factory=dict)  # height -> tx hashes
     last_view: int = 0
     dropped_events: int = 0
-    commit_times: dict[bytes, float] = field(default_factory=dict)
 
 
 class Node:
@@ -670,4 +668,4 @@ def _now_ms() -> int:
     return math.floor(time.time() * 1000)
 
 
-__all__ = ["Node", "WireKind", "verify_signature", "decode_transaction"]
+__all__ = ["Node", "WireKind"]
