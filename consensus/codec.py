@@ -132,7 +132,8 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def _array_header(length: int) -> bytes:
+def array_header(length: int) -> bytes:
+    """The msgpack header of an array of ``length`` items."""
     if length < 16:
         return bytes((0x90 | length,))
     if length < 0x10000:
@@ -168,7 +169,7 @@ def _encode_any(value: Any) -> bytes:
 
 
 def _encode_sequence(value: Any) -> bytes:
-    return _array_header(len(value)) + b"".join([_encode_any(item) for item in value])
+    return array_header(len(value)) + b"".join([_encode_any(item) for item in value])
 
 
 def _build_encoder(kind: type) -> Any:
@@ -177,7 +178,7 @@ def _build_encoder(kind: type) -> Any:
     if not dataclasses.is_dataclass(kind):
         return _encode_scalar
     names = [field.name for field in dataclasses.fields(kind)]
-    header = _array_header(len(names))
+    header = array_header(len(names))
 
     def encode_struct(value: Any) -> bytes:
         return header + b"".join([_encode_any(getattr(value, name)) for name in names])
@@ -209,7 +210,7 @@ def encode_without_last_field(value: Any) -> bytes:
     cached = _unsigned_names.get(type(value))
     if cached is None:
         names = [field.name for field in dataclasses.fields(value)][:-1]
-        cached = _unsigned_names[type(value)] = (_array_header(len(names)), names)
+        cached = _unsigned_names[type(value)] = (array_header(len(names)), names)
     header, names = cached
     return header + b"".join([_encode_any(getattr(value, name)) for name in names])
 

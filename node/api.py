@@ -55,6 +55,7 @@ class LocalNodeApi:
             "public_key": node.signer.public_key.hex(), "shards": shards,
             "peers": node.peer_manager.connected_peers() if node.peer_manager else [],
             "txs_committed": committed, "mempool_txs": node.mempool.info().size_txs,
+            "tx_signature_checks": node.signature_checks,
             "peer_refusals": node.peer_refusals(),
             "peer_messages_dropped": dict(sorted(node.dropped.items())),
             "uptime_seconds": round(trio.current_time() - node.started_trio, 3),

@@ -138,6 +138,7 @@ class Mempool:
                                        else hosted_shards)
         self.shard_heights = [0] * shard_count
         self.rejections: collections.Counter[str] = collections.Counter()
+        self.signature_checks = 0  # ed25519 checks made by add (cumulative)
         self._entries: dict[bytes, _Entry] = {}  # pending and in flight, by tx hash
         self._in_flight: set[bytes] = set()
         self._in_flight_txs = [0] * shard_count  # per shard
@@ -180,8 +181,11 @@ class Mempool:
         self._check_identity(entry)
         self._check_expiry(entry)
         self._check_capacity(entry)
-        if not signature_checked and not tx.has_valid_signature():
-            self._reject(RejectReason.BAD_SIGNATURE, "signature does not verify for the sender")
+        if not signature_checked:
+            self.signature_checks += 1
+            if not tx.has_valid_signature():
+                self._reject(RejectReason.BAD_SIGNATURE,
+                             "signature does not verify for the sender")
         self._insert(entry)
         return entry.tx_hash
 

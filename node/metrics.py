@@ -48,6 +48,9 @@ class NodeMetrics:
                                     "admission, by reason", ["reason"], registry=r)
         self.mempool_txs = Gauge("agora_mempool_txs", "Transactions in the mempool", ["shard"],
                                  registry=r)
+        self.tx_signature_checks = Counter(
+            "agora_tx_signature_checks", "Client tx signatures checked (ed25519); each "
+            "replica checks each tx once, however it arrives", registry=r)
         self.mempool_bytes = Gauge("agora_mempool_bytes", "Encoded bytes in the mempool",
                                    registry=r)
         self.peers = Gauge("agora_peers", "Connected validator peers", registry=r)
@@ -88,6 +91,9 @@ class NodeMetrics:
         items = rejections.items() if isinstance(rejections, Mapping) else rejections
         for reason, total in items:
             self._advance(self.txs_rejected.labels(str(reason)), f"rej/{reason}", total)
+
+    def sync_signature_checks(self, total: int) -> None:
+        self._advance(self.tx_signature_checks, "signature_checks", total)
 
     def _advance(self, counter: Any, key: str, total: int) -> None:
         delta = total - self._rejections_seen.get(key, 0)

@@ -131,7 +131,7 @@ class Node:
         self.index = config.node.node_index
         assert genesis.validator_keys[self.index] == signer.public_key, \
             "the node key is not validator %d of the genesis" % self.index
-        self.verified = VerifiedCache(config.mempool.capacity_txs)
+        self.signatures = SignatureChecker(config.mempool.capacity_txs)
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
                                is_committed=self.is_committed)
         self.executors = {
@@ -248,7 +248,14 @@ class Node:
         return self.store.get_tx_location(tx_hash) is not None
 
     def is_verified(self, tx_hash: bytes) -> bool:
-        return self.mempool.is_verified(tx_hash) or tx_hash in self.verified
+        return self.mempool.is_verified(tx_hash) or tx_hash in self.signatures.valid
+
+    @property
+    def signature_checks(self) -> int:
+        """Client tx signatures this node has checked (ed25519), cumulative. Each replica
+        checks each tx once, whichever way it arrives (RPC, gossip or a proposal), so this
+        stays near the number of distinct txs it has seen."""
+        return self.signatures.checks + self.mempool.signature_checks
 
     def _validator_for(self, shard: int) -> Any:
         drift_ms_max = self.genesis.consensus.block_time_drift_ms_max
@@ -257,7 +264,7 @@ class Node:
             if block.header.timestamp_ms > _now_ms() + drift_ms_max:
                 return "block timestamp too far in the future"
             for tx in block.txs:
-                if not self.is_verified(tx.hash()) and not tx.has_valid_signature():
+                if not self.is_verified(tx.hash()) and not self.signatures.check_now(tx):
                     return "a transaction with a bad signature"
                 if tx.chain_id != self.genesis.chain_id:
                     return "a transaction for another chain"
@@ -516,12 +523,8 @@ class Node:
         if not isinstance(message, PrePrepare):
             return
         unknown = [tx for tx in message.block.txs if not self.mempool.is_verified(tx.hash())]
-        if not unknown:
-            return
-        good = await trio.to_thread.run_sync(
-            lambda: [tx for tx in unknown if tx.has_valid_signature()])
-        for tx in good:
-            self.verified.add(tx.hash())
+        if unknown:
+            await self.signatures.check(unknown)
 
     def _queue_gossip(self, body: Any) -> None:
         if type(body) is not tuple or len(body) > gossip_batch_txs_max or \
@@ -548,17 +551,18 @@ class Node:
                     continue
                 if tx.hash() not in self.mempool and not self.is_committed(tx.hash()):
                     txs.append(tx)
-            valid = await trio.to_thread.run_sync(
-                lambda: [tx.has_valid_signature() for tx in txs])
-            for tx, ok in zip(txs, valid):
+            for tx, ok in zip(txs, await self.signatures.check(txs)):
+                if not ok:
+                    self.mempool.rejections[RejectReason.BAD_SIGNATURE] += 1
+                    continue
                 try:
-                    self.mempool.add(tx, signature_checked=ok)
+                    self.mempool.add(tx, signature_checked=True)
                 except TxRejected:
                     continue  # counted by the mempool under its reason
 
     def submit(self, tx: Transaction) -> bytes:
         """Admit a client tx (RPC) and queue it for gossip; TxRejected on failure."""
-        tx_hash = self.mempool.add(tx)
+        tx_hash = self.mempool.add(tx, signature_checked=tx.hash() in self.signatures.valid)
         self._gossip.append(tx.encoded())
         if len(self._gossip) >= gossip_batch_txs_max:
             self._gossip_wakeup.set()
@@ -592,6 +596,7 @@ class Node:
         while True:
             info = self.mempool.info()
             self.metrics.sync_mempool(info.shard_sizes_txs, info.size_bytes, info.rejections)
+            self.metrics.sync_signature_checks(self.signature_checks)
             self.metrics.peers.set(len(self.peer_manager.connected_peers()))
             for reason, count in self.peer_refusals().items():
                 refusals.labels(reason).set(count)
@@ -625,6 +630,56 @@ class Node:
             if not waiters:
                 del self.receipt_waiters[tx_hash]
         return self.store.get_receipt(tx_hash)
+
+
+class SignatureChecker:
+    """Checks client tx signatures outside the mempool (gossip, proposals), each tx once.
+
+    ``check`` runs the ed25519 checks in a worker thread, off the event loop. A tx already
+    being checked by another task (its gossip batch and a proposal carrying it arrive
+    together) is waited for, not checked again. ``valid`` remembers the hashes that passed
+    (bounded); a tx that failed is not remembered and fails again if it comes back."""
+
+    def __init__(self, entries_max: int) -> None:
+        self.valid = VerifiedCache(entries_max)
+        self.checks = 0  # ed25519 checks made, cumulative
+        self._running: dict[bytes, trio.Event] = {}
+
+    async def check(self, txs: list[Transaction]) -> list[bool]:
+        """Whether each tx's signature is valid, in order."""
+        mine, theirs = [], []
+        for tx in txs:
+            tx_hash = tx.hash()
+            if tx_hash in self.valid:
+                continue
+            running = self._running.get(tx_hash)
+            if running is not None:
+                theirs.append(running)
+            else:  # a second copy in txs finds this entry and waits on it
+                self._running[tx_hash] = trio.Event()
+                mine.append(tx)
+        try:
+            if mine:
+                self.checks += len(mine)
+                results = await trio.to_thread.run_sync(
+                    lambda: [tx.has_valid_signature() for tx in mine])
+                for tx, ok in zip(mine, results):
+                    if ok:
+                        self.valid.add(tx.hash())
+        finally:
+            for tx in mine:
+                self._running.pop(tx.hash()).set()
+        for running in theirs:
+            await running.wait()
+        return [tx.hash() in self.valid for tx in txs]
+
+    def check_now(self, tx: Transaction) -> bool:
+        """Check one tx on the caller's thread (a proposal's stray tx)."""
+        self.checks += 1
+        if not tx.has_valid_signature():
+            return False
+        self.valid.add(tx.hash())
+        return True
 
 
 class VerifiedCache:

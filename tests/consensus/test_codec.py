@@ -431,6 +431,16 @@ def test_every_truncation_of_a_record_is_refused(record: Any, data: st.DataObjec
         decode_record(encoded + b"\x00")
 
 
+@typed
+@given(records)
+def test_a_record_is_encoded_as_the_canonical_pack_of_kind_and_plain_fields(record: Any) -> None:
+    encoded = encode_record(record)
+    kind, _fields = codec.unpack(encoded)
+    if not isinstance(record, VoteRecord):  # a vote record holds the message's wire bytes
+        assert encoded == codec.pack((kind, codec.to_plain(record)))
+    assert decode_record(encoded) == record
+
+
 def test_a_record_of_an_unknown_kind_or_a_vote_record_of_another_message_is_refused() -> None:
     commit = Commit("c", 0, 0, 5, 1, bytes(32), bytes(64))
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
