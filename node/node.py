@@ -647,16 +647,17 @@ class SignatureChecker:
 
     async def check(self, txs: list[Transaction]) -> list[bool]:
         """Whether each tx's signature is valid, in order."""
-        mine, theirs = [], []
+        mine, theirs = [], set()
+        done = trio.Event()  # set when this call's own checks are over
         for tx in txs:
             tx_hash = tx.hash()
             if tx_hash in self.valid:
                 continue
             running = self._running.get(tx_hash)
             if running is not None:
-                theirs.append(running)
+                theirs.add(running)
             else:  # a second copy in txs finds this entry and waits on it
-                self._running[tx_hash] = trio.Event()
+                self._running[tx_hash] = done
                 mine.append(tx)
         try:
             if mine:
@@ -668,7 +669,8 @@ class SignatureChecker:
                         self.valid.add(tx.hash())
         finally:
             for tx in mine:
-                self._running.pop(tx.hash()).set()
+                del self._running[tx.hash()]
+            done.set()
         for running in theirs:
             await running.wait()
         return [tx.hash() in self.valid for tx in txs]
