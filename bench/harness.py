@@ -325,6 +325,273 @@ def setup_token(url: str, plan: workloads.AccountPlan, console: Any) -> None:
                   f"{len(funding)} senders funded")
 
 
+setup_wave_txs_max = 8000  # setup txs in flight at once (the mempool holds 50,000/shard)
+setup_wave_sender_max = 400  # per sender and wave (the mempool holds 1,000 per sender)
+setup_expiry_blocks = 500
+setup_receipt_poll_seconds = 0.2
+setup_batch_bytes_max = 768 * 1024
+setup_txs_max = 400_000  # refuse a setup larger than this (lower --presign-tps)
+
+
+def setup_workloads(url: str, plan: workloads.AccountPlan, weights: dict[str, float],
+                    count: int, args: argparse.Namespace, console: Any) -> None:
+    """Deploy and prepare what the contract workloads of ``weights`` need (not measured).
+    Pool-backed workloads (nft_transfer, marketplace_purchase) get exactly what the
+    ``count`` specs the harness will presign use: a dry run of the same generation."""
+    if "token_transfer" in weights:
+        setup_token(url, plan, console)
+    collectibles = [name for name in ("nft_mint", "nft_transfer") if name in weights]
+    market = "marketplace_purchase" in weights
+    if not collectibles and not market:
+        return
+    runner = SetupRunner(url, plan, args.sign_processes, console)
+    try:
+        deploys = runner.plan_collections(collectibles) if collectibles else []
+        world = runner.plan_market() if market else None
+        needs = workloads.pool_needs(workloads.generate_specs(
+            plan, weights, count, args.cross_shard_share, args.seed))
+        total = sum(needs.nft_tokens.values()) + 2 * needs.listings
+        if total > setup_txs_max:
+            raise SystemExit(f"setup would need {total:,} txs (> {setup_txs_max:,}): lower "
+                             "--presign-tps or --duration")
+        if deploys:
+            runner.run(deploys, "deploy one collection per sender")
+        if needs.nft_tokens:
+            runner.run([runner.pool_mint(index, sequence)
+                        for sequence in range(max(needs.nft_tokens.values()))
+                        for index, wanted in needs.nft_tokens.items() if sequence < wanted],
+                       "mint the nft_transfer tokens")
+        if world is not None:
+            runner.setup_market(world, needs.listings)
+    finally:
+        runner.close()
+
+
+@dataclass
+class MarketWorld:
+    """Addresses of a marketplace set up for the bench (all contracts in shard 0)."""
+
+    issuer: int  # account index of the deployer: token issuer, KYC admin, governor
+    sellers: list[int]
+    others: dict[str, int]  # rights holder, channel, platform
+    deploys: list[workloads.TxSpec]
+    contracts: dict[str, bytes]
+    collections: list[bytes]  # by seller
+
+
+class SetupRunner:
+    """Setup txs as :class:`workloads.TxSpec`, signed by a process pool, sent in waves of
+    JSON-RPC batches; each wave waits for every receipt (deadline) and fails loudly on a
+    refused tx or a failed receipt. Extra accounts (market sellers, payees) are appended
+    to the plan's senders by index."""
+
+    def __init__(self, url: str, plan: workloads.AccountPlan, processes: int,
+                 console: Any) -> None:
+        self.url = url
+        self.plan = plan
+        self.console = console
+        self.rpc = Rpc(url)
+        status = self.rpc.call("agora_status")
+        self.chain_id, self.shard_count = status["chain_id"], status["shard_count"]
+        self.seeds = [sender.seed for sender in plan.senders]
+        self.shards = [sender.shard for sender in plan.senders]
+        context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+        self.processes = max(1, processes)
+        self.pool = context.Pool(self.processes)
+        self.nonces = random.SystemRandom()
+        self.collections: tuple[bytes, ...] = ()
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+        self.rpc.close()
+
+    def add_account(self, name: str) -> int:
+        from consensus.types import Signer
+        from node.sharding import shard_of_account
+
+        seed = workloads.sender_seed(len(self.seeds), b"agora-bench-setup/" + name.encode())
+        self.seeds.append(seed)
+        self.shards.append(shard_of_account(Signer(seed).public_key, self.shard_count))
+        return len(self.seeds) - 1
+
+    def address(self, index: int) -> bytes:
+        from consensus.types import Signer
+
+        return Signer(self.seeds[index]).public_key
+
+    def deploy(self, index: int, template: str, shard: int, **init: Any
+               ) -> workloads.TxSpec:
+        """A deploy spec by account ``index`` at an address in ``shard`` (fresh per run)."""
+        from node.contracts import contract_address, find_deploy_nonce
+
+        address = self.address(index)
+        nonce = find_deploy_nonce(address, shard, self.shard_count,
+                                  self.nonces.getrandbits(40))
+        source = (Path(__file__).resolve().parents[1] / "vm" / "templates"
+                  / f"{template}.py").read_text()
+        return workloads.TxSpec("setup", index, contract_address(address, nonce), "_deploy",
+                                (("args", init), ("source", source)), nonce,
+                                gas_limit=2_000_000)
+
+    def call(self, index: int, contract: bytes, method: str, gas: int = 200_000,
+             **args: Any) -> workloads.TxSpec:
+        return workloads.TxSpec("setup", index, contract, method, tuple(sorted(args.items())),
+                                self.nonces.getrandbits(63), gas_limit=gas)
+
+    # -- collectibles -------------------------------------------------------------------
+
+    def plan_collections(self, names: list[str]) -> list[workloads.TxSpec]:
+        deploys = [self.deploy(sender.index, "nft", sender.shard)
+                   for sender in self.plan.senders]
+        collections = tuple(spec.contract for spec in deploys)
+        for name in names:
+            workload = workloads.WORKLOADS[name]
+            assert isinstance(workload, workloads.NftMint | workloads.NftTransfer)
+            workload.collections = collections
+        self.collections = collections
+        return deploys
+
+    def pool_mint(self, index: int, sequence: int) -> workloads.TxSpec:
+        return self.call(index, self.collections[index], "mint", workloads.nft_call_gas,
+                         to=self.plan.senders[index].address,
+                         token=workloads.nft_token_id(index, sequence),
+                         royalty_bp=workloads.nft_royalty_bp)
+
+    # -- marketplace ----------------------------------------------------------------------
+
+    def plan_market(self) -> MarketWorld:
+        shard = 0
+        issuer = self.plan.senders[0].index
+        others = {name: self.add_account(name) for name in ("rights", "channel", "platform")}
+        sellers = [self.add_account(f"seller{i}") for i in range(workloads.market_sellers)]
+        deploys = [self.deploy(issuer, "kyc", shard)]
+        kyc = deploys[0].contract
+        deploys.append(self.deploy(issuer, "token", shard, token_name="Bench",
+                                   amount=workloads.token_supply, kyc_registry=kyc))
+        token = deploys[1].contract
+        deploys.append(self.deploy(issuer, "split", shard, token_address=token, payee_list=[
+            self.address(others["rights"]), self.address(issuer),
+            self.address(others["channel"])]))
+        deploys.append(self.deploy(issuer, "market", shard, token_address=token,
+                                   fee=workloads.market_fee_bp,
+                                   recipient=self.address(others["platform"]),
+                                   kyc_registry=kyc, deviation_bp=5000, cooldown=3600))
+        contracts = {"kyc": kyc, "token": token, "split": deploys[2].contract,
+                     "market": deploys[3].contract}
+        collection_deploys = [self.deploy(seller, "nft", shard) for seller in sellers]
+        market = workloads.WORKLOADS["marketplace_purchase"]
+        assert isinstance(market, workloads.MarketplacePurchase)
+        market.market = contracts["market"]
+        return MarketWorld(issuer, sellers, others, deploys + collection_deploys, contracts,
+                           [spec.contract for spec in collection_deploys])
+
+    def setup_market(self, world: MarketWorld, listings: int) -> None:
+        c = world.contracts
+        issuer, market = world.issuer, c["market"]
+        self.run(world.deploys, "deploy KYC, token, split, market and seller collections")
+        self.run([self.call(issuer, c["kyc"], "add_verifier", verifier=self.address(issuer)),
+                  self.call(issuer, market, "govern", action=["register_split", c["split"]])]
+                 + [self.call(issuer, market, "govern", action=["allow_collection", address])
+                    for address in world.collections], "configure KYC and market")
+        buyers = [sender.index for sender in self.plan.senders]
+        per_seller = [listings // len(world.sellers)
+                      + (1 if position < listings % len(world.sellers) else 0)
+                      for position in range(len(world.sellers))]
+        items = [(position, seller, item)
+                 for position, seller in enumerate(world.sellers)
+                 for item in range(1, per_seller[position] + 1)]
+        prepare = [self.call(issuer, c["kyc"], "register", who=self.address(index), level=1)
+                   for index in buyers + world.sellers]
+        prepare += [self.call(issuer, c["token"], "transfer", to=self.address(index),
+                              amount=workloads.token_funds_per_sender)
+                    for index in buyers if index != issuer]
+        prepare += [self.call(index, c["token"], "approve", spender=market,
+                              amount=workloads.token_supply) for index in buyers]
+        prepare += [self.call(seller, world.collections[position], "set_approval_for_all",
+                              operator=market, approved=True)
+                    for position, seller in enumerate(world.sellers) if per_seller[position]]
+        prepare += [self.call(seller, world.collections[position], "mint",
+                              workloads.nft_call_gas, to=self.address(seller), token=item,
+                              royalty_bp=workloads.market_royalty_bp,
+                              royalty_receiver=c["split"])
+                    for position, seller, item in items]
+        self.run(prepare, "KYC, fund and approve buyers; mint the items")
+        self.run([self.call(seller, market, "list_item", collection=world.collections[position],
+                            item=item, price=workloads.market_price)
+                  for position, seller, item in items], f"list {listings:,} items")
+
+    # -- sending ------------------------------------------------------------------------
+
+    def run(self, specs: list[workloads.TxSpec], what: str) -> None:
+        """Send ``specs`` and wait until all are committed OK; raise SystemExit if not."""
+        started = time.monotonic()
+        remaining = specs
+        while remaining:
+            wave: list[workloads.TxSpec] = []
+            rest: list[workloads.TxSpec] = []
+            per_sender: Counter[int] = Counter()
+            for spec in remaining:
+                if len(wave) < setup_wave_txs_max and \
+                        per_sender[spec.sender] < setup_wave_sender_max:
+                    wave.append(spec)
+                    per_sender[spec.sender] += 1
+                else:
+                    rest.append(spec)
+            self._wave(wave, what)
+            remaining = rest
+        self.console.print(f"setup: {what}: {len(specs):,} txs in "
+                           f"{time.monotonic() - started:.1f} s")
+
+    def _wave(self, specs: list[workloads.TxSpec], what: str) -> None:
+        heights = [shard["height"] for shard in self.rpc.call("agora_status")["shards"]]
+        expiry = tuple(height + setup_expiry_blocks for height in heights)
+        chunk = max(1, min(1000, math.ceil(len(specs) / self.processes)))
+        jobs = [workloads.SignJob(self.chain_id, tuple(self.seeds), expiry,
+                                  tuple(self.shards), specs[i:i + chunk])
+                for i in range(0, len(specs), chunk)]
+        signed = [item for part in self.pool.imap(workloads.sign_specs, jobs) for item in part]
+        start = 0
+        while start < len(signed):
+            end, size = start, 0  # the node caps a request body at 1 MiB (deploys are big)
+            while end < len(signed) and end - start < rpc_batch_calls_max and \
+                    (end == start or size + len(signed[end][1]) < setup_batch_bytes_max):
+                size += len(signed[end][1]) + 100
+                end += 1
+            part, start = signed[start:end], end
+            replies = self.rpc.batch([("agora_sendTransaction", [tx_hex]) for _, tx_hex in part])
+            for reply, spec in zip(replies, specs[end - len(part):end], strict=True):
+                if "error" in reply:
+                    raise SystemExit(f"setup ({what}): {spec.method} refused: "
+                                     f"{error_reason(reply['error'])}: {reply['error']}")
+        pending = {tx_hash: spec for (tx_hash, _), spec in zip(signed, specs, strict=True)}
+        order = [tx_hash for tx_hash, _ in signed]
+        deadline = time.monotonic() + 60.0 + len(specs) / 100
+        while pending:
+            order = [tx_hash for tx_hash in order if tx_hash in pending]
+            for start in range(0, len(order), rpc_batch_calls_max):
+                part = order[start:start + rpc_batch_calls_max]
+                replies = self.rpc.batch([("agora_getReceipt", [h.hex()]) for h in part])
+                found = 0
+                for tx_hash, reply in zip(part, replies, strict=True):
+                    receipt = reply.get("result")
+                    if not receipt:
+                        continue
+                    found += 1
+                    spec = pending.pop(tx_hash)
+                    if not receipt.get("ok"):
+                        raise SystemExit(f"setup ({what}): {spec.method} failed: "
+                                         f"{receipt.get('status_name')}: {receipt.get('error')}")
+                if not found:
+                    break  # txs commit about in submission order: the rest can wait
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"setup ({what}): {len(pending):,} of {len(specs):,} txs "
+                                 "not committed before the deadline")
+            time.sleep(setup_receipt_poll_seconds)
+
+
 def presign(args: argparse.Namespace, plan: workloads.AccountPlan, weights: dict[str, float],
             chain_id: str, heights: list[int], count: int, progress: Any
             ) -> list[tuple[bytes, str]]:
@@ -716,13 +983,13 @@ def run_load(args: argparse.Namespace, urls: list[str], plan: workloads.AccountP
                          "(use --shards to match)")
     heights = wait_first_blocks(control, shard_count)
     _warn_unfunded(control, plan, console)
-    if "token_transfer" in weights:
-        setup_token(urls[0], plan, console)
-        heights = [shard["height"] for shard in control.call("agora_status")["shards"]]
-    bound = verification_bound(len(control.call("agora_validators")))
     total_seconds = args.warmup + args.duration
     count = math.ceil((args.rate if args.mode == "open" else args.presign_tps)
                       * total_seconds * 1.02) + args.batch
+    if any(name != "native_transfer" for name in weights):
+        setup_workloads(urls[0], plan, weights, count, args, console)
+        heights = [shard["height"] for shard in control.call("agora_status")["shards"]]
+    bound = verification_bound(len(control.call("agora_validators")))
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[info]}"), console=console,
                   disable=args.no_progress) as progress:

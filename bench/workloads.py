@@ -20,9 +20,19 @@ receipt: the share measures ordering and finalization load with cross-shard reci
 not completed cross-shard payments. The harness samples receipts and reports their
 statuses so this stays visible.
 
-Contract workloads (token transfer, NFT mint, marketplace purchase) are declared here with
-the reason they cannot run yet; when the node serves contract calls they plug in by
-implementing ``setup`` (deploy the template, fund or mint) and ``spec``.
+Contract workloads (token transfer, NFT mint, NFT transfer, marketplace purchase) need a
+node that serves contract calls. The harness deploys their templates before the load
+(``bench/harness.py``, ``setup_*``; not counted in the figures) and sets the contract
+addresses on the workload objects here; ``spec`` then builds the calls.
+
+Workloads that consume something prepared in setup (``nft_transfer`` moves a token minted
+in setup, ``marketplace_purchase`` buys a listing made in setup) number what they use with
+counters that :func:`generate_specs` resets, so a seed gives the same specs every time.
+The harness generates the specs once before setup (a dry run, :func:`pool_needs`) and
+prepares exactly what they use: the setup grows with the presigned count,
+``--presign-tps`` x (warm-up + duration). Each such tx uses its own token or listing, so
+the presigned txs are valid in any order of execution (no nonce sequences: a nonce only
+makes two txs distinct).
 """
 
 from __future__ import annotations
@@ -110,9 +120,10 @@ class TxSpec:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What the target node can do, probed over RPC by the harness."""
+    """What the target node can do, probed over RPC by the harness. The defaults are
+    this repository's node (a local cluster, ``--workload list`` without ``--rpc``)."""
 
-    contract_calls: bool = False
+    contract_calls: bool = True
 
 
 class Workload(Protocol):
@@ -182,32 +193,157 @@ class TokenTransfer:
                       rng.getrandbits(63), gas_limit=token_call_gas)
 
 
-class ContractWorkload:
-    """A workload that needs contract calls; declared so that ``--workload list`` shows it
-    and so the harness fails clearly. To plug one in: deploy its template in ``setup``
-    and build the call in ``spec`` (contract address, method, args)."""
+nft_call_gas = 100_000
+nft_royalty_bp = 500
+nft_mint_sequence_base = 1 << 31  # bench mints; the setup pools of nft_transfer lie below
 
-    def __init__(self, name: str, description: str) -> None:
-        self.name = name
-        self.description = description
+
+def nft_token_id(sender_index: int, sequence: int) -> int:
+    """Token id of the ``sequence``-th token of bench sender ``sender_index``: unique per
+    (sender, sequence), so presigned mints never collide, whatever the order."""
+    assert 0 <= sequence < 1 << 32
+    return (sender_index << 32) | sequence
+
+
+class _Collectibles:
+    """Shared by the two collectible workloads: one collection (vm/templates/nft.py) per
+    bench sender, deployed by that sender in its own shard, so the sender is the
+    collection's minter (the template has a single minter) and every sender's calls run
+    in its own shard (a collectible calls no other contract)."""
+
+    def __init__(self) -> None:
+        self.collections: tuple[bytes, ...] | None = None  # by sender index
+        self.sequences: dict[int, int] = {}
 
     def unavailable_reason(self, capabilities: Capabilities) -> str | None:
         if not capabilities.contract_calls:
-            return ("the node does not serve contract calls yet (agora_call answers "
-                    "NOT_AVAILABLE; the VM is being integrated)")
-        return "contract deployment for benchmarks is not implemented in bench/workloads.py"
+            return "the node does not serve contract calls"
+        return None
+
+    def reset(self) -> None:
+        self.sequences.clear()
+
+    def _next(self, sender: Sender) -> tuple[bytes, int]:
+        """The sender's collection and its next sequence number."""
+        if self.collections is None:
+            raise WorkloadUnavailable(f"{getattr(self, 'name', '?')}: setup() did not "
+                                      "deploy the collections")
+        sequence = self.sequences.get(sender.index, 0)
+        self.sequences[sender.index] = sequence + 1
+        return self.collections[sender.index], sequence
+
+
+class NftMint(_Collectibles):
+    """Each tx mints a new token in the sender's own collection (the sender is its
+    minter) to a random bench sender of the same shard, with a royalty. Token ids
+    ``nft_token_id(sender, 2**31 + k)`` for the sender's k-th mint."""
+
+    name = "nft_mint"
+    description = ("collectible template mint of a new token (VM call; one collection per "
+                   "sender, in the sender's shard)")
 
     def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
              cross_shard_share: float) -> TxSpec:
-        raise WorkloadUnavailable(f"{self.name}: not implemented")
+        collection, sequence = self._next(sender)
+        candidates = _same_shard(plan, sender)
+        recipient = rng.choice(candidates) if candidates else sender
+        token = nft_token_id(sender.index, nft_mint_sequence_base + sequence)
+        return TxSpec(self.name, sender.index, collection, "mint",
+                      (("royalty_bp", nft_royalty_bp), ("to", recipient.address),
+                       ("token", token)),
+                      rng.getrandbits(63), gas_limit=nft_call_gas)
+
+
+class NftTransfer(_Collectibles):
+    """Each tx transfers one of the sender's own tokens (minted to it in setup, in its
+    collection) to a random other bench sender of the same shard. The k-th transfer of
+    a sender moves token ``nft_token_id(sender, k)`` and no tx ever moves it again, so
+    every presigned transfer is valid in any order; setup mints exactly the tokens the
+    presigned txs use (``pool_needs``)."""
+
+    name = "nft_transfer"
+    description = ("collectible template transfer of a token minted in setup to another "
+                   "sender of the same shard (VM call; one collection per sender)")
+
+    def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
+             cross_shard_share: float) -> TxSpec:
+        collection, sequence = self._next(sender)
+        candidates = _same_shard(plan, sender)
+        recipient = rng.choice(candidates) if candidates else sender
+        return TxSpec(self.name, sender.index, collection, "transfer",
+                      (("to", recipient.address),
+                       ("token", nft_token_id(sender.index, sequence))),
+                      rng.getrandbits(63), gas_limit=nft_call_gas)
+
+
+market_price = 100
+market_fee_bp = 250
+market_royalty_bp = 1_000
+market_buy_gas = 1_000_000
+market_sellers = 100  # setup accounts (not bench senders): a seller may not buy its item
+
+
+class MarketplacePurchase:
+    """Each tx buys a distinct listing of the marketplace template (vm/templates/market.py)
+    set up like ``agora demo``'s sale: KYC registry, platform token, 30/40/30 revenue split,
+    royalty 10 % paid to the split (distributed in the same call), fee 2.5 %. All these
+    contracts lie in shard 0 (they call each other), so every purchase is ordered there
+    whatever the buyer's shard. Setup lists ``pool_needs`` items (ids 1..N, all at the same
+    price so the circuit breaker never trips) by dedicated seller accounts; every bench
+    sender is KYC-verified, funded and has approved the market, and the k-th purchase of
+    the run buys listing k + 1, so purchases are valid in any order."""
+
+    name = "marketplace_purchase"
+    description = ("marketplace purchase of a distinct listed item: KYC checks, royalty to "
+                   "a revenue split, fee, escrow release (VM calls in shard 0)")
+
+    def __init__(self) -> None:
+        self.market: bytes | None = None
+        self.bought = 0
+
+    def unavailable_reason(self, capabilities: Capabilities) -> str | None:
+        if not capabilities.contract_calls:
+            return "the node does not serve contract calls"
+        return None
+
+    def reset(self) -> None:
+        self.bought = 0
+
+    def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
+             cross_shard_share: float) -> TxSpec:
+        if self.market is None:
+            raise WorkloadUnavailable("marketplace_purchase: setup() did not deploy the market")
+        self.bought += 1
+        return TxSpec(self.name, sender.index, self.market, "buy", (("listing", self.bought),),
+                      rng.getrandbits(63), gas_limit=market_buy_gas)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolNeeds:
+    """What the specs consume from setup: tokens per sender, listings."""
+
+    nft_tokens: dict[int, int]  # sender index -> tokens its nft_transfer specs move
+    listings: int
+
+
+def pool_needs(specs: Sequence[TxSpec]) -> PoolNeeds:
+    tokens: dict[int, int] = {}
+    listings = 0
+    for spec in specs:
+        if spec.workload == "nft_transfer":
+            tokens[spec.sender] = tokens.get(spec.sender, 0) + 1
+        elif spec.workload == "marketplace_purchase":
+            listings += 1
+    return PoolNeeds(tokens, listings)
 
 
 WORKLOADS: dict[str, Workload] = {
     workload.name: workload for workload in (
         NativeTransfer(),
         TokenTransfer(),
-        ContractWorkload("nft_mint", "collectible template mint"),
-        ContractWorkload("marketplace_purchase", "marketplace purchase of a listed item"),
+        NftMint(),
+        NftTransfer(),
+        MarketplacePurchase(),
     )
 }
 
@@ -264,6 +400,10 @@ def generate_specs(plan: AccountPlan, weights: dict[str, float], count: int,
     assert 0.0 <= cross_shard_share <= 1.0, "cross_shard_share is a fraction"
     rng = random.Random(seed)
     names = list(weights)
+    for name in names:  # counters of workloads that consume setup pools start afresh
+        reset = getattr(WORKLOADS[name], "reset", None)
+        if reset is not None:
+            reset()
     name_weights = [weights[name] for name in names]
     senders = plan.senders
     specs = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from bench import workloads
@@ -80,13 +82,16 @@ def test_contract_workloads_fail_clearly_until_the_node_serves_calls() -> None:
     with pytest.raises(WorkloadUnavailable, match="token_transfer: the node does not serve"):
         workloads.resolve("token_transfer", None, Capabilities(contract_calls=False))
     with pytest.raises(WorkloadUnavailable, match="nft_mint"):
-        workloads.resolve("mix", "native_transfer=1,nft_mint=1", Capabilities())
+        workloads.resolve("mix", "native_transfer=1,nft_mint=1",
+                          Capabilities(contract_calls=False))
     with pytest.raises(WorkloadUnavailable, match="unknown workload"):
         workloads.resolve("bogus", None, Capabilities())
 
 
 def test_default_mix_is_every_available_workload() -> None:
-    assert workloads.resolve("mix", None, Capabilities()) == {"native_transfer": 1.0}
+    assert workloads.resolve("mix", None, Capabilities(contract_calls=False)) == {
+        "native_transfer": 1.0}
+    assert set(workloads.resolve("mix", None, Capabilities())) == set(workloads.WORKLOADS)
     assert workloads.resolve("native_transfer", None, Capabilities()) == {
         "native_transfer": 1.0}
 
@@ -101,10 +106,11 @@ def test_parse_mix_normalises_weights() -> None:
 
 
 def test_availability_table_lists_every_workload() -> None:
-    rows = workloads.availability_table(Capabilities())
+    rows = workloads.availability_table(Capabilities(contract_calls=False))
     assert [row[0] for row in rows] == ["native_transfer", "token_transfer", "nft_mint",
-                                        "marketplace_purchase"]
-    assert rows[0][1] == "yes" and rows[1][1].startswith("no: ")
+                                        "nft_transfer", "marketplace_purchase"]
+    assert rows[0][1] == "yes" and all(row[1].startswith("no: ") for row in rows[1:])
+    assert all(row[1] == "yes" for row in workloads.availability_table(Capabilities()))
 
 
 def test_token_transfers_are_signed_vm_calls_in_the_tokens_shard() -> None:
@@ -131,3 +137,125 @@ def test_token_transfers_are_signed_vm_calls_in_the_tokens_shard() -> None:
         assert args is not None and args["amount"] == 1 and len(args["to"]) == 32
     with pytest.raises(WorkloadUnavailable, match="setup"):
         workloads.generate_specs(plan, {"token_transfer": 1.0}, 1, 0.0)
+
+
+# -- collectible and marketplace workloads ----------------------------------------------
+
+
+def _contract_in(shard: int, shard_count: int, salt: int) -> bytes:
+    import hashlib
+
+    return next(address for i in range(1000)
+                if shard_of_account(address := hashlib.sha256(b"%d/%d" % (salt, i)).digest(),
+                                    shard_count) == shard)
+
+
+@pytest.fixture
+def deployed() -> Iterator[workloads.AccountPlan]:
+    """A 2-shard plan with the collectible and market workloads pointed at fake addresses
+    (each sender's collection in its own shard, the market in shard 0)."""
+    plan = workloads.make_account_plan(2, 4)
+    collections = tuple(_contract_in(s.shard, 2, s.index) for s in plan.senders)
+    mint, transfer, market = (workloads.WORKLOADS[name] for name in (
+        "nft_mint", "nft_transfer", "marketplace_purchase"))
+    assert isinstance(mint, workloads.NftMint) and isinstance(transfer, workloads.NftTransfer)
+    assert isinstance(market, workloads.MarketplacePurchase)
+    mint.collections = transfer.collections = collections
+    market.market = _contract_in(0, 2, 999)
+    try:
+        yield plan
+    finally:
+        mint.collections = transfer.collections = None
+        market.market = None
+
+
+def _args(spec: workloads.TxSpec) -> dict[str, object]:
+    return dict(spec.args)
+
+
+def test_nft_mints_are_unique_in_the_senders_collection(deployed: workloads.AccountPlan
+                                                         ) -> None:
+    plan = deployed
+    specs = workloads.generate_specs(plan, {"nft_mint": 1.0}, 400, 0.0, seed=3)
+    mint = workloads.WORKLOADS["nft_mint"]
+    assert isinstance(mint, workloads.NftMint) and mint.collections is not None
+    tokens = [(spec.contract, _args(spec)["token"]) for spec in specs]
+    assert len(set(tokens)) == len(specs) == len({t for _, t in tokens})
+    for spec in specs:
+        sender = plan.senders[spec.sender]
+        args = _args(spec)
+        assert spec.method == "mint" and spec.contract == mint.collections[sender.index]
+        assert set(args) == {"to", "token", "royalty_bp"}
+        assert args["token"] >> 32 == sender.index  # type: ignore[operator]
+        assert args["token"] & 0xFFFFFFFF >= workloads.nft_mint_sequence_base  # type: ignore
+        assert shard_of_account(args["to"], 2) == sender.shard  # type: ignore[arg-type]
+        assert spec.gas_limit == workloads.nft_call_gas
+    # sender k's mints count up from the base, in order
+    first = [_args(spec)["token"] for spec in specs if spec.sender == 0][:3]
+    assert first == [workloads.nft_token_id(0, workloads.nft_mint_sequence_base + k)
+                     for k in range(3)]
+    assert specs == workloads.generate_specs(plan, {"nft_mint": 1.0}, 400, 0.0, seed=3)
+    assert specs != workloads.generate_specs(plan, {"nft_mint": 1.0}, 400, 0.0, seed=4)
+
+
+def test_nft_transfers_move_each_pool_token_once_within_the_shard(
+        deployed: workloads.AccountPlan) -> None:
+    plan = deployed
+    specs = workloads.generate_specs(plan, {"nft_transfer": 1.0}, 200, 0.0, seed=5)
+    moved = [(spec.sender, _args(spec)["token"]) for spec in specs]
+    assert len(set(moved)) == len(moved)
+    for spec in specs:
+        sender = plan.senders[spec.sender]
+        args = _args(spec)
+        assert spec.method == "transfer" and set(args) == {"to", "token"}
+        assert args["to"] != sender.address
+        assert shard_of_account(args["to"], 2) == sender.shard  # type: ignore[arg-type]
+        assert args["token"] >> 32 == sender.index  # type: ignore[operator]
+    needs = workloads.pool_needs(specs)
+    assert needs.listings == 0 and sum(needs.nft_tokens.values()) == 200
+    for index, count in needs.nft_tokens.items():  # tokens 0..count-1 of each sender
+        assert sorted(t for s, t in moved if s == index) == [
+            workloads.nft_token_id(index, k) for k in range(count)]
+    assert specs == workloads.generate_specs(plan, {"nft_transfer": 1.0}, 200, 0.0, seed=5)
+
+
+def test_purchases_buy_distinct_listings_from_one(deployed: workloads.AccountPlan) -> None:
+    plan = deployed
+    weights = {"native_transfer": 0.5, "marketplace_purchase": 0.5}
+    specs = workloads.generate_specs(plan, weights, 300, 0.0, seed=9)
+    buys = [spec for spec in specs if spec.workload == "marketplace_purchase"]
+    market = workloads.WORKLOADS["marketplace_purchase"]
+    assert isinstance(market, workloads.MarketplacePurchase)
+    assert [_args(spec)["listing"] for spec in buys] == list(range(1, len(buys) + 1))
+    assert all(spec.method == "buy" and spec.contract == market.market for spec in buys)
+    assert {spec.sender for spec in buys} == {s.index for s in plan.senders}
+    assert workloads.pool_needs(specs).listings == len(buys)
+    assert specs == workloads.generate_specs(plan, weights, 300, 0.0, seed=9)
+
+
+def test_mixed_collectible_specs_sign_into_calls_of_the_right_shard(
+        deployed: workloads.AccountPlan) -> None:
+    from node.contracts import _decode_named_args
+
+    plan = deployed
+    weights = workloads.parse_mix("native_transfer=3,nft_mint=1,nft_transfer=1,"
+                                  "marketplace_purchase=1")
+    specs = workloads.generate_specs(plan, weights, 120, 0.0, seed=1)
+    assert {spec.workload for spec in specs} == set(weights)
+    job = workloads.SignJob("bench-chain", tuple(s.seed for s in plan.senders), (110, 220),
+                            tuple(s.shard for s in plan.senders), specs)
+    for spec, (_, tx_hex) in zip(specs, workloads.sign_specs(job), strict=True):
+        tx = decode_transaction(bytes.fromhex(tx_hex))
+        assert tx.has_valid_signature() and tx.method == spec.method
+        if spec.workload in ("nft_mint", "nft_transfer"):
+            assert home_shard(tx, 2) == plan.senders[spec.sender].shard
+            assert _decode_named_args(tx.args) == dict(spec.args)
+        elif spec.workload == "marketplace_purchase":
+            assert home_shard(tx, 2) == 0
+
+
+def test_collectible_and_market_workloads_need_setup() -> None:
+    plan = workloads.make_account_plan(1, 2)
+    for name in ("nft_mint", "nft_transfer", "marketplace_purchase"):
+        with pytest.raises(WorkloadUnavailable, match="setup"):
+            workloads.generate_specs(plan, {name: 1.0}, 1, 0.0)
