@@ -69,9 +69,15 @@ class NodeSection:
     genesis_file: str = "genesis.json"
     node_index: int = 0
     log_level: str = "INFO"
+    # State entries (key -> value) the executor keeps in memory per shard, updated as
+    # blocks are finalized; 0 reads every key from LevelDB.
+    state_cache_entries: int = 100_000
 
     def validate(self) -> list[str]:
         problems = []
+        if self.state_cache_entries < 0:
+            problems.append("node.state_cache_entries must be >= 0, got "
+                            f"{self.state_cache_entries}")
         if self.node_index < 0:
             problems.append(f"node.node_index must be >= 0, got {self.node_index}")
         if self.log_level.upper() not in log_levels:

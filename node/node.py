@@ -38,6 +38,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class ShardRuntime:
     proposed: dict[int, list[bytes]] = field(default_factory=dict)  # height -> tx hashes
     last_view: int = 0
     dropped_events: int = 0
+    state: StateCache | None = None  # set by Node._build_shard
 
 
 class Node:
@@ -206,7 +208,8 @@ class Node:
         execute_send, execute_receive = trio.open_memory_channel[CommittedBlock](
             config.watermark_window_blocks + config.sync_blocks_max)
         return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
-                            execute_receive, last_view=replica.view)
+                            execute_receive, last_view=replica.view, state=StateCache(
+                                self.store, shard, self.config.node.state_cache_entries))
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -447,8 +450,9 @@ class Node:
         async for item in runtime.execute_receive:
             started = time.perf_counter()
             height = item.block.header.height
-            result = self.executors[shard].execute_block(item.block, _ShardStateView(
-                self.store, shard))
+            state = runtime.state
+            assert state is not None
+            result = self.executors[shard].execute_block(item.block, state)
             state_root = state_root_after(self.store.state_root(shard), height, result)
             executed_at = time.perf_counter()
             await self.async_store.finalize_block(
@@ -456,6 +460,7 @@ class Node:
                 codec.encode(item.certificate), result.txs_to_index,
                 result.receipts_to_store, result.state_writes, state_root,
                 receipts_root=result.receipts_root)
+            state.finalized(result.state_writes)
             self.metrics.record_block(
                 shard, height, len(item.block.txs), executed_at - started,
                 [receipt.status for receipt in result.receipts if receipt.status != 0])
@@ -700,12 +705,46 @@ class VerifiedCache:
         return tx_hash in self._entries
 
 
-class _ShardStateView:
-    def __init__(self, store: ChainStore, shard: int) -> None:
+class StateCache:
+    """A shard's finalized state as the executor reads it: LevelDB behind a bounded
+    in-memory map of recently read or written keys (absent keys too, as None).
+
+    Write-through: ``finalized`` applies each finalized block's writes, so the map never
+    disagrees with the store. Only the executor loop reads it, and a block is executed
+    only after the previous one is finalized. Least recently used entries go first."""
+
+    def __init__(self, store: ChainStore, shard: int, entries_max: int) -> None:
         self._store, self._shard = store, shard
+        self._entries_max = entries_max
+        self._entries: collections.OrderedDict[bytes, bytes | None] = collections.OrderedDict()
+        self.hits = self.misses = 0
 
     def get(self, key: bytes) -> bytes | None:
-        return self._store.get_state(self._shard, key)
+        entries = self._entries
+        try:
+            value = entries[key]
+        except KeyError:
+            self.misses += 1
+            value = self._store.get_state(self._shard, key)
+            self._remember(key, value)
+            return value
+        self.hits += 1
+        entries.move_to_end(key)
+        return value
+
+    def finalized(self, writes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Apply a finalized block's state writes (value None: deleted)."""
+        for key, value in writes:
+            self._remember(key, value)
+
+    def _remember(self, key: bytes, value: bytes | None) -> None:
+        if not self._entries_max:
+            return
+        entries = self._entries
+        entries[key] = value
+        entries.move_to_end(key)
+        if len(entries) > self._entries_max:
+            entries.popitem(last=False)
 
 
 def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:
