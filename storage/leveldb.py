@@ -12,6 +12,10 @@ Choices and why:
   and also catch values written wrong by a bug or edited by hand.
 * A bloom filter (10 bits/key) makes point lookups of absent keys (tx index, receipts)
   cost no disk read in the common case.
+* No block compression (``compression=None``): nearly every byte stored is a hash, a
+  signature or a key, which snappy cannot shrink, and compressing every flushed and
+  compacted block took 14% of a node's CPU under load (``perf``, bench/RESULTS.md).
+  LevelDB marks compression per block, so databases written with snappy still read.
 * LevelDB holds a lock file in the dir: a second open (another process, or a forgotten
   handle) fails with :class:`StorageError` naming the dir, instead of corrupting it.
 
@@ -164,6 +168,7 @@ def _open_db(path: Path) -> Any:
             bloom_filter_bits=BLOOM_FILTER_BITS_PER_KEY,
             lru_cache_size=BLOCK_CACHE_BYTES,
             write_buffer_size=WRITE_BUFFER_BYTES,
+            compression=None,
         )
     except plyvel.CorruptionError as error:
         raise StorageCorrupt(f"LevelDB at {path} is corrupt: {error}") from error

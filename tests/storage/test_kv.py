@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from storage.errors import StorageClosed
@@ -110,3 +112,25 @@ def test_iterator_reads_the_store_as_of_its_creation_not_its_first_use(kv: KVSto
     backward = kv.iterate_prefix(b"k", reverse=True)
     kv.write_batch([(b"k1", None), (b"k2", b"new")], sync=False)
     assert list(forward) == list(backward) == [(b"k1", b"old")]
+
+
+def test_a_leveldb_written_with_snappy_compression_still_opens_and_reads(
+        tmp_path: Path) -> None:
+    """Stores of earlier versions compressed their blocks; ours no longer do."""
+    import plyvel
+
+    from storage.leveldb import LevelDBStore
+
+    old = plyvel.DB(str(tmp_path / "db"), create_if_missing=True, compression="snappy")
+    for index in range(5000):
+        old.put(b"k%05d" % index, b"old" * 30)
+    old.compact_range()
+    old.close()
+    store = LevelDBStore(tmp_path / "db")
+    try:
+        store.write_batch([(b"k%05d" % index, b"new") for index in range(0, 5000, 2)],
+                          sync=True)
+        store._open_db().compact_range()  # rewrites the old blocks, uncompressed now
+        assert store.get(b"k00001") == b"old" * 30 and store.get(b"k00002") == b"new"
+    finally:
+        store.close()
