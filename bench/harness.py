@@ -395,15 +395,14 @@ class SetupRunner:
         self.chain_id, self.shard_count = status["chain_id"], status["shard_count"]
         self.seeds = [sender.seed for sender in plan.senders]
         self.shards = [sender.shard for sender in plan.senders]
-        context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
         self.processes = max(1, processes)
-        self.pool = context.Pool(self.processes)
+        self._pool_context = signing_pool(self.processes)
+        self.pool = self._pool_context.__enter__()
         self.nonces = random.SystemRandom()
         self.collections: tuple[bytes, ...] = ()
 
     def close(self) -> None:
-        self.pool.terminate()
-        self.pool.join()
+        self._pool_context.__exit__(None, None, None)
         self.rpc.close()
 
     def add_account(self, name: str) -> int:
@@ -592,6 +591,26 @@ class SetupRunner:
             time.sleep(setup_receipt_poll_seconds)
 
 
+@contextmanager
+def signing_pool(processes: int) -> Iterator[Any]:
+    """A process pool that ends gracefully: its workers finish and exit on their own.
+
+    ``with Pool()`` ends with ``terminate()``, which kills workers at any point, also while
+    one holds the task queue's lock; a sibling blocked on that lock then never exits and
+    the join hangs (the harness hung there after signing, once in a few runs)."""
+    context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+    pool = context.Pool(processes)
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
+
+
 def presign(args: argparse.Namespace, plan: workloads.AccountPlan, weights: dict[str, float],
             chain_id: str, heights: list[int], count: int, progress: Any
             ) -> list[tuple[bytes, str]]:
@@ -603,8 +622,7 @@ def presign(args: argparse.Namespace, plan: workloads.AccountPlan, weights: dict
             for i in range(0, len(specs), chunk)]
     task = progress.add_task("signing txs", total=len(specs), info=f"{len(specs):,} txs")
     signed: list[tuple[bytes, str]] = []
-    context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
-    with context.Pool(max(1, args.sign_processes)) as pool:
+    with signing_pool(max(1, args.sign_processes)) as pool:
         for part in pool.imap(workloads.sign_specs, jobs):
             signed.extend(part)
             progress.advance(task, len(part))

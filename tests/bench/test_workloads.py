@@ -259,3 +259,16 @@ def test_collectible_and_market_workloads_need_setup() -> None:
     for name in ("nft_mint", "nft_transfer", "marketplace_purchase"):
         with pytest.raises(WorkloadUnavailable, match="setup"):
             workloads.generate_specs(plan, {name: 1.0}, 1, 0.0)
+
+
+def test_the_signing_pool_ends_with_its_workers_exited_not_killed() -> None:
+    import multiprocessing
+
+    from bench.harness import signing_pool
+
+    for _ in range(3):
+        with signing_pool(2) as pool:
+            assert sorted(pool.imap(abs, range(-50, 0))) == list(range(1, 51))
+            workers = list(pool._pool)
+        assert all(worker.exitcode == 0 for worker in workers)  # terminate() gives -15
+    assert not multiprocessing.active_children()
