@@ -113,6 +113,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     load.add_argument("--outstanding", type=int, default=4000,
                       help="closed loop: txs kept submitted but not yet finalized")
     load.add_argument("--rate", type=float, default=1000.0, help="open loop: txs per second")
+    load.add_argument("--tick-ms", type=int, default=20,
+                      help="open loop: txs fall due in steps of this many ms (rate x tick "
+                      "per step, sent in batches), not one by one")
     load.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     load.add_argument("--warmup", type=float, default=10.0,
                       help="seconds of load before the measurement window")
@@ -676,32 +679,45 @@ def _closed_batch(state: LoadState, outstanding: int, batch: int) -> list[tuple[
         return state.take(min(batch, outstanding - len(state.pending)))
 
 
-def _open_batch(state: LoadState, rate: float, batch: int) -> list[tuple[bytes, str]]:
+def open_loop_due(rate: float, tick_seconds: float, now: float) -> int:
+    """Txs due by ``now`` at ``rate``, released at whole ticks (all of a tick's txs at
+    its start): with one-by-one release the sender threads each grabbed the one or two
+    txs just due and sent tiny batches, and the nodes spent more per tx on requests."""
+    return int(rate * tick_seconds * (1 + math.floor(now / tick_seconds)))
+
+
+def _open_batch(state: LoadState, rate: float, batch: int,
+                tick_seconds: float) -> tuple[list[tuple[bytes, str]], float]:
+    """The next txs due and when the first of them fell due (their latency clock starts
+    then, not when a sender thread got to them: no coordinated omission)."""
     while not state.stop_sending.is_set():
         with state.condition:
-            due = int(rate * state.now()) - state.scheduled
+            now = state.now()
+            due = open_loop_due(rate, tick_seconds, now) - state.scheduled
             if due > 0:
+                due_at = tick_seconds * math.floor(state.scheduled / (rate * tick_seconds))
                 part = state.take(min(batch, due))
                 state.scheduled += len(part)
-                return part
-            wait = (state.scheduled + 1) / rate - state.now()
+                return part, min(due_at, now)
+            wait = tick_seconds * (1 + math.floor(now / tick_seconds)) - now
         time.sleep(max(0.001, min(wait, 0.05)))
-    return []
+    return [], 0.0
 
 
 def sender_loop(state: LoadState, url: str, args: argparse.Namespace) -> None:
     rpc = Rpc(url)
     try:
         while not state.stop_sending.is_set():
+            due_at = None
             if args.mode == "closed":
                 part = _closed_batch(state, args.outstanding, args.batch)
             else:
-                part = _open_batch(state, args.rate, args.batch)
+                part, due_at = _open_batch(state, args.rate, args.batch, args.tick_ms / 1000)
             if not part:
                 if state.exhausted_at is not None:
                     return
                 continue
-            _send(state, rpc, part)
+            _send(state, rpc, part, due_at)
     except Exception as error:  # a dead sender must be visible in the report, not silent
         state.errors.append(f"sender {url}: {error!r}")
         raise
@@ -709,8 +725,9 @@ def sender_loop(state: LoadState, url: str, args: argparse.Namespace) -> None:
         rpc.close()
 
 
-def _send(state: LoadState, rpc: Rpc, part: list[tuple[bytes, str]]) -> None:
-    submitted_at = state.now()
+def _send(state: LoadState, rpc: Rpc, part: list[tuple[bytes, str]],
+          due_at: float | None = None) -> None:
+    submitted_at = state.now() if due_at is None else due_at
     with state.condition:
         for tx_hash, _ in part:
             state.submit_seconds[tx_hash] = submitted_at

@@ -11,8 +11,11 @@ Definitions (the harness and RESULTS.md rely on them):
   window, divided by the window length. Counted from finalized blocks, never from
   submissions; every tx in such a block counts (a failed receipt is still finalized).
 * *Latency*: for the harness's own txs finalized inside the window, first-seen time of
-  their block minus the time just before the HTTP request that submitted them. The
-  harness polls blocks, so a latency includes up to one poll interval of quantization.
+  their block minus the time just before the HTTP request that submitted them (closed
+  loop), or minus the time the tx fell due (open loop: a tx that waited for a free
+  sender thread counts that wait, so a generator falling behind shows up as latency).
+  The harness polls blocks, so a latency includes up to one poll interval of
+  quantization.
 * *Percentiles*: nearest rank (the smallest value with at least p% of values <= it).
 * *Block interval*: difference of consecutive blocks' ``timestamp_ms`` (the proposer's
   clock) for blocks seen in the window, per shard.

@@ -272,3 +272,12 @@ def test_the_signing_pool_ends_with_its_workers_exited_not_killed() -> None:
             workers = list(pool._pool)
         assert all(worker.exitcode == 0 for worker in workers)  # terminate() gives -15
     assert not multiprocessing.active_children()
+
+
+def test_the_open_loop_releases_a_whole_tick_of_txs_at_its_start() -> None:
+    from bench.harness import open_loop_due
+
+    assert open_loop_due(2500, 0.02, 0.0) == 50  # the first tick is due at once
+    assert open_loop_due(2500, 0.02, 0.0199) == 50
+    assert open_loop_due(2500, 0.02, 0.02) == 100
+    assert open_loop_due(2500, 0.02, 10.0) == 25_050  # rate x elapsed, one tick ahead
