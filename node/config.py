@@ -72,9 +72,15 @@ class NodeSection:
     # State entries (key -> value) the executor keeps in memory per shard, updated as
     # blocks are finalized; 0 reads every key from LevelDB.
     state_cache_entries: int = 100_000
+    # Hashes of recently finalized txs kept in memory for the replay check (node/committed.py);
+    # 0 asks LevelDB every time.
+    committed_index_txs: int = 400_000
 
     def validate(self) -> list[str]:
         problems = []
+        if self.committed_index_txs < 0:
+            problems.append("node.committed_index_txs must be >= 0, got "
+                            f"{self.committed_index_txs}")
         if self.state_cache_entries < 0:
             problems.append("node.state_cache_entries must be >= 0, got "
                             f"{self.state_cache_entries}")

@@ -207,7 +207,7 @@ class Executor:
 
     params: ExecutorParams
     handlers: Mapping[ContractKind, Handler]
-    is_committed: Callable[[bytes], bool] = field(default=lambda tx_hash: False)
+    is_committed: Callable[[Transaction], bool] = field(default=lambda tx: False)
     is_verified: Callable[[bytes], bool] = field(default=lambda tx_hash: False)
 
     def execute_block(self, block: Block, state_view: StateView) -> BlockResult:
@@ -257,7 +257,7 @@ class Executor:
             return CallOutcome(Status.EXPIRED, error=f"tx expired at height {tx.expiry_height}")
         if tx.expiry_height > height + params.tx_validity_window_blocks:
             return CallOutcome(Status.EXPIRY_TOO_FAR, error="expiry beyond the validity window")
-        if context.tx_hash in seen or self.is_committed(context.tx_hash):
+        if context.tx_hash in seen or self.is_committed(tx):
             return CallOutcome(Status.ALREADY_COMMITTED, error="tx is already committed")
         if not (self.is_verified(context.tx_hash) or tx.has_valid_signature()):
             return CallOutcome(Status.BAD_SIGNATURE, error="signature does not verify")
@@ -272,7 +272,7 @@ def state_root_after(previous_root: bytes, height: int, result: BlockResult) -> 
 
 
 def build_executor(genesis: object, shard: int, *,
-                   is_committed: Callable[[bytes], bool] = lambda tx_hash: False,
+                   is_committed: Callable[[Transaction], bool] = lambda tx: False,
                    is_verified: Callable[[bytes], bool] = lambda tx_hash: False) -> Executor:
     """An executor for ``shard`` of ``genesis`` (a ``node.genesis.Genesis``) with the native
     ledger registered; the VM will be registered here as ``ContractKind.CONTRACT``."""

@@ -127,7 +127,7 @@ class Mempool:
         chain_id: str,
         shard_count: int,
         config: MempoolSection,
-        is_committed: Callable[[bytes], bool] = lambda tx_hash: False,
+        is_committed: Callable[[Transaction], bool] = lambda tx: False,
         hosted_shards: Iterable[int] | None = None,
     ) -> None:
         self.chain_id = chain_id
@@ -198,7 +198,7 @@ class Mempool:
                          f"tx belongs to shard {entry.shard}, not hosted by this node")
         if entry.tx_hash in self._entries:
             self._reject(RejectReason.DUPLICATE, "tx is already in the mempool")
-        if self.is_committed(entry.tx_hash):
+        if self.is_committed(entry.tx):
             self._reject(RejectReason.ALREADY_COMMITTED, "tx is already committed")
 
     def _check_expiry(self, entry: _Entry) -> None:

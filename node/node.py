@@ -74,6 +74,7 @@ from consensus.types import (
     encode_message,
     sign_message,
 )
+from node.committed import CommittedTxIndex
 from node.config import NodeConfig
 from node.executor import state_root_after
 from node.genesis import Genesis
@@ -134,6 +135,13 @@ class Node:
         assert genesis.validator_keys[self.index] == signer.public_key, \
             "the node key is not validator %d of the genesis" % self.index
         self.signatures = SignatureChecker(config.mempool.capacity_txs)
+        for shard in range(genesis.shard_count):
+            self._ensure_genesis(shard)
+        self.committed = CommittedTxIndex(
+            genesis.shard_count, genesis.consensus.tx_validity_window_blocks,
+            config.node.committed_index_txs,
+            [store.last_height(shard) + 1 for shard in range(genesis.shard_count)],
+            lookup=lambda tx_hash: store.get_tx_location(tx_hash) is not None)
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
                                is_committed=self.is_committed)
         self.executors = {
@@ -154,7 +162,6 @@ class Node:
         self.peer_manager: Any = None
         self.shards: dict[int, ShardRuntime] = {}
         for shard in range(genesis.shard_count):
-            self._ensure_genesis(shard)
             self.shards[shard] = self._build_shard(shard)
             self.mempool.set_shard_height(shard, store.last_height(shard))
 
@@ -247,8 +254,8 @@ class Node:
         self.store.finalize_block(shard, 0, self.genesis.hash(), b"", b"", [], [], writes,
                                   self.genesis_state_root(shard))
 
-    def is_committed(self, tx_hash: bytes) -> bool:
-        return self.store.get_tx_location(tx_hash) is not None
+    def is_committed(self, tx: Transaction) -> bool:
+        return self.committed.is_committed(tx)
 
     def is_verified(self, tx_hash: bytes) -> bool:
         return self.mempool.is_verified(tx_hash) or tx_hash in self.signatures.valid
@@ -461,6 +468,8 @@ class Node:
                 result.receipts_to_store, result.state_writes, state_root,
                 receipts_root=result.receipts_root)
             state.finalized(result.state_writes)
+            self.committed.finalized(shard, height, [tx_hash for tx_hash, _ in
+                                                     result.txs_to_index])
             self.metrics.record_block(
                 shard, height, len(item.block.txs), executed_at - started,
                 [receipt.status for receipt in result.receipts if receipt.status != 0])
@@ -554,7 +563,7 @@ class Node:
                 except DecodeError:
                     self.mempool.rejections[RejectReason.MALFORMED] += 1
                     continue
-                if tx.hash() not in self.mempool and not self.is_committed(tx.hash()):
+                if tx.hash() not in self.mempool and not self.is_committed(tx):
                     txs.append(tx)
             for tx, ok in zip(txs, await self.signatures.check(txs)):
                 if not ok:

@@ -40,9 +40,9 @@ class FakeNode:
         self.receipts: dict[bytes, ReceiptInfo] = {}
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count,
                                mempool_config or MempoolSection(),
-                               is_committed=self.receipts.__contains__)
+                               is_committed=self._is_committed)
         self.executors: list[Executor] = [
-            build_executor(genesis, shard, is_committed=self.receipts.__contains__,
+            build_executor(genesis, shard, is_committed=self._is_committed,
                            is_verified=self.mempool.is_verified)
             for shard in range(genesis.shard_count)]
         self.states = [DictView() for _ in range(genesis.shard_count)]
@@ -52,6 +52,9 @@ class FakeNode:
             self.blocks.append([BlockInfo(self._block(shard, 0, ()), None)])
         self._changed = trio.Event()
         self._submitted = trio.Event()
+
+    def _is_committed(self, tx: Transaction) -> bool:
+        return tx.hash() in self.receipts
 
     def _block(self, shard: int, height: int, txs: tuple[Transaction, ...]) -> Block:
         prev = self.blocks[shard][-1].block.hash() if height else b"\x00" * 32

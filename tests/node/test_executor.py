@@ -174,7 +174,7 @@ def test_prechecks_reject_invalid_txs_in_a_fixed_order() -> None:
 
 def test_committed_hashes_are_replays() -> None:
     tx = _transfer(ALICE, BOB, 1)
-    executor = build_executor(_genesis(), 0, is_committed=lambda tx_hash: tx_hash == tx.hash())
+    executor = build_executor(_genesis(), 0, is_committed=lambda other: other.hash() == tx.hash())
     result, _ = _run([tx], executor)
     assert result.receipts[0].status == Status.ALREADY_COMMITTED
     assert result.receipts_to_store == ()

@@ -72,7 +72,7 @@ def test_expiry_window_is_measured_from_the_shard_height() -> None:
 def test_committed_hashes_are_rejected() -> None:
     committed = make_tx(signer(1))
     pool = Mempool(CHAIN_ID, 1, MempoolSection(),
-                   is_committed=lambda tx_hash: tx_hash == committed.hash())
+                   is_committed=lambda tx: tx.hash() == committed.hash())
     assert _reason(pool, committed) == RejectReason.ALREADY_COMMITTED
 
 
