@@ -370,3 +370,13 @@ def test_pre_prepare_body_check_pairs_the_message_with_its_block() -> None:
         )
         == "tx root does not match the transactions"
     )
+
+
+@given(transactions)
+def test_signing_bytes_from_the_cached_encoding_equal_the_encoding_of_all_but_the_signature(
+        tx: Transaction) -> None:
+    fresh = dataclasses.replace(tx)
+    expected = b"agora/v1/TRANSACTION" + codec.encode_without_last_field(fresh)
+    assert fresh.signing_bytes() == expected  # nothing cached yet
+    decoded = decode_transaction(codec.encode(fresh))  # caches the wire bytes
+    assert decoded.signing_bytes() == expected
