@@ -19,9 +19,11 @@ struct shape, every field type and the total size, and raises ``DecodeError``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NewType, TypeAlias
 
+import msgpack
 import nacl.exceptions
 import nacl.signing
 
@@ -130,7 +132,10 @@ class Transaction:
         return _tx_domain + codec.encode_without_last_field(self)
 
     def encoded(self) -> bytes:
-        return codec.encode(self)  # cached in _encoded by the codec
+        try:
+            return self._encoded  # type: ignore[no-any-return]
+        except AttributeError:
+            return codec.encode(self)  # and caches it in _encoded
 
     def hash(self) -> Digest:
         try:
@@ -428,8 +433,19 @@ def encode_message(message: Message) -> bytes:
     return b"\x92" + codec.encode(int(message.tag)) + codec.encode(message)
 
 
-def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default) -> Message:
-    """Decode one wire message; DecodeError for anything malformed."""
+KnownTxs = Callable[[bytes], "Transaction | None"]
+
+
+def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default,
+                   known_txs: KnownTxs | None = None) -> Message:
+    """Decode one wire message; DecodeError for anything malformed.
+
+    ``known_txs(hash)``: transactions this node holds already (its mempool). A
+    PRE-PREPARE's transactions found there are taken as they are instead of decoded again
+    (the same hash means the same canonical bytes); the result and the checks are the
+    same as without it."""
+    if known_txs is not None and data[:2] == _pre_prepare_prefix:
+        return _decode_pre_prepare(data, max_bytes, known_txs)
     value = codec.unpack(data, max_bytes, typed=True)
     if type(value) is not tuple or len(value) != 2:
         raise DecodeError("a message is [tag, fields]")
@@ -446,6 +462,63 @@ def decode_message(data: bytes, max_bytes: int = codec.message_bytes_max_default
     message = codec.from_plain(cls, fields)
     check_shape(message)
     return message  # type: ignore[no-any-return]
+
+
+_pre_prepare_prefix = bytes((0x92, Tag.PRE_PREPARE))  # [tag, fields] with tag 2
+_pre_prepare_head_fields = 6  # chain_id, shard, view, height, sender, digest
+
+
+def _decode_pre_prepare(data: bytes, max_bytes: int, known_txs: KnownTxs) -> PrePrepare:
+    """decode_message for a PRE-PREPARE, walking the bytes so each transaction's encoding
+    is cut out as it is: a known one is reused, an unknown one decoded alone. Everything
+    else is decoded and checked as decode_message does, and the message must re-encode to
+    exactly ``data`` (canonical)."""
+    if len(data) > max_bytes:
+        raise DecodeError(f"input of {len(data)} bytes exceeds the limit of {max_bytes}")
+    unpacker = msgpack.Unpacker(raw=False, use_list=False, strict_map_key=True,
+                                max_buffer_size=max(1, len(data)),
+                                max_array_len=codec.sequence_items_max, max_map_len=0,
+                                max_ext_len=0)
+    unpacker.feed(data)
+    txs = []
+    try:
+        if unpacker.read_array_header() != 2 or unpacker.unpack() != Tag.PRE_PREPARE:
+            raise DecodeError("a message is [tag, fields]")
+        if unpacker.read_array_header() != 8:
+            raise DecodeError("PrePrepare: expected 8 fields")
+        head = [unpacker.unpack() for _ in range(_pre_prepare_head_fields)]
+        if unpacker.read_array_header() != 2:
+            raise DecodeError("PrePrepare.block: expected 2 fields")
+        header = unpacker.unpack()
+        for _ in range(unpacker.read_array_header()):
+            start = unpacker.tell()
+            unpacker.skip()
+            raw = data[start:unpacker.tell()]
+            tx_hash = codec.digest(raw)
+            tx = known_txs(tx_hash)
+            if tx is None:
+                tx = decode_transaction(raw, max_bytes)
+                object.__setattr__(tx, "_hash", tx_hash)
+            txs.append(tx)
+        signature = unpacker.unpack()
+        if unpacker.tell() != len(data):
+            raise DecodeError("trailing bytes after the value")
+    except msgpack.OutOfData as error:
+        raise DecodeError("truncated message") from error
+    except (ValueError, TypeError, msgpack.UnpackException, UnicodeDecodeError) as error:
+        raise DecodeError(f"malformed msgpack: {error}") from error
+    empty = codec.from_plain(PrePrepare, (*head, (header, ()), signature))
+    message = _with_txs(empty, tuple(txs))
+    check_shape(message)
+    if encode_message(message) != data:
+        raise DecodeError("non-canonical encoding")
+    return message
+
+
+def _with_txs(message: PrePrepare, txs: tuple[Transaction, ...]) -> PrePrepare:
+    from dataclasses import replace
+
+    return replace(message, block=Block(message.block.header, txs))
 
 
 def decode_transaction(data: bytes, max_bytes: int = 1024 * 1024) -> Transaction:

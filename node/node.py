@@ -511,7 +511,8 @@ class Node:
                 if kind is WireKind.TXS:
                     self._queue_gossip(body)
                     continue
-                message = decode_message(body, self.config.network.max_frame_bytes)
+                message = decode_message(body, self.config.network.max_frame_bytes,
+                                         known_txs=self.mempool.get)
             except PeerError as error:
                 self.dropped[type(error).__name__] += 1
                 logger.debug("node=%d bad payload from peer=%d: %s", self.index, peer, error)

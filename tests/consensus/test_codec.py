@@ -49,6 +49,7 @@ Decoder = Callable[[bytes], object]
 
 decoders: dict[str, Decoder] = {
     "message": decode_message,
+    "message, known txs": lambda data: decode_message(data, known_txs=lambda tx_hash: None),
     "transaction": decode_transaction,
     "record": decode_record,
     "unpack": codec.unpack,
@@ -178,6 +179,11 @@ def test_decoding_rejects_a_message_with_any_one_header_encoded_wider_than_neede
         return  # that header already had its widest form
     with pytest.raises(DecodeError):
         decode_message(widened)
+    known = {tx.hash(): tx for tx in getattr(getattr(message, "block", None), "txs", ())}
+    with pytest.raises(DecodeError):  # a PRE-PREPARE's txs known to the node, or not
+        decode_message(widened, known_txs=known.get)
+    with pytest.raises(DecodeError):
+        decode_message(widened, known_txs=lambda tx_hash: None)
 
 
 @pytest.mark.parametrize(
@@ -539,3 +545,44 @@ def test_struct_decoding_names_the_offending_field() -> None:
     certificate = CommitCertificate("c", 0, 0, 1, bytes(32), ())
     committed = CommittedBlock(Block(header, ()), certificate)
     assert codec.decode_struct(CommittedBlock, codec.encode(committed)) == committed
+
+
+@typed
+@given(message_strategies["PrePrepare"], st.data())
+def test_a_pre_prepare_decoded_with_known_txs_equals_the_plain_decoding(
+        message: PrePrepare, data: st.DataObject) -> None:
+    """The node passes its mempool: known txs are reused, the rest decoded; same result."""
+    encoded = encode_message(message)
+    known = {tx.hash(): tx for tx in message.block.txs if data.draw(st.booleans())}
+    decoded = decode_message(encoded, known_txs=known.get)
+    assert decoded == decode_message(encoded) == message
+    for tx in decoded.block.txs:
+        assert (tx is known[tx.hash()]) if tx.hash() in known else tx.encoded() == codec.encode(tx)
+    for end in (len(encoded) - 1, len(encoded) // 2, 3):
+        with pytest.raises(DecodeError):
+            decode_message(encoded[:end], known_txs=known.get)
+    with pytest.raises(DecodeError, match="trailing"):
+        decode_message(encoded + b"\x00", known_txs=known.get)
+    with pytest.raises(DecodeError, match="exceeds"):
+        decode_message(encoded, max_bytes=len(encoded) - 1, known_txs=known.get)
+
+
+def test_a_pre_prepare_with_any_one_header_widened_is_refused_with_known_txs() -> None:
+    """Every header of the message (fields, block header, each tx), one at a time."""
+    from tests.node.txs import make_tx, signer
+
+    txs = tuple(make_tx(signer(1), nonce=nonce) for nonce in range(2))
+    header = BlockHeader("c", 0, 5, bytes(32), 0, 1, 1000, bytes(32), 1, bytes(32), bytes(32))
+    message = PrePrepare("c", 0, 0, 5, 1, header.hash(), Block(header, txs), bytes(64))
+    canonical, count = reference_pack(plain_of(message))
+    assert decode_message(canonical, known_txs={txs[0].hash(): txs[0]}.get) == message
+    refused = 0
+    for position in range(count):
+        widened, _ = reference_pack(plain_of(message), widen=position)
+        if widened == canonical:
+            continue
+        for known in ({}, {txs[0].hash(): txs[0]}, {tx.hash(): tx for tx in txs}):
+            with pytest.raises(DecodeError):
+                decode_message(widened, known_txs=known.get)
+        refused += 1
+    assert refused > 20
