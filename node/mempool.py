@@ -176,8 +176,7 @@ class Mempool:
         if len(encoded) > self.config.tx_bytes_max:
             self._reject(RejectReason.OVERSIZE,
                          f"tx is {len(encoded)} bytes, the limit is {self.config.tx_bytes_max}")
-        # codec.digest(encoded) is tx.hash() without encoding the tx a second time.
-        entry = _Entry(tx, codec.digest(encoded), home_shard(tx, self.shard_count), len(encoded))
+        entry = _Entry(tx, tx.hash(), home_shard(tx, self.shard_count), len(encoded))
         self._check_identity(entry)
         self._check_expiry(entry)
         self._check_capacity(entry)
