@@ -11,7 +11,8 @@ A tx with ``expiry_height`` e can only have been committed at a height h with
 expiry is below the height or more than W above it). So if the index holds *every*
 tx finalized at heights ``low .. last`` of the tx's home shard and ``e - W >= low``, the
 tx is committed exactly when its hash is in the index. Otherwise (an old expiry, or a
-node that has just started and holds few blocks) the store is asked.
+node restarted on an existing chain, holding few blocks yet) the store is asked. A node
+that starts at genesis holds every height from the start.
 
 Bounded: each shard keeps whole blocks, oldest dropped first, while it holds more than
 ``txs_max / shard_count`` hashes; ``low`` moves up as blocks go.
@@ -40,7 +41,10 @@ class CommittedTxIndex:
         self._blocks: list[deque[tuple[int, tuple[bytes, ...]]]] = [
             deque() for _ in range(shard_count)]
         self._hashes: list[set[bytes]] = [set() for _ in range(shard_count)]
-        self._low = list(next_heights)  # lowest height fully held, per shard
+        # Lowest height fully held, per shard. A chain at its genesis (next height 1) has
+        # committed nothing below, so the index holds every height there is.
+        self._low = [height if height > 1 else -window_blocks - 2**63 for height in
+                     next_heights]
         self._next = list(next_heights)  # the height expected next, per shard
         self.store_lookups = 0  # answers the index could not give (for tests, metrics)
 

@@ -53,10 +53,10 @@ def test_the_index_agrees_with_the_store_for_every_tx_the_executor_could_see(
 
 def test_a_fresh_tx_is_answered_from_memory_once_the_window_is_covered() -> None:
     store = _Store()
-    index = CommittedTxIndex(1, WINDOW, 1000, [1], store.lookup)
-    for height in range(1, 30):
+    index = CommittedTxIndex(1, WINDOW, 1000, [2], store.lookup)  # restarted at height 1
+    for height in range(2, 30):
         index.finalized(0, height, [_tx(height, height + 5).hash()])
-    assert not index.is_committed(_tx(999, 29 + WINDOW))  # expiry - W = 29 >= low = 1
+    assert not index.is_committed(_tx(999, 29 + WINDOW))  # expiry - W = 29 >= low = 2
     assert index.is_committed(_tx(20, 25))  # in the index
     assert store.asked == 0
     assert not index.is_committed(_tx(998, 5))  # expiry - W < low: only the store knows
@@ -81,7 +81,7 @@ def test_eviction_keeps_whole_recent_blocks_and_raises_the_covered_height() -> N
     for height in range(1, 6):
         index.finalized(0, height, [b"%d-%d" % (height, n) + bytes(29) for n in range(2)])
     assert index._low[0] == 4 and len(index._hashes[0]) == 4  # heights 4 and 5
-    assert index._low[1] == 1  # the other shard is untouched
+    assert index._low[1] < 0  # the other shard is untouched: still all from genesis
     index.finalized(0, 9, [])  # a gap (not expected): start over from there
     assert index._low[0] == 9 and not index._hashes[0]
 
@@ -92,3 +92,13 @@ def test_a_zero_budget_always_asks_the_store() -> None:
     index.finalized(0, 1, [_tx(1, 5).hash()])
     store.committed.add(_tx(1, 5).hash())
     assert index.is_committed(_tx(1, 5)) and store.asked == 1
+
+
+def test_an_index_started_at_genesis_never_asks_the_store() -> None:
+    """Nothing can be committed below height 1, so even a tx whose validity window
+    reaches below the first block is answered from memory."""
+    store = _Store()
+    index = CommittedTxIndex(1, WINDOW, 1000, [1], store.lookup)
+    index.finalized(0, 1, [_tx(1, 5).hash()])
+    assert index.is_committed(_tx(1, 5)) and not index.is_committed(_tx(2, 3))
+    assert store.asked == 0
