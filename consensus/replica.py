@@ -53,6 +53,7 @@ Every message that is ignored is counted under a reason in ``stats.ignored``.
 
 from __future__ import annotations
 
+import collections
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -322,7 +323,7 @@ class Replica:
         self._view_timeout_ticks = config.view_timeout_ticks
         self._sync_continue = False
         self._sync_backoff_ticks = 0  # after a response that did not fill the request
-        self._verified: dict[bytes, None] = {}
+        self._verified: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         # Work that recovery starts is handed out with the first step's Output.
         self._pending = Output()
         self._restore(recovered)
@@ -1317,7 +1318,7 @@ class Replica:
                                 message.signature):
             return False
         if len(self._verified) >= verified_cache_entries_max:
-            del self._verified[next(iter(self._verified))]
+            self._verified.popitem(last=False)  # the oldest
         self._verified[key] = None
         return True
 

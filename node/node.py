@@ -703,13 +703,18 @@ class VerifiedCache:
     """Hashes of txs whose signatures this node checked outside the mempool (bounded)."""
 
     def __init__(self, entries_max: int) -> None:
-        self._entries: dict[bytes, None] = {}
+        # OrderedDict, not dict: deleting a dict's oldest key via next(iter(d)) leaves
+        # holes at the front that every later next(iter(d)) walks again.
+        self._entries: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self._entries_max = entries_max
 
     def add(self, tx_hash: bytes) -> None:
         if len(self._entries) >= self._entries_max:
-            del self._entries[next(iter(self._entries))]
+            self._entries.popitem(last=False)
         self._entries[tx_hash] = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def __contains__(self, tx_hash: object) -> bool:
         return tx_hash in self._entries

@@ -55,3 +55,14 @@ async def test_a_forged_tx_is_not_remembered_and_fails_every_time() -> None:
     assert await checker.check([forged]) == [False]
     assert not checker.check_now(forged)
     assert checker.checks == 3
+
+
+def test_the_valid_cache_forgets_its_oldest_entries_first_and_stays_bounded() -> None:
+    from node.node import VerifiedCache
+
+    cache = VerifiedCache(entries_max=3)
+    for index in range(5):
+        cache.add(bytes([index]) * 32)
+    assert len(cache) == 3
+    assert [bytes([index]) * 32 in cache for index in range(5)] == [False, False, True, True,
+                                                                    True]
