@@ -191,3 +191,17 @@ def test_config_must_agree_with_the_genesis() -> None:
     problems = check_config_against_genesis(config, genesis)
     assert len(problems) == 3
     assert any("state_root_lag_blocks is 3" in problem for problem in problems)
+
+
+def test_the_example_config_lists_every_option_with_its_default() -> None:
+    """configs/node.example.toml is what operators read: it must not drift from the code."""
+    import tomllib
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "node.example.toml"
+    text = path.read_text()
+    assert parse_config(text) == NodeConfig()
+    raw = tomllib.loads(text)
+    for section in dataclasses.fields(NodeConfig):
+        listed = set(raw[section.name])
+        options = {item.name for item in dataclasses.fields(getattr(NodeConfig(), section.name))}
+        assert listed == options, f"[{section.name}]: {listed ^ options}"
