@@ -12,7 +12,7 @@ Key layout (``u32``/``u64`` = big-endian unsigned, so keys iterate in numeric or
                                         certificate_bytes, [[tx_hash, position], ...]]
     h | block_hash                 -> shard u32 | height u64
     t | tx_hash                    -> shard u32 | height u64 | position u32
-    r | tx_hash                    -> sealed receipt_bytes
+    r | shard u32 | height u64     -> sealed msgpack [[position, receipt_bytes], ...]
     s | shard u32 | state_key      -> state value (raw)
     f | shard u32                  -> sealed msgpack [height, block_hash, state_root]
     w | shard u32 | sequence u64   -> sealed consensus record (opaque)
@@ -80,7 +80,8 @@ from storage.state_root import DIGEST_BYTES, EMPTY_STATE_ROOT, StateWrite, next_
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: receipts stored per block under r|shard|height (were one key per tx hash).
+SCHEMA_VERSION = 2
 GENESIS_HEIGHT = 0
 SHARD_MAX = 2**32 - 1
 HEIGHT_MAX = 2**64 - 1
@@ -143,6 +144,10 @@ class StoredBlock:
 
 def _shard_prefix(tag: bytes, shard: int) -> bytes:
     return tag + _U32.pack(shard)
+
+
+def _receipts_key(shard: int, height: int) -> bytes:
+    return _TAG_RECEIPT + _SHARD_HEIGHT.pack(shard, height)
 
 
 def _block_key(shard: int, height: int) -> bytes:
@@ -320,14 +325,25 @@ class ChainReader:
         return TxLocation(shard, height, position)
 
     def get_receipt(self, tx_hash: bytes) -> bytes | None:
-        """The encoded receipt of a finalized tx, or None."""
-        if self.get_tx_location(tx_hash) is None:
+        """The encoded receipt of a finalized tx, or None.
+
+        Receipts are stored per block (one sequential key per height), not per tx hash:
+        keys spread at random over the whole key space made most of LevelDB's compaction
+        work, in bursts that stalled every node at once (bench/RESULTS.md)."""
+        location = self.get_tx_location(tx_hash)
+        if location is None:
             return None
-        key = _TAG_RECEIPT + tx_hash
+        key = _receipts_key(location.shard, location.height)
         raw = self._reader.get(key)
         if raw is None:
             return None
-        return _unseal(key, raw, f"receipt of tx {tx_hash.hex()}", self._location)
+        what = (f"receipt of tx {tx_hash.hex()} (receipts of shard {location.shard} "
+                f"height {location.height})")
+        pairs = _unpack(_unseal(key, raw, what, self._location), what, self._location)
+        for position, receipt in pairs:
+            if position == location.position:
+                return bytes(receipt)
+        return None
 
     def get_state(self, shard: int, key: bytes) -> bytes | None:
         """The shard's current value for ``key``, or None."""
@@ -665,9 +681,11 @@ def _finalize_operations(
     operations += [
         (_TAG_TX + tx_hash, _TX_LOCATION.pack(shard, height, position)) for tx_hash, position in txs
     ]
-    for tx_hash, receipt in receipts:
-        key = _TAG_RECEIPT + tx_hash
-        operations.append((key, _seal(key, receipt)))
+    if receipts:
+        position_of = dict(txs)
+        pairs = sorted([position_of[tx_hash], receipt] for tx_hash, receipt in receipts)
+        key = _receipts_key(shard, height)
+        operations.append((key, _seal(key, _pack(pairs))))
     state_prefix = _shard_prefix(_TAG_STATE, shard)
     operations += [(state_prefix + key, value) for key, value in state_writes]
     marker_key = _shard_prefix(_TAG_FINALIZED, shard)
@@ -780,7 +798,8 @@ def _stale_block_operations(
     for tx_hash, _ in block.txs:
         location = kv.get(_TAG_TX + tx_hash)
         if location is not None and location[: _SHARD_HEIGHT.size] == here:
-            operations += [(_TAG_TX + tx_hash, None), (_TAG_RECEIPT + tx_hash, None)]
+            operations.append((_TAG_TX + tx_hash, None))
+    operations.append((_receipts_key(shard, height), None))
     return operations
 
 

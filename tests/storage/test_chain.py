@@ -14,6 +14,7 @@ from storage.chain import (
     FinalizedHeight,
     TxLocation,
     _block_key,
+    _receipts_key,
     _finalize_operations,
     _pack,
     _seal,
@@ -225,7 +226,8 @@ def test_open_removes_blocks_above_the_marker_with_their_indexes() -> None:
     assert store.last_height(0) == 2
     assert kv.get(_block_key(0, 3)) is None and kv.get(_block_key(0, 4)) is None
     assert kv.get(b"h" + stale.block_hash) is None
-    assert kv.get(b"t" + stale.txs[0][0]) is None and kv.get(b"r" + stale.txs[0][0]) is None
+    assert kv.get(b"t" + stale.txs[0][0]) is None
+    assert kv.get(_receipts_key(0, 3)) is None and kv.get(_receipts_key(0, 4)) is None
     assert_chain_matches_replay(store, 0)
     finalize_next(store, shard=0)
     assert_chain_matches_replay(store, 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import plyvel
 import pytest
 
-from storage.chain import ChainStore, _block_key
+from storage.chain import ChainStore, _block_key, _receipts_key
 from storage.errors import StorageCorrupt
 from tests.storage.blocks import finalize_next
 
@@ -92,7 +92,7 @@ def test_reading_a_damaged_receipt_refuses_naming_the_tx(data_dir: Path) -> None
         block = store.get_block(0, 3)
         assert block is not None
         tx_hash = block.txs[0][0]
-    _flip_last_byte(data_dir, b"r" + tx_hash)
+    _flip_last_byte(data_dir, _receipts_key(0, 3))
     with ChainStore.open(data_dir, CHAIN_ID) as store:
         with pytest.raises(StorageCorrupt, match=f"receipt of tx {tx_hash.hex()}"):
             store.get_receipt(tx_hash)
