@@ -232,6 +232,11 @@ class _Collectibles:
         self.sequences[sender.index] = sequence + 1
         return self.collections[sender.index], sequence
 
+    def _recipient(self, rng: random.Random, plan: AccountPlan, sender: Sender) -> Sender:
+        """A random bench sender of the same shard (the sender itself if it is alone)."""
+        candidates = _same_shard(plan, sender)
+        return rng.choice(candidates) if candidates else sender
+
 
 class NftMint(_Collectibles):
     """Each tx mints a new token in the sender's own collection (the sender is its
@@ -245,8 +250,7 @@ class NftMint(_Collectibles):
     def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
              cross_shard_share: float) -> TxSpec:
         collection, sequence = self._next(sender)
-        candidates = _same_shard(plan, sender)
-        recipient = rng.choice(candidates) if candidates else sender
+        recipient = self._recipient(rng, plan, sender)
         token = nft_token_id(sender.index, nft_mint_sequence_base + sequence)
         return TxSpec(self.name, sender.index, collection, "mint",
                       (("royalty_bp", nft_royalty_bp), ("to", recipient.address),
@@ -268,8 +272,7 @@ class NftTransfer(_Collectibles):
     def spec(self, rng: random.Random, plan: AccountPlan, sender: Sender,
              cross_shard_share: float) -> TxSpec:
         collection, sequence = self._next(sender)
-        candidates = _same_shard(plan, sender)
-        recipient = rng.choice(candidates) if candidates else sender
+        recipient = self._recipient(rng, plan, sender)
         return TxSpec(self.name, sender.index, collection, "transfer",
                       (("to", recipient.address),
                        ("token", nft_token_id(sender.index, sequence))),

@@ -143,9 +143,8 @@ def array_header(length: int) -> bytes:
 
 def _encode_scalar(value: Any) -> bytes:
     kind = type(value)
-    if kind is bytes or kind is str or kind is bool or value is None:
-        return _pack_scalar(value)  # type: ignore[no-any-return]
-    if kind is int and int_min <= value <= int_max:
+    if kind is bytes or kind is str or kind is bool or value is None or (
+            kind is int and int_min <= value <= int_max):
         return _pack_scalar(value)  # type: ignore[no-any-return]
     _check_plain(value, "value")  # raises with the reason, or an IntEnum passes
     return _pack_scalar(int(value))  # type: ignore[no-any-return]

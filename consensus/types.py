@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NewType, TypeAlias
 
 import msgpack
@@ -424,8 +424,6 @@ message_types: dict[Tag, type] = {
 
 def sign_message(message: Message, signer: Signer) -> Message:
     """Return ``message`` with its signature field set by ``signer``."""
-    from dataclasses import replace
-
     return replace(message, signature=signer.sign(message.signing_bytes()))
 
 
@@ -508,17 +506,11 @@ def _decode_pre_prepare(data: bytes, max_bytes: int, known_txs: KnownTxs) -> Pre
     except (ValueError, TypeError, msgpack.UnpackException, UnicodeDecodeError) as error:
         raise DecodeError(f"malformed msgpack: {error}") from error
     empty = codec.from_plain(PrePrepare, (*head, (header, ()), signature))
-    message = _with_txs(empty, tuple(txs))
+    message = replace(empty, block=Block(empty.block.header, tuple(txs)))
     check_shape(message)
     if encode_message(message) != data:
         raise DecodeError("non-canonical encoding")
     return message
-
-
-def _with_txs(message: PrePrepare, txs: tuple[Transaction, ...]) -> PrePrepare:
-    from dataclasses import replace
-
-    return replace(message, block=Block(message.block.header, txs))
 
 
 def decode_transaction(data: bytes, max_bytes: int = 1024 * 1024) -> Transaction:

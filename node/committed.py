@@ -43,8 +43,7 @@ class CommittedTxIndex:
         self._hashes: list[set[bytes]] = [set() for _ in range(shard_count)]
         # Lowest height fully held, per shard. A chain at its genesis (next height 1) has
         # committed nothing below, so the index holds every height there is.
-        self._low = [height if height > 1 else -window_blocks - 2**63 for height in
-                     next_heights]
+        self._low = [height if height > 1 else -(2**63) for height in next_heights]
         self._next = list(next_heights)  # the height expected next, per shard
         self.store_lookups = 0  # answers the index could not give (for tests, metrics)
 

@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from consensus import codec
 from consensus.errors import ClientError, DecodeError
 from consensus.types import Transaction, check_transaction_shape, decode_transaction
 from node.config import MempoolSection
