@@ -73,6 +73,14 @@ def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
+def pack_trusted(value: Any) -> bytes:
+    """``pack`` without the walk that refuses non-plain values, for values built by our
+    own code from plain fields on a hot path (a receipt per tx). The caller owns the
+    guarantee and a test that the bytes equal ``encode``'s; a float or a dict here would
+    be encoded, not refused."""
+    return _pack_plain(value)  # type: ignore[no-any-return]
+
+
 def unpack(data: bytes, max_bytes: int = message_bytes_max_default, *,
            typed: bool = False) -> Any:
     """Decode canonical msgpack; raise DecodeError on anything else.
@@ -102,7 +110,7 @@ def unpack(data: bytes, max_bytes: int = message_bytes_max_default, *,
         raise DecodeError(f"malformed msgpack: {error}") from error
     try:
         if typed:
-            again = msgpack.packb(value, use_bin_type=True)
+            again = _pack_plain(value)
         else:
             again = pack(value)
     except (ValueError, TypeError, OverflowError) as error:
@@ -145,16 +153,18 @@ def _encode_scalar(value: Any) -> bytes:
     kind = type(value)
     if kind is bytes or kind is str or kind is bool or value is None or (
             kind is int and int_min <= value <= int_max):
-        return _pack_scalar(value)  # type: ignore[no-any-return]
+        return _pack_plain(value)  # type: ignore[no-any-return]
     _check_plain(value, "value")  # raises with the reason, or an IntEnum passes
-    return _pack_scalar(int(value))  # type: ignore[no-any-return]
+    return _pack_plain(int(value))  # type: ignore[no-any-return]
 
 
-# One Packer for every scalar: msgpack.packb builds a new Packer per call, five times the
-# cost of a call to an existing one. Sharing it across threads is safe: Packer.pack runs
-# under the GIL from start to end for these types (no callbacks into Python, no nogil
-# section), and it resets its buffer before it returns.
-_pack_scalar = msgpack.Packer(use_bin_type=True).pack
+# One Packer for every plain value (scalars, and the canonical re-encoding check in
+# ``unpack``): msgpack.packb builds a new Packer per call, five times the cost of a call
+# to an existing one. Sharing it across threads is safe: Packer.pack runs under the GIL
+# from start to end for plain values (no callbacks into Python, no nogil section), and it
+# resets its buffer before it returns. It packs lists and tuples with the same minimal
+# array headers as ``array_header``, so its bytes are the canonical ones.
+_pack_plain = msgpack.Packer(use_bin_type=True).pack
 
 
 _encoders: dict[type, Any] = {}

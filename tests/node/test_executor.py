@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from consensus import codec
 from consensus.types import Block, BlockHeader, Signer, Transaction, merkle_root, tx_root
 from node.executor import (
@@ -11,6 +14,7 @@ from node.executor import (
     ContractKind,
     Executor,
     Receipt,
+    ReceiptEvent,
     Status,
     build_executor,
     decode_receipt,
@@ -229,3 +233,23 @@ def test_status_codes_below_100_are_the_vms_error_codes() -> None:
     for code in ErrorCode:
         assert Status[code.name] == code.value
     assert all(status >= 100 for status in Status if status.name not in ErrorCode.__members__)
+
+
+_events = st.builds(ReceiptEvent, st.binary(max_size=40), st.text(max_size=70),
+                    st.binary(max_size=300))
+_receipts = st.builds(
+    Receipt, st.binary(min_size=32, max_size=32),
+    st.sampled_from(list(Status)) | st.integers(0, 255),
+    st.integers(0, 2**63 - 1), st.text(max_size=600),
+    st.lists(_events, max_size=20).map(tuple), st.binary(max_size=300))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_receipts)
+def test_a_receipts_fast_encoding_is_its_canonical_encoding(receipt: Receipt) -> None:
+    # Receipt.encoded packs a plain tuple in one call; stored receipts and the receipts
+    # root depend on it being byte-for-byte codec.encode (fixed-width array headers past
+    # 15 events, str vs bin, IntEnum status as its int).
+    assert receipt.encoded() == codec.encode(receipt)
+    assert decode_receipt(receipt.encoded()) == dataclasses.replace(
+        receipt, status=int(receipt.status))
