@@ -19,7 +19,7 @@ from node.rpc import BlockInfo, ReceiptInfo, TxInfo, invalid_params
 from node.sharding import shard_of_account
 
 if TYPE_CHECKING:
-    from node.node import Node
+    from node.node import FinalizedBlock, Node
 
 Json = Any
 block_wait_seconds_max = 60.0
@@ -73,9 +73,13 @@ class LocalNodeApi:
         location = self.node.store.get_tx_location(tx_hash)
         if location is None:
             return None
-        stored = self.node.store.get_block(location.shard, location.height)
-        assert stored is not None
-        block = codec.decode_struct(Block, stored.block_bytes)
+        recent = self._recent(location.shard, location.height)
+        if recent is not None:
+            block = recent.block
+        else:
+            stored = self.node.store.get_block(location.shard, location.height)
+            assert stored is not None
+            block = codec.decode_struct(Block, stored.block_bytes)
         return TxInfo(block.txs[location.position], location.shard, location.height,
                       location.position)
 
@@ -87,9 +91,18 @@ class LocalNodeApi:
         return ReceiptInfo(decode_receipt(raw), location.shard, location.height,
                            location.position)
 
+    def _recent(self, shard: int, height: int) -> FinalizedBlock | None:
+        runtime = self.node.shards.get(shard)
+        if runtime is None or runtime.recent is None:
+            return None
+        return runtime.recent.get(height)
+
     def _block_info(self, shard: int, height: int) -> BlockInfo | None:
         if height <= 0:
             return None  # height 0 is the genesis state, not a block
+        recent = self._recent(shard, height)
+        if recent is not None:
+            return BlockInfo(recent.block, recent.certificate, recent.roots)
         stored = self.node.store.get_block(shard, height)
         if stored is None:
             return None

@@ -75,9 +75,15 @@ class NodeSection:
     # Hashes of recently finalized txs kept in memory for the replay check (node/committed.py);
     # 0 asks LevelDB every time.
     committed_index_txs: int = 400_000
+    # Finalized blocks per shard kept decoded in memory for the RPC (agora_getBlock,
+    # agora_getTransaction, latest and awaited blocks); older ones are read from LevelDB.
+    recent_blocks_cached: int = 64
 
     def validate(self) -> list[str]:
         problems = []
+        if self.recent_blocks_cached < 0:
+            problems.append("node.recent_blocks_cached must be >= 0, got "
+                            f"{self.recent_blocks_cached}")
         if self.committed_index_txs < 0:
             problems.append("node.committed_index_txs must be >= 0, got "
                             f"{self.committed_index_txs}")

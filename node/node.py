@@ -115,6 +115,7 @@ class ShardRuntime:
     last_view: int = 0
     dropped_events: int = 0
     state: StateCache | None = None  # set by Node._build_shard
+    recent: RecentBlocks | None = None  # set by Node._build_shard
 
 
 class Node:
@@ -216,7 +217,8 @@ class Node:
             config.watermark_window_blocks + config.sync_blocks_max)
         return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
                             execute_receive, last_view=replica.view, state=StateCache(
-                                self.store, shard, self.config.node.state_cache_entries))
+                                self.store, shard, self.config.node.state_cache_entries),
+                            recent=RecentBlocks(self.config.node.recent_blocks_cached))
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -468,6 +470,9 @@ class Node:
                 result.receipts_to_store, result.state_writes, state_root,
                 receipts_root=result.receipts_root)
             state.finalized(result.state_writes)
+            assert runtime.recent is not None
+            runtime.recent.add(height, FinalizedBlock(
+                item.block, item.certificate, (state_root, result.receipts_root)))
             self.committed.finalized(shard, height, [tx_hash for tx_hash, _ in
                                                      result.txs_to_index])
             self.metrics.record_block(
@@ -718,6 +723,40 @@ class VerifiedCache:
 
     def __contains__(self, tx_hash: object) -> bool:
         return tx_hash in self._entries
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizedBlock:
+    """A finalized block as the RPC serves it: the block, its commit certificate and this
+    node's (state root, receipts root) after executing it."""
+
+    block: Block
+    certificate: CommitCertificate
+    roots: tuple[bytes, bytes]
+
+
+class RecentBlocks:
+    """The last ``entries_max`` finalized blocks of a shard, decoded, for the RPC: explorers,
+    wallets and the bench poll the newest heights, and reading one from LevelDB meant a
+    checksum over it and decoding every tx again. Holds only blocks whose finalize_block
+    returned (durable); a height not here is read from the store."""
+
+    def __init__(self, entries_max: int) -> None:
+        self._entries: collections.OrderedDict[int, FinalizedBlock] = collections.OrderedDict()
+        self._entries_max = entries_max
+
+    def add(self, height: int, block: FinalizedBlock) -> None:
+        if not self._entries_max:
+            return
+        self._entries[height] = block
+        while len(self._entries) > self._entries_max:
+            self._entries.popitem(last=False)
+
+    def get(self, height: int) -> FinalizedBlock | None:
+        return self._entries.get(height)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class StateCache:
