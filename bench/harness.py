@@ -755,7 +755,13 @@ def _send(state: LoadState, rpc: Rpc, part: list[tuple[bytes, str]],
 
 
 class BlockTracker:
-    """Polls one node for the next blocks of every shard; marks our txs finalized."""
+    """Polls one node for the next blocks of every shard; marks our txs finalized.
+
+    Each poll asks for the next ``lookahead`` heights of every shard in one batch. Most
+    polls find none or one new block (5 blocks/s against 20 polls/s), so it asks for
+    ``lookahead_min`` heights and doubles that (up to ``lookahead_max``) only while the
+    node had every height it asked for: a fixed 16 made the polled node answer ~300
+    empty agora_getBlock calls a second, 2-3% of the cluster's CPU."""
 
     def __init__(self, state: LoadState, url: str, next_heights: list[int],
                  poll_interval_seconds: float, tx_timeout_seconds: float) -> None:
@@ -764,7 +770,8 @@ class BlockTracker:
         self.next_heights = list(next_heights)
         self.poll_interval_seconds = poll_interval_seconds
         self.tx_timeout_seconds = tx_timeout_seconds
-        self.lookahead = max(1, min(16, rpc_batch_calls_max // len(next_heights)))
+        self.lookahead_max = max(1, min(16, rpc_batch_calls_max // len(next_heights)))
+        self.lookahead = self.lookahead_min = min(2, self.lookahead_max)
         self.poll_failures = 0
 
     def run(self) -> None:
@@ -794,14 +801,15 @@ class BlockTracker:
 
     def poll_once(self) -> bool:
         """Fetch new blocks; True if some shard may have more right away."""
+        lookahead = self.lookahead
         calls = [("agora_getBlock", [shard, height, False])
                  for shard, next_height in enumerate(self.next_heights)
-                 for height in range(next_height, next_height + self.lookahead)]
+                 for height in range(next_height, next_height + lookahead)]
         replies = self.rpc.batch(calls)
         seen_at = self.state.now()
         more = False
         for shard in range(len(self.next_heights)):
-            chunk = replies[shard * self.lookahead:(shard + 1) * self.lookahead]
+            chunk = replies[shard * lookahead:(shard + 1) * lookahead]
             for reply in chunk:
                 block = reply.get("result")
                 if not block:
@@ -809,6 +817,8 @@ class BlockTracker:
                 self._record(shard, block, seen_at)
             else:
                 more = True
+        self.lookahead = (min(2 * lookahead, self.lookahead_max) if more
+                          else self.lookahead_min)
         return more
 
     def _record(self, shard: int, block: dict[str, Any], seen_at: float) -> None:
