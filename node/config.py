@@ -77,7 +77,8 @@ class NodeSection:
     committed_index_txs: int = 400_000
     # Finalized blocks per shard kept decoded in memory for the RPC (agora_getBlock,
     # agora_getTransaction, latest and awaited blocks); older ones are read from LevelDB.
-    recent_blocks_cached: int = 64
+    # About 0.8 KB per tx held: 32 full blocks of block_txs_max 2,000 are ~50 MB.
+    recent_blocks_cached: int = 32
 
     def validate(self) -> list[str]:
         problems = []
