@@ -19,29 +19,20 @@ import time
 from pathlib import Path
 
 from consensus.types import Block, BlockHeader, Signer, Transaction, tx_root
-from node.contracts import contract_address, deploy_args, deploy_method, encode_args
-from node.contracts import find_deploy_nonce
+from node.contracts import (
+    contract_address,
+    deploy_args,
+    deploy_method,
+    encode_args,
+    find_deploy_nonce,
+)
 from node.executor import Executor, Status, build_executor
 from node.genesis import Genesis, Validator
+from vm.state import DictState
 
 CHAIN_ID = "agora-bench"
 TOKEN_SOURCE = (Path(__file__).parents[1] / "vm" / "templates" / "token.py").read_text()
 GAS = 200_000
-
-
-class DictView:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def apply(self, writes: tuple[tuple[bytes, bytes | None], ...]) -> None:
-        for key, value in writes:
-            if value is None:
-                self.data.pop(key, None)
-            else:
-                self.data[key] = value
 
 
 def _signed(sender: Signer, contract: bytes, method: str, args: bytes,
@@ -57,7 +48,7 @@ class Chain:
         genesis = Genesis(CHAIN_ID, 1, (Validator("v0", Signer(b"\x01" * 32).public_key,
                                                   "127.0.0.1:1", "127.0.0.1:2"),))
         self.executor: Executor = build_executor(genesis, 0, is_verified=lambda _hash: True)
-        self.view = DictView()
+        self.view = DictState()
         self.height = 0
 
     def run(self, txs: list[Transaction]) -> None:
