@@ -73,14 +73,9 @@ class LocalNodeApi:
         location = self.node.store.get_tx_location(tx_hash)
         if location is None:
             return None
-        recent = self._recent(location.shard, location.height)
-        if recent is not None:
-            block = recent.block
-        else:
-            stored = self.node.store.get_block(location.shard, location.height)
-            assert stored is not None
-            block = codec.decode_struct(Block, stored.block_bytes)
-        return TxInfo(block.txs[location.position], location.shard, location.height,
+        info = self._block_info(location.shard, location.height)
+        assert info is not None
+        return TxInfo(info.block.txs[location.position], location.shard, location.height,
                       location.position)
 
     async def get_receipt(self, tx_hash: bytes) -> ReceiptInfo | None:
