@@ -74,9 +74,9 @@ from consensus.types import (
     encode_message,
     sign_message,
 )
-from node.committed import CommittedTxIndex
+from ledger.committed import CommittedTxIndex
 from node.config import NodeConfig
-from node.executor import state_root_after
+from ledger.executor import state_root_after
 from node.genesis import Genesis
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
@@ -123,7 +123,7 @@ class Node:
 
     def __init__(self, config: NodeConfig, genesis: Genesis, signer: Signer,
                  store: ChainStore) -> None:
-        from node.executor import build_executor
+        from ledger.executor import build_executor
         from node.mempool import Mempool
         from node.metrics import NodeMetrics
 
@@ -241,14 +241,14 @@ class Node:
                               block.header.timestamp_ms, tuple(executed))
 
     def genesis_state_root(self, shard: int) -> bytes:
-        from node.executor import genesis_state_writes
+        from ledger.executor import genesis_state_writes
         from storage.state_root import EMPTY_STATE_ROOT, next_state_root
 
         return next_state_root(EMPTY_STATE_ROOT, 0, genesis_state_writes(self.genesis, shard))
 
     def _ensure_genesis(self, shard: int) -> None:
         """Finalize the shard's genesis (height 0: its initial state) on first start."""
-        from node.executor import genesis_state_writes
+        from ledger.executor import genesis_state_writes
 
         if self.store.finalized(shard) is not None:
             return
