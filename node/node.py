@@ -36,6 +36,7 @@ import functools
 import enum
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -814,8 +815,40 @@ def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:
     return kind, value[1]
 
 
+class _ClockOffset:
+    """A test-only offset added to the node's wall clock (block timestamps and their
+    bound), read from the file named by ``AGORA_TEST_CLOCK_OFFSET_FILE`` (an integer of
+    milliseconds) at most every ``reread_seconds``. Unset, as in production, it is 0. The
+    reliability suite skews one node's clock with it; timers run on the monotonic clock and
+    are untouched, as an NTP step would leave them."""
+
+    reread_seconds = 0.1
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.offset_ms = 0
+        self.read_at = -math.inf
+
+    def now_ms(self) -> int:
+        wall_ms = math.floor(time.time() * 1000)
+        if self.path is None:
+            return wall_ms
+        now = time.monotonic()
+        if now - self.read_at >= self.reread_seconds:
+            self.read_at = now
+            try:
+                self.offset_ms = int(Path(self.path).read_text().strip() or 0)
+            except (OSError, ValueError) as error:
+                logger.warning("clock offset file %s unreadable, offset 0: %s", self.path, error)
+                self.offset_ms = 0
+        return wall_ms + self.offset_ms
+
+
+_clock = _ClockOffset(os.environ.get("AGORA_TEST_CLOCK_OFFSET_FILE"))
+
+
 def _now_ms() -> int:
-    return math.floor(time.time() * 1000)
+    return _clock.now_ms()
 
 
 __all__ = ["Node", "WireKind"]

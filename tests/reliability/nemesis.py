@@ -8,7 +8,12 @@ started) so the checkers can attribute unavailability to a kind:
   paused node is the primary of shard 0 (a GC pause, a stuck disk, a VM migration);
 * ``power``: SIGKILL every validator at once, restart them all (a data-centre power cut as
   far as processes go: what the OS had not written is not lost here, since the page cache
-  survives; the simulator's faulty disk covers lost unsynced writes).
+  survives; the simulator's faulty disk covers lost unsynced writes);
+* ``skew``: one validator's wall clock jumps ahead or behind by up to a minute, then back
+  (the node's test-only ``AGORA_TEST_CLOCK_OFFSET_FILE``, read by the clock that stamps
+  and bounds block timestamps; timers run on the monotonic clock, as an NTP step leaves
+  them. libfaketime was tried first: its nanosleep hook fails with EINVAL after an offset
+  change, which would fault the harness, not the node).
 
 At most f validators are down or paused at once, except during ``power``. The schedule
 comes from one ``random.Random(seed)``, so a run's fault plan is repeatable (its timing is
@@ -23,12 +28,25 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from node.client import AgoraClient, RpcCallError, TransportError
 from node.setup import LocalCluster
 
-fault_kinds = ("kill", "pause", "power")
+fault_kinds = ("kill", "pause", "power", "skew")
+skew_seconds_max = 60
+
+
+def clock_file(home: Path) -> Path:
+    return home / "clock_offset_ms"
+
+
+def prepare_clock_skew(cluster: LocalCluster) -> None:
+    """Start every node of ``cluster`` with a clock offset file holding 0."""
+    for index, home in enumerate(cluster.homes):
+        clock_file(home).write_text("0\n")
+        cluster.node_env[index] = {"AGORA_TEST_CLOCK_OFFSET_FILE": str(clock_file(home))}
 
 
 @dataclasses.dataclass(slots=True)
@@ -88,6 +106,9 @@ class Nemesis:
             if self.killed:
                 self.cluster.start(sorted(self.killed))
                 self.killed.clear()
+            for home in self.cluster.homes:
+                if clock_file(home).exists():
+                    clock_file(home).write_text("0\n")
             for fault in self.faults:
                 if fault.end_s is None:
                     fault.end_s = self.now()
@@ -102,6 +123,8 @@ class Nemesis:
                 self._kill_one(duration)
             elif kind == "pause":
                 self._pause_one(duration)
+            elif kind == "skew":
+                self._skew_one(duration)
             else:
                 self._power_cut(duration)
 
@@ -149,6 +172,20 @@ class Nemesis:
         self._stop.wait(min(duration, 2.0))
         with self._lock:
             self.cluster.start(list(nodes))
+            fault.end_s = self.now()
+
+    def _skew_one(self, duration: float) -> None:
+        index = self._pick()
+        offset = self.rng.choice((-1, 1)) * self.rng.randint(5, skew_seconds_max)
+        fault = Fault("skew", (index,), self.now(), detail=f"{offset:+d} s")
+        path = clock_file(self.cluster.homes[index])
+        assert path.exists(), "prepare_clock_skew() before a run with skew faults"
+        with self._lock:
+            self.faults.append(fault)
+            path.write_text(f"{offset * 1000}\n")
+        self._stop.wait(duration)
+        with self._lock:
+            path.write_text("0\n")
             fault.end_s = self.now()
 
     def _signal(self, index: int, signum: int) -> None:

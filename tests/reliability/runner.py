@@ -15,7 +15,7 @@ from node.client import AgoraClient, RpcCallError, TransportError
 from node.setup import LocalCluster, free_port_block
 from tests.reliability import checkers
 from tests.reliability.bank import Bank, Operation, bank_accounts, genesis_balances
-from tests.reliability.nemesis import Nemesis
+from tests.reliability.nemesis import Nemesis, prepare_clock_skew
 
 # Fast timers, as the end-to-end tests use: a 2 s view timeout, blocks every 300 ms idle.
 consensus_overrides = {"tick_interval_ms": 20, "view_change_timeout_ticks": 100,
@@ -32,7 +32,7 @@ class RunOptions:
     shards: int = 1
     duration_seconds: float = 60.0
     seed: int = 1
-    faults: tuple[str, ...] = ("kill", "pause", "power")
+    faults: tuple[str, ...] = ("kill", "pause", "power", "skew")
     workers: int = 4
     accounts_per_shard: int = 6
     fault_interval_seconds: float = 8.0
@@ -46,6 +46,8 @@ def run(options: RunOptions) -> dict[str, Any]:
                            metrics_port=base + 2 * options.validators,
                            consensus_overrides=consensus_overrides,
                            extra_balances=genesis_balances(accounts))
+    if "skew" in options.faults:
+        prepare_clock_skew(cluster)
     try:
         cluster.start()
         cluster.wait_ready(timeout_seconds=ready_seconds)
