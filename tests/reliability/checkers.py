@@ -38,6 +38,7 @@ from tests.reliability.nemesis import Fault
 
 batch_calls_max = 100
 log_alarms = ("Traceback", "HALTED", " CRITICAL ")
+recovery_grace_seconds = 5.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -256,13 +257,15 @@ def check_logs(homes: Sequence[Path]) -> Verdict:
 def unavailability(history: Sequence[Operation], faults: Sequence[Fault], end_s: float
                    ) -> dict[str, float]:
     """Per fault kind (and ``none``), the longest gap between successive acknowledged
-    writes that began while a fault of that kind was active."""
+    writes that overlaps a fault of that kind or the ``recovery_grace_seconds`` after it
+    (a restarted node catches up, a view change finishes)."""
     done = sorted(op.complete_s for op in history if op.kind == "transfer" and op.outcome == "ok")
     marks = [0.0, *done, end_s]
     worst: dict[str, float] = defaultdict(float)
     for begin, end in zip(marks, marks[1:]):
         kinds = {fault.kind for fault in faults
-                 if fault.start_s <= begin <= (fault.end_s if fault.end_s is not None else end_s)}
+                 if fault.start_s <= end and begin <= (
+                     fault.end_s if fault.end_s is not None else end_s) + recovery_grace_seconds}
         for kind in kinds or {"none"}:
             worst[kind] = max(worst[kind], round(end - begin, 3))
     return dict(sorted(worst.items()))
