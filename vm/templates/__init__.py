@@ -2,7 +2,8 @@
 
 Names: token, nft, items, split, market, auction, rental, licence, dao, kyc, provenance,
 swap, tickets, membership, crowdfund, fractional, mysterybox, loyalty, giftcard, staking,
-vesting, multisig, oracle, did, dispute, drop, bonding, bridge. vm/templates/README.md is
+vesting, multisig, oracle, did, dispute, drop, bonding, bridge, and receipt_roots (the
+root attestations bridge.py reads). vm/templates/README.md is
 the map; each file's docstring is its reference.
 
 Off-chain helpers for the templates that check hashes: the allow-list Merkle tree of
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 _directory = Path(__file__).parent
 
@@ -27,7 +29,7 @@ def load(name: str) -> str:
 NAMES = ("token", "nft", "items", "split", "market", "auction", "rental", "licence", "dao",
          "kyc", "provenance", "swap", "tickets", "membership", "crowdfund", "fractional",
          "mysterybox", "loyalty", "giftcard", "staking", "vesting", "multisig", "oracle",
-         "did", "dispute", "drop", "bonding", "bridge")
+         "did", "dispute", "drop", "bonding", "bridge", "receipt_roots")
 
 
 def _sha256(data: bytes) -> bytes:
@@ -83,10 +85,29 @@ def box_commitment(draw: int, party: bytes, secret: bytes) -> bytes:
     return _sha256(draw.to_bytes(8, "big") + party + secret)
 
 
-def bridge_message_root(message_hashes: list[bytes]) -> bytes:
-    """Root over bridge message hashes (leaves are sha256(0x00 || message))."""
-    return _levels(message_hashes)[-1][0]
+def bridge_message_root(messages: list[bytes]) -> bytes:
+    """Root over bridge messages, the same tree as consensus.types.merkle_root (RFC 6962
+    prefixes, ordered pairs, an odd node carried up)."""
+    return _ordered_levels(messages)[-1][0]
 
 
-def bridge_message_proof(message_hashes: list[bytes], index: int) -> list[bytes]:
-    return _proof(_levels(message_hashes), index)
+def bridge_message_proof(messages: list[bytes], index: int) -> list[list[Any]]:
+    """Path of message `index`: [[sibling, side], ...], side 1 when the sibling is on the
+    left. Levels where the node has no sibling (carried up) add nothing."""
+    path: list[list[Any]] = []
+    for level in _ordered_levels(messages)[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append([level[sibling], 1 if sibling < index else 0])
+        index //= 2
+    return path
+
+
+def _ordered_levels(messages: list[bytes]) -> list[list[bytes]]:
+    assert messages, "a tree needs at least one leaf"
+    levels = [[_sha256(b"\x00" + message) for message in messages]]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        levels.append([_sha256(b"\x01" + level[i] + level[i + 1]) if i + 1 < len(level)
+                       else level[i] for i in range(0, len(level), 2)])
+    return levels
