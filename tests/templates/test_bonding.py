@@ -28,11 +28,12 @@ def test_buy_and_sell_follow_the_curve_with_slippage_bounds_and_fees() -> None:
     chain.fails(CURVE, "buy", ALICE, "supply cap reached", amount=11, max_cost=10**9)
     assert chain.ok(CURVE, "buy", ALICE, amount=3, max_cost=36) == 36
     assert chain.view(CURVE, "price_of_next") == 16
-    assert chain.ok(CURVE, "buy", BOB, amount=7, max_cost=10**6) == 154 + 1  # 16, 18, ..., 28; fee 1
+    assert chain.ok(CURVE, "buy", BOB, amount=7, max_cost=10**6) == 154 + 1  # 16 + ... + 28, fee 1
     assert chain.view(CURVE, "reserve_of") == 36 + 154 == money.balance(CURVE)
     chain.fails(CURVE, "sell", ALICE, "insufficient units", amount=4, min_refund=0)
     chain.fails(CURVE, "sell", ALICE, "slippage", amount=3, min_refund=10**6)
-    assert chain.ok(CURVE, "sell", ALICE, amount=3, min_refund=0) == 78  # 24 + 26 + 28, fee floor(0.78) = 0
+    # 24 + 26 + 28; the fee floor(0.78) is 0
+    assert chain.ok(CURVE, "sell", ALICE, amount=3, min_refund=0) == 78
     chain.ok(CURVE, "transfer", BOB, to=ALICE, amount=2)
     chain.fails(CURVE, "transfer", ALICE, "insufficient units", to=BOB, amount=3)
     assert money.balance(CREATOR) == FUNDS + 1

@@ -30,7 +30,8 @@ Methods:
     views: event_of(event) -> dict, ticket_of(ticket) -> dict, sold_of(event, tier),
            escrow_of(event), resale_cap_of(ticket) -> max resale price
 
-Events: Configured(token), EventCreated(event, organiser, starts_at, tiers, resale_cap_bp, royalty_bp),
+Events: Configured(token),
+EventCreated(event, organiser, starts_at, tiers, resale_cap_bp, royalty_bp),
 GateSet(event, gate, allowed), TicketSold(ticket, event, tier, buyer, price),
 ResaleListed(ticket, seller, price), ResaleUnlisted(ticket),
 Resold(ticket, seller, buyer, price, royalty), CheckedIn(ticket, holder, by),
