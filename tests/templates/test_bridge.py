@@ -86,6 +86,12 @@ def test_lock_mint_burn_release_round_trip_and_replays_refused() -> None:
     assert chain.view(WRAPPED, "balance_of", who=BOB) == 300
     chain.fails(WRAPPED, "burn", BOB, "insufficient units", amount=301, recipient=BOB)
     chain.ok(WRAPPED, "burn", BOB, amount=120, recipient=BOB)
+    burn = chain.events_named("Burned", WRAPPED)[-1]
+    # a lock message's proof, presented to the origin as if it were a burn, does not pass
+    attest(chain, ROOTS_HERE, "agora-b", 2, merkle_root(messages))
+    chain.fails(ORIGIN, "release", BOB, "bad proof", nonce=1, recipient=BOB, amount=300,
+                height=2, path=proof)
+    assert burn["nonce"] == 1
     relay(chain, WRAPPED, ORIGIN, ROOTS_HERE, "agora-b", "Burned", 3, "release")
     assert money.balance(BOB) == FUNDS + 120
     assert chain.view(ORIGIN, "locked_of") == 380 == money.balance(ORIGIN)

@@ -79,7 +79,14 @@ def test_paid_equals_earned_plus_refunded_plus_held(price: int, steps: list) -> 
         if action == "subscribe":
             chain.call(PASSES, "subscribe", who, plan=plan, periods=periods)
         elif action == "cancel":
-            chain.call(PASSES, "cancel", who, plan=plan)
+            held = chain.view(PASSES, "expires_at", plan=plan, who=who) > chain.time
+            terms = chain.view(PASSES, "subscription_of", plan=plan, who=who) if held else None
+            result = chain.call(PASSES, "cancel", who, plan=plan)
+            if result.ok:  # the refund is never below the exact unearned part
+                refund = chain.events_named("Cancelled", PASSES)[-1]["refund"]
+                assert terms is not None
+                remaining = terms["end"] - terms["paid_until"]
+                assert refund * remaining >= terms["deposit"] * (terms["end"] - chain.time)
         elif action == "collect":
             chain.call(PASSES, "collect", PROVIDER, plan=plan, subscriber=who)
         else:

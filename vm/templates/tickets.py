@@ -15,7 +15,8 @@ be dodged on-chain); a checked-in ticket cannot be resold.
 Methods:
     init(token_address)
     create_event(starts_at, tiers, resale_cap_bp, royalty_bp) -> event id
-        organiser = sender; tiers = [[name, face_price, supply], ...] (1..16 tiers);
+        organiser = sender; tiers = [[name, face_price, supply], ...] (1..16 tiers,
+        names <= 64 characters; a numbered seat is a tier of supply 1);
         resale_cap_bp >= 10000 (10000: no markup), royalty_bp <= 10000
     set_gate(event, gate, allowed)       organiser; a gate account may check tickets in
     buy(event, tier) -> ticket id        before the start; pays the face price into escrow
@@ -53,6 +54,7 @@ yet); every method touches this contract and the token, so both must share a sha
 
 BASIS_POINTS = 10000
 TIERS_MAX = 16
+TIER_NAME_BYTES_MAX = 64
 
 token = Value()
 events = Map()  # id -> {"organiser", "starts_at", "tiers", "cap_bp", "royalty_bp",
@@ -73,7 +75,7 @@ def init(token_address: bytes):
 def check_tiers(tiers: list):
     require(len(tiers) > 0 and len(tiers) <= TIERS_MAX, "bad tiers")
     for tier in tiers:
-        require(len(tier) == 3, "bad tiers")
+        require(len(tier) == 3 and len(tier[0]) <= TIER_NAME_BYTES_MAX, "bad tiers")
         require(tier[1] > 0 and tier[2] > 0, "bad tiers")
 
 
