@@ -151,7 +151,7 @@ class Node:
             genesis.shard_count, genesis.consensus.tx_validity_window_blocks,
             config.node.committed_index_txs,
             [store.last_height(shard) + 1 for shard in range(genesis.shard_count)],
-            lookup=lambda tx_hash: store.get_tx_location(tx_hash) is not None)
+            lookup=functools.partial(_stored_tx_location, store))
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
                                is_committed=self.is_committed)
         self.executors = {
@@ -882,6 +882,12 @@ class StateCache:
         entries.move_to_end(key)
         if len(entries) > self._entries_max:
             entries.popitem(last=False)
+
+
+def _stored_tx_location(store: ChainStore, tx_hash: bytes) -> tuple[int, int] | None:
+    """Where the store indexed ``tx_hash``: (shard, height), for the replay rule."""
+    location = store.get_tx_location(tx_hash)
+    return None if location is None else (location.shard, location.height)
 
 
 def read_sync_blocks(store: ChainStore, shard: int, first: int, count: int, bytes_max: int,
