@@ -79,9 +79,15 @@ class NodeSection:
     # agora_getTransaction, latest and awaited blocks); older ones are read from LevelDB.
     # About 0.8 KB per tx held: 32 full blocks of block_txs_max 2,000 are ~50 MB.
     recent_blocks_cached: int = 32
+    # ... and at most this many bytes of them (encoded size): 32 blocks of 2,000
+    # transfers are ~11 MB, while blocks of 64 KB txs (4 MiB each) would be 128 MiB.
+    recent_blocks_bytes_max: int = 16 * MEBIBYTE_BYTES
 
     def validate(self) -> list[str]:
         problems = []
+        if self.recent_blocks_bytes_max < 0:
+            problems.append("node.recent_blocks_bytes_max must be >= 0, got "
+                            f"{self.recent_blocks_bytes_max}")
         if self.recent_blocks_cached < 0:
             problems.append("node.recent_blocks_cached must be >= 0, got "
                             f"{self.recent_blocks_cached}")
@@ -196,7 +202,8 @@ class ConsensusSection:
             "tick_interval_ms", "block_interval_ms", "block_txs_max", "block_bytes_max",
             "request_timeout_ticks", "view_change_timeout_ticks", "view_change_backoff_factor",
             "checkpoint_interval_blocks", "watermark_window_blocks", "sync_batch_blocks",
-            "sync_response_bytes_max", "sync_answers_per_peer_max", "recent_tx_hashes_max", "empty_block_interval_ms", "event_queue_max"))
+            "sync_response_bytes_max", "sync_answers_per_peer_max", "recent_tx_hashes_max",
+            "empty_block_interval_ms", "event_queue_max"))
         if self.empty_block_interval_ms * 2 > self.view_change_timeout_ticks * \
                 self.tick_interval_ms:
             problems.append("consensus.empty_block_interval_ms must be at most half the view "

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import trio
 
 from consensus import codec
@@ -61,6 +62,7 @@ from consensus.records import decode_record, encode_record
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
     Block,
+    BlockHeader,
     Checkpoint,
     CommitCertificate,
     CommittedBlock,
@@ -231,7 +233,8 @@ class Node:
         return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
                             execute_receive, last_view=replica.view, state=StateCache(
                                 self.store, shard, self.config.node.state_cache_entries),
-                            recent=RecentBlocks(self.config.node.recent_blocks_cached))
+                            recent=RecentBlocks(self.config.node.recent_blocks_cached,
+                                                self.config.node.recent_blocks_bytes_max))
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -249,9 +252,23 @@ class Node:
                 executed.append(ExecutedRoot(past, *roots))
         if tip is None:
             return RecoveredState(tuple(records), 0, b"\x00" * 32, 0, tuple(executed))
-        block = codec.decode_struct(Block, tip.block_bytes)
-        return RecoveredState(tuple(records), height, tip.block_hash,
-                              block.header.timestamp_ms, tuple(executed))
+        header = stored_header(tip.block_bytes)
+        return RecoveredState(tuple(records), height, tip.block_hash, header.timestamp_ms,
+                              tuple(executed), self._recent_links(shard, height))
+
+    def _recent_links(self, shard: int, height: int) -> tuple[tuple[int, bytes, int], ...]:
+        """(height, hash, timestamp) of the finalized blocks of the last watermark window
+        below the tip: without them a restarted replica cannot re-sign its checkpoints
+        above the stable one, nor check re-proposals of those heights against its chain
+        (it would neither help a stuck window move nor prepare in the next view)."""
+        window = self.genesis.consensus.watermark_window_blocks
+        links = []
+        for past in range(max(1, height - window), height):
+            stored = self.store.get_block(shard, past)
+            assert stored is not None, "get_block raises for a missing finalized block"
+            links.append((past, stored.block_hash,
+                          stored_header(stored.block_bytes).timestamp_ms))
+        return tuple(links)
 
     def genesis_state_root(self, shard: int) -> bytes:
         from ledger.executor import genesis_state_writes
@@ -822,18 +839,26 @@ class RecentBlocks:
     """The last ``entries_max`` finalized blocks of a shard, decoded, for the RPC: explorers,
     wallets and the bench poll the newest heights, and reading one from LevelDB meant a
     checksum over it and decoding every tx again. Holds only blocks whose finalize_block
-    returned (durable); a height not here is read from the store."""
+    returned (durable); a height not here is read from the store. Bounded in count and in
+    bytes (``bytes_max``, the blocks' encoded size): the newest block is always held."""
 
-    def __init__(self, entries_max: int) -> None:
+    def __init__(self, entries_max: int, bytes_max: int = 2**62) -> None:
         self._entries: collections.OrderedDict[int, FinalizedBlock] = collections.OrderedDict()
+        self._sizes: dict[int, int] = {}
         self._entries_max = entries_max
+        self._bytes_max = bytes_max
+        self.size_bytes = 0
 
     def add(self, height: int, block: FinalizedBlock) -> None:
         if not self._entries_max:
             return
-        self._entries[height] = block
-        while len(self._entries) > self._entries_max:
-            self._entries.popitem(last=False)
+        size = _encoded_size(block.block)
+        self.size_bytes += size - self._sizes.get(height, 0)
+        self._entries[height], self._sizes[height] = block, size
+        while len(self._entries) > self._entries_max or (
+                self.size_bytes > self._bytes_max and len(self._entries) > 1):
+            old, _ = self._entries.popitem(last=False)
+            self.size_bytes -= self._sizes.pop(old)
 
     def get(self, height: int) -> FinalizedBlock | None:
         return self._entries.get(height)
@@ -882,6 +907,24 @@ class StateCache:
         entries.move_to_end(key)
         if len(entries) > self._entries_max:
             entries.popitem(last=False)
+
+
+def _encoded_size(block: Block) -> int:
+    """About the canonical size of ``block``: its txs' (cached) encodings and a header."""
+    return sum(len(tx.encoded()) for tx in block.txs) + 512
+
+
+def stored_header(block_bytes: bytes) -> BlockHeader:
+    """The header of a stored block, without decoding its transactions (a block is the
+    canonical ``[header, txs]``; recovery reads a window of them)."""
+    unpacker = msgpack.Unpacker(raw=False, use_list=False, strict_map_key=True,
+                                max_buffer_size=max(1, len(block_bytes)))
+    unpacker.feed(block_bytes)
+    if unpacker.read_array_header() != 2:
+        raise DecodeError("a stored block is [header, txs]")
+    header = codec.from_plain(BlockHeader, unpacker.unpack())
+    assert isinstance(header, BlockHeader)
+    return header
 
 
 def _stored_tx_location(store: ChainStore, tx_hash: bytes) -> tuple[int, int] | None:

@@ -34,7 +34,8 @@ class _Committed(dict):  # type: ignore[type-arg]
     def add(self, tx_hash: bytes, where: tuple[int, int] = (0, 1)) -> None:
         self[tx_hash] = where
 
-    def update(self, hashes: object, where: tuple[int, int] = (0, 1)) -> None:  # type: ignore[override]
+    def update(  # type: ignore[override]
+            self, hashes: object, where: tuple[int, int] = (0, 1)) -> None:
         for tx_hash in hashes:  # type: ignore[attr-defined]
             self[tx_hash] = where
 
