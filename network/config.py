@@ -33,8 +33,11 @@ class NetworkConfig:
     send_queue_frames: int = 1024
     # ... and a byte bound on the same queue, so big payloads cannot pile up GiBs.
     send_queue_bytes: int = 64 * MEBIBYTE_BYTES
-    # The one inbound channel shared by all peers; when full, readers wait (backpressure).
-    inbound_queue_frames: int = 4096
+    # Each peer's inbound queue (network/inbound.py), in payloads and in payload bytes;
+    # when full, that peer's link reader waits (backpressure on that peer only). The most
+    # held is (validators - 1) * inbound_queue_bytes, plus one frame per link being read.
+    inbound_queue_frames: int = 1024
+    inbound_queue_bytes: int = 32 * MEBIBYTE_BYTES
     reconnect_backoff_initial_seconds: float = 0.1
     reconnect_backoff_max_seconds: float = 5.0
     # One frame write (the whole frame) must complete in this, else the link is closed.
@@ -68,6 +71,10 @@ class NetworkConfig:
         if self.send_queue_bytes < self.max_frame_bytes:
             problems.append(
                 "send_queue_bytes must be >= max_frame_bytes (else big payloads never fit)"
+            )
+        if self.inbound_queue_bytes < self.max_frame_bytes:
+            problems.append(
+                "inbound_queue_bytes must be >= max_frame_bytes (else big payloads never fit)"
             )
         if self.max_frame_bytes >= 2**32 - 64:
             problems.append("max_frame_bytes must fit the 32-bit length prefix")

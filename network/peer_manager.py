@@ -13,10 +13,12 @@ What it owns:
   outlive links, so what was queued while a peer was away is sent once it is back. Per
   peer, payloads arrive at most once and in send order; a link that dies may lose the
   payloads it was carrying (the layer above retransmits, as PBFT does anyway);
-* ONE bounded inbound channel of ``(peer_index, payload)``. When it is full, link readers
-  wait (backpressure flows back over TCP to the senders, whose write deadline then drops
-  the link if we stay stalled). Trio wakes waiting senders in FIFO order, so a busy peer
-  cannot starve the others of slots;
+* a bounded inbound queue per peer (``inbound_queue_frames`` and ``inbound_queue_bytes``,
+  network/inbound.py). When a peer's queue is full, that link's reader waits
+  (backpressure flows back over TCP to that sender only, whose write deadline then drops
+  the link if we stay stalled). Consumers take ``(peer_index, payload)`` round-robin over
+  the peers (:attr:`PeerManager.receive_channel`) or one peer at a time
+  (:meth:`PeerManager.receive_from`), so a busy peer cannot starve the others;
 * counters in :class:`~network.stats.NetworkStats` for every refusal, drop and closure.
 
 Every network await has a deadline: dial, handshake, each frame write, and the idle
@@ -46,6 +48,7 @@ from network.config import NetworkConfig
 from network.errors import LinkClosed, PayloadTooLarge, PeerRefused, RefusalReason
 from network.framing import FrameKind, SecureChannel
 from network.handshake import CHAIN_ID_MAX_BYTES, Role, perform_handshake
+from network.inbound import InboundQueues
 from network.stats import CloseReason, NetworkStats
 
 logger = logging.getLogger(__name__)
@@ -143,8 +146,8 @@ class PeerManager:
                 self._peers[index] = _Peer(
                     index, validators[index], addresses[index], queue_send, queue_receive
                 )
-        self._inbound_send, self._inbound_receive = trio.open_memory_channel[tuple[int, bytes]](
-            config.inbound_queue_frames
+        self._inbound = InboundQueues(
+            self._peers, config.inbound_queue_frames, config.inbound_queue_bytes
         )
         self._links_changed = trio.Event()
         self._pending_handshakes = 0
@@ -155,9 +158,15 @@ class PeerManager:
     # -- public API ------------------------------------------------------------------
 
     @property
-    def receive_channel(self) -> trio.MemoryReceiveChannel[tuple[int, bytes]]:
-        """``(peer_index, payload)`` from every peer; closed when :meth:`run` ends."""
-        return self._inbound_receive
+    def receive_channel(self) -> InboundQueues:
+        """``(peer_index, payload)`` from every peer, peers in turn (``receive()`` or
+        ``async for``); ends (EndOfChannel) when :meth:`run` ends."""
+        return self._inbound
+
+    async def receive_from(self, peer_index: int) -> bytes:
+        """The next payload from ``peer_index`` (in arrival order); EndOfChannel once
+        :meth:`run` has ended. For one consumer task per peer."""
+        return await self._inbound.receive_from(peer_index)
 
     async def run(
         self,
@@ -179,12 +188,13 @@ class PeerManager:
         self.listen_port = listeners[0].socket.getsockname()[1]
         logger.info("%s network listening port=%s", self._log_prefix, self.listen_port)
         try:
-            async with self._inbound_send, trio.open_nursery() as nursery:
+            async with trio.open_nursery() as nursery:
                 await nursery.start(trio.serve_listeners, self._handle_inbound, listeners)
                 for peer in self._peers.values():
                     nursery.start_soon(self._dial_loop, peer)
                 task_status.started()
         finally:
+            self._inbound.close()
             logger.info("%s network stopped", self._log_prefix)
 
     def send(self, peer_index: int, payload: bytes) -> bool:
@@ -421,7 +431,7 @@ class PeerManager:
                 if kind is FrameKind.PING:
                     continue
                 self.stats.payload_bytes_received += len(payload)
-                await self._inbound_send.send((link.peer_index, payload))
+                await self._inbound.put(link.peer_index, payload)
         except PeerRefused as exc:
             self._refuse(exc, link.peer_index, link.channel.stream)
             link.close(CloseReason.PEER_REFUSED)

@@ -120,7 +120,11 @@ class NetworkSection:
     max_pending_handshakes: int = 64
     dial_timeout_seconds: float = 5.0
     send_queue_frames: int = 1024
-    inbound_queue_frames: int = 4096
+    send_queue_bytes: int = 64 * MEBIBYTE_BYTES
+    # Per peer; when a peer's queue is full its link reader waits (backpressure on that
+    # peer only). At most (validators - 1) * inbound_queue_bytes are held.
+    inbound_queue_frames: int = 1024
+    inbound_queue_bytes: int = 32 * MEBIBYTE_BYTES
     reconnect_backoff_initial_seconds: float = 0.1
     reconnect_backoff_max_seconds: float = 5.0
     write_timeout_seconds: float = 10.0
@@ -133,7 +137,8 @@ class NetworkSection:
                      for index, peer in enumerate(self.peers) if not _host_port(peer)]
         problems += _positive("network", self, (
             "max_frame_bytes", "handshake_timeout_seconds", "max_pending_handshakes",
-            "dial_timeout_seconds", "send_queue_frames", "inbound_queue_frames",
+            "dial_timeout_seconds", "send_queue_frames", "send_queue_bytes",
+            "inbound_queue_frames", "inbound_queue_bytes",
             "reconnect_backoff_initial_seconds", "reconnect_backoff_max_seconds",
             "write_timeout_seconds", "keepalive_interval_seconds", "idle_timeout_seconds"))
         if self.reconnect_backoff_initial_seconds > self.reconnect_backoff_max_seconds:
@@ -144,6 +149,9 @@ class NetworkSection:
                             "network.idle_timeout_seconds")
         if self.max_frame_bytes >= 2**32 - 64:
             problems.append("network.max_frame_bytes must fit the 32-bit length prefix")
+        for name in ("send_queue_bytes", "inbound_queue_bytes"):
+            if getattr(self, name) < self.max_frame_bytes:
+                problems.append(f"network.{name} must be >= network.max_frame_bytes")
         return problems
 
     def to_network_config(self) -> Any:
