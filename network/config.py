@@ -26,8 +26,15 @@ class NetworkConfig:
     max_frame_bytes: int = 16 * MEBIBYTE_BYTES
     # The whole handshake (hello exchange, DH, signature exchange) must finish in this.
     handshake_timeout_seconds: float = 5.0
-    # Inbound connections allowed to be mid-handshake at once; more are closed at once.
+    # The hello exchange (the first record each way) must finish in this: an honest peer
+    # writes its hello as soon as it is connected, so a connection that stays silent gives
+    # its pre-handshake slot back quickly.
+    hello_timeout_seconds: float = 1.0
+    # Inbound connections mid-handshake at once, in all and per remote address. When a
+    # newcomer finds them full, the one with the least progress (no hello yet, then from
+    # the busiest address, then the oldest) is closed to make room; see peer_manager.py.
     max_pending_handshakes: int = 64
+    max_pending_handshakes_per_address: int = 8
     dial_timeout_seconds: float = 5.0
     # Per-peer outbound queue; when full, send() drops the newest payload and counts it.
     send_queue_frames: int = 1024
@@ -65,6 +72,12 @@ class NetworkConfig:
         if self.reconnect_backoff_initial_seconds > self.reconnect_backoff_max_seconds:
             problems.append(
                 "reconnect_backoff_initial_seconds must be <= reconnect_backoff_max_seconds"
+            )
+        if self.hello_timeout_seconds > self.handshake_timeout_seconds:
+            problems.append("hello_timeout_seconds must be <= handshake_timeout_seconds")
+        if self.max_pending_handshakes_per_address > self.max_pending_handshakes:
+            problems.append(
+                "max_pending_handshakes_per_address must be <= max_pending_handshakes"
             )
         if self.keepalive_interval_seconds >= self.idle_timeout_seconds:
             problems.append("keepalive_interval_seconds must be < idle_timeout_seconds")

@@ -117,7 +117,12 @@ class NetworkSection:
     peers: tuple[str, ...] = ()
     max_frame_bytes: int = 16 * MEBIBYTE_BYTES
     handshake_timeout_seconds: float = 5.0
+    # The hello exchange, the first record each way, must finish in this.
+    hello_timeout_seconds: float = 1.0
+    # Inbound connections mid-handshake, in all and per remote address; when full, the
+    # least advanced one is closed for the newcomer (network/peer_manager.py).
     max_pending_handshakes: int = 64
+    max_pending_handshakes_per_address: int = 8
     dial_timeout_seconds: float = 5.0
     send_queue_frames: int = 1024
     send_queue_bytes: int = 64 * MEBIBYTE_BYTES
@@ -136,7 +141,8 @@ class NetworkSection:
         problems += [f"network.peers[{index}] must be host:port, got {peer!r}"
                      for index, peer in enumerate(self.peers) if not _host_port(peer)]
         problems += _positive("network", self, (
-            "max_frame_bytes", "handshake_timeout_seconds", "max_pending_handshakes",
+            "max_frame_bytes", "handshake_timeout_seconds", "hello_timeout_seconds",
+            "max_pending_handshakes", "max_pending_handshakes_per_address",
             "dial_timeout_seconds", "send_queue_frames", "send_queue_bytes",
             "inbound_queue_frames", "inbound_queue_bytes",
             "reconnect_backoff_initial_seconds", "reconnect_backoff_max_seconds",
@@ -147,6 +153,12 @@ class NetworkSection:
         if self.keepalive_interval_seconds >= self.idle_timeout_seconds:
             problems.append("network.keepalive_interval_seconds must be < "
                             "network.idle_timeout_seconds")
+        if self.hello_timeout_seconds > self.handshake_timeout_seconds:
+            problems.append("network.hello_timeout_seconds must be <= "
+                            "network.handshake_timeout_seconds")
+        if self.max_pending_handshakes_per_address > self.max_pending_handshakes:
+            problems.append("network.max_pending_handshakes_per_address must be <= "
+                            "network.max_pending_handshakes")
         if self.max_frame_bytes >= 2**32 - 64:
             problems.append("network.max_frame_bytes must fit the 32-bit length prefix")
         for name in ("send_queue_bytes", "inbound_queue_bytes"):
