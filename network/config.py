@@ -53,15 +53,18 @@ class NetworkConfig:
     keepalive_interval_seconds: float = 2.0
     # A link from which nothing (not even a ping) arrived for this long is closed.
     idle_timeout_seconds: float = 10.0
-    # Bind address; None means the host from our own entry in the address book.
+    # Bind address; None means the host, or the port, of our own entry in the address book
+    # (the genesis). Peers always dial that entry: set these when the node listens
+    # somewhere else that forwards to it (a NAT, a container's port mapping).
     listen_host: str | None = None
+    listen_port: int | None = None
 
     def validate(self) -> NetworkConfig:
         """Return self if valid, else raise NetworkConfigError listing every problem."""
         problems: list[str] = []
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name == "listen_host":
+            if field.name in ("listen_host", "listen_port"):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 problems.append(f"{field.name} must be a number, got {value!r}")
@@ -93,6 +96,10 @@ class NetworkConfig:
             problems.append("max_frame_bytes must fit the 32-bit length prefix")
         if self.listen_host is not None and not isinstance(self.listen_host, str):
             problems.append(f"listen_host must be a string or None, got {self.listen_host!r}")
+        if self.listen_port is not None and not (
+            isinstance(self.listen_port, int) and 0 <= self.listen_port <= 65535
+        ):
+            problems.append(f"listen_port must be a port number or None, got {self.listen_port!r}")
         if problems:
             raise NetworkConfigError(problems)
         return self

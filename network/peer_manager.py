@@ -246,7 +246,8 @@ class PeerManager:
         self._has_run = True
         if listeners is None:
             host = self.config.listen_host or self._address[0]
-            listeners = await trio.open_tcp_listeners(self._address[1], host=host)
+            port = self._address[1] if self.config.listen_port is None else self.config.listen_port
+            listeners = await trio.open_tcp_listeners(port, host=host)
         self.listen_port = listeners[0].socket.getsockname()[1]
         logger.info("%s network listening port=%s", self._log_prefix, self.listen_port)
         try:

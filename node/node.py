@@ -295,17 +295,10 @@ class Node:
     # -- running ---------------------------------------------------------------------------
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        from network.peer_manager import PeerManager
         from node.metrics import serve_metrics
         from node.rpc import RpcServer
 
-        addresses = {}
-        for index, validator in enumerate(self.genesis.validators):
-            host, _, port = validator.p2p_address.rpartition(":")
-            addresses[index] = (host, int(port))
-        self.peer_manager = PeerManager(
-            self.config.network.to_network_config(), self.signer_key(), self.index,
-            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+        self.peer_manager = self.build_peer_manager()
         self.started_trio = trio.current_time()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.peer_manager.run)
@@ -329,6 +322,19 @@ class Node:
             logger.info("node=%d started shards=%d chain=%s", self.index,
                         len(self.shards), self.genesis.chain_id)
             task_status.started()
+
+    def build_peer_manager(self) -> Any:
+        """The PeerManager of this node: [network] options, genesis keys and addresses (the
+        address book: peers dial ours there; we bind network.listen_host/listen_port)."""
+        from network.peer_manager import PeerManager
+
+        addresses = {}
+        for index, validator in enumerate(self.genesis.validators):
+            host, _, port = validator.p2p_address.rpartition(":")
+            addresses[index] = (host, int(port))
+        return PeerManager(
+            self.config.network.to_network_config(), self.signer_key(), self.index,
+            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
 
     def signer_key(self) -> Any:
         from node.keys import load_seed
