@@ -21,7 +21,10 @@ are handed to the network, and committed blocks go to the executor channel in or
 
 Bounds (all from config): the replica event channel (``consensus.event_queue_max``), the
 executor channel (watermark window + sync batch), the gossip buffer, every peer queue
-(network/), the mempool, RPC bodies and connections. A full replica channel drops network
+(network/: per peer, in frames and bytes, inbound and outbound), the mempool, RPC bodies
+and connections. Peer intake (``_network_loop``) runs one task per peer, checks each
+message's head before decoding it or checking a signature, and shares the signature
+threads fairly (see ``_take_in`` and ``SignatureChecker``). A full replica channel drops network
 messages and ticks with a counter (PBFT tolerates loss); proposals and execution results
 never drop: the proposer waits, and execution results go through a list the replica loop
 drains first, bounded by what was delivered.
@@ -58,6 +61,7 @@ from consensus.events import (
     StableCheckpointRecord,
     Tick,
 )
+from consensus.precheck import peek_head, precheck
 from consensus.records import decode_record, encode_record
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
@@ -545,8 +549,6 @@ class Node:
         height, window, size; consensus/precheck.py), then the full decode (in a worker
         thread when large), then the client signatures of a PRE-PREPARE (in a worker
         thread, shared fairly; see SignatureChecker). Every drop is counted by reason."""
-        from consensus.precheck import peek_head, precheck
-
         try:
             kind, body = _decode_wire(payload)
             if kind is WireKind.TXS:
@@ -589,7 +591,9 @@ class Node:
 
     async def _decode_message(self, body: bytes) -> Message:
         """Decode a consensus message; a large one in a worker thread (one at a time, FIFO,
-        so peers take turns), so the event loop keeps serving ticks and other peers."""
+        so peers take turns), so the event loop keeps serving ticks and other peers. The
+        thread only reads the mempool (``known_txs``: one dict lookup per tx, atomic under
+        the GIL) while the event loop may change it."""
         decode = functools.partial(decode_message, body, self.config.network.max_frame_bytes,
                                    known_txs=self.mempool.get)
         if len(body) < decode_in_thread_bytes_min:
