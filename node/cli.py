@@ -84,7 +84,7 @@ def node_start(home: str, log_level: str | None) -> None:
 
     config = load_config(Path(home) / "config.toml")
     config = dataclasses.replace(config, node=dataclasses.replace(
-        config.node, home_dir=str(Path(home).resolve()),
+        config.node, home_dir=str((Path(home) / config.node.home_dir).resolve()),
         log_level=log_level or config.node.log_level)).validate()
     logging.basicConfig(
         level=config.node.log_level,

@@ -168,17 +168,11 @@ class Genesis:
 def check_config_against_genesis(config: NodeConfig, genesis: Genesis) -> list[str]:
     """Problems between a node's config and the genesis it runs (empty if none).
 
-    Parameters that must be equal on every validator live in the genesis; the config's
-    copies (kept so every bound is stated in the config) must match them, and the mempool
-    must not admit txs the executor would refuse as too far in the future.
+    Parameters that must be equal on every validator live in the genesis only; the
+    mempool must not admit txs the executor would refuse as too far in the future.
     """
     problems = []
     shared = genesis.consensus
-    for name in ("state_root_lag_blocks", "checkpoint_interval_blocks",
-                 "watermark_window_blocks"):
-        local, agreed = getattr(config.consensus, name), getattr(shared, name)
-        if local != agreed:
-            problems.append(f"consensus.{name} is {local} but the genesis says {agreed}")
     if config.mempool.validity_window_blocks > shared.tx_validity_window_blocks:
         problems.append(f"mempool.validity_window_blocks must be <= the genesis "
                         f"tx_validity_window_blocks ({shared.tx_validity_window_blocks})")

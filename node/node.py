@@ -4,7 +4,8 @@ Task tree (one nursery, owned by :meth:`Node.run`)::
 
     Node.run
     ├── PeerManager.run              network/: encrypted links to the other validators
-    ├── _network_loop                inbound frames -> replica channels / mempool / sync
+    ├── _network_loop                one intake task per peer: frames -> replica channels /
+    │                                mempool, cheap checks before decoding and signatures
     ├── _gossip_loop                 batches of admitted client txs -> every peer
     ├── _tick_loop                   one Tick per tick interval to every replica
     ├── per shard s:
@@ -20,7 +21,10 @@ are handed to the network, and committed blocks go to the executor channel in or
 
 Bounds (all from config): the replica event channel (``consensus.event_queue_max``), the
 executor channel (watermark window + sync batch), the gossip buffer, every peer queue
-(network/), the mempool, RPC bodies and connections. A full replica channel drops network
+(network/: per peer, in frames and bytes, inbound and outbound), the mempool, RPC bodies
+and connections. Peer intake (``_network_loop``) runs one task per peer, checks each
+message's head before decoding it or checking a signature, and shares the signature
+threads fairly (see ``_take_in`` and ``SignatureChecker``). A full replica channel drops network
 messages and ticks with a counter (PBFT tolerates loss); proposals and execution results
 never drop: the proposer waits, and execution results go through a list the replica loop
 drains first, bounded by what was delivered.
@@ -59,6 +63,7 @@ from consensus.events import (
     StableCheckpointRecord,
     Tick,
 )
+from consensus.precheck import peek_head, precheck
 from consensus.records import decode_record, encode_record
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
@@ -91,6 +96,12 @@ gossip_flush_interval_seconds = 0.01
 gossip_batches_queued_max = 256
 executed_roots_recovered = 256
 sync_answer_threads_max = 2  # catch-up answers built at once (worker threads)
+# Peer messages at least this large are decoded in a worker thread (decoding a full
+# 2,000-tx PRE-PREPARE takes ~10 ms; a 16 MiB frame of 100,000 txs ~0.7 s).
+decode_in_thread_bytes_min = 64 * 1024
+# Worker threads for client signature checks outside the mempool (node/node.py
+# SignatureChecker), shared FIFO by the gossip admission loop and the peer intake tasks.
+signature_check_threads = 2
 
 
 class WireKind(enum.IntEnum):
@@ -147,7 +158,8 @@ class Node:
             "the largest NEW-VIEW does not fit a frame"
         assert config.consensus.sync_response_bytes_max + frame_overhead_bytes <= \
             config.network.max_frame_bytes
-        self.signatures = SignatureChecker(config.mempool.capacity_txs)
+        self.signatures = SignatureChecker(config.mempool.capacity_txs, signature_check_threads)
+        self._decode_limiter = trio.CapacityLimiter(1)
         for shard in range(genesis.shard_count):
             self._ensure_genesis(shard)
         self.committed = CommittedTxIndex(
@@ -318,17 +330,10 @@ class Node:
     # -- running ---------------------------------------------------------------------------
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        from network.peer_manager import PeerManager
         from node.metrics import serve_metrics
         from node.rpc import RpcServer
 
-        addresses = {}
-        for index, validator in enumerate(self.genesis.validators):
-            host, _, port = validator.p2p_address.rpartition(":")
-            addresses[index] = (host, int(port))
-        self.peer_manager = PeerManager(
-            self.config.network.to_network_config(), self.signer_key(), self.index,
-            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+        self.peer_manager = self.build_peer_manager()
         self.started_trio = trio.current_time()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -353,6 +358,19 @@ class Node:
             logger.info("node=%d started shards=%d chain=%s", self.index,
                         len(self.shards), self.genesis.chain_id)
             task_status.started()
+
+    def build_peer_manager(self) -> Any:
+        """The PeerManager of this node: [network] options, genesis keys and addresses (the
+        address book: peers dial ours there; we bind network.listen_host/listen_port)."""
+        from network.peer_manager import PeerManager
+
+        addresses = {}
+        for index, validator in enumerate(self.genesis.validators):
+            host, _, port = validator.p2p_address.rpartition(":")
+            addresses[index] = (host, int(port))
+        return PeerManager(
+            self.config.network.to_network_config(), self.signer_key(), self.index,
+            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
 
     def signer_key(self) -> Any:
         from node.keys import load_seed
@@ -588,41 +606,89 @@ class Node:
     # -- network ---------------------------------------------------------------------------
 
     async def _network_loop(self) -> None:
-        async for peer, payload in self.peer_manager.receive_channel:
-            try:
-                kind, body = _decode_wire(payload)
-                if kind is WireKind.TXS:
-                    self._queue_gossip(body)
-                    continue
-                message = decode_message(body, self.config.network.max_frame_bytes,
-                                         known_txs=self.mempool.get)
-            except PeerError as error:
-                self.dropped[type(error).__name__] += 1
-                logger.debug("node=%d bad payload from peer=%d: %s", self.index, peer, error)
-                continue
-            if message.sender != peer:
-                self.dropped["sender_is_not_link_peer"] += 1
-                continue
-            runtime = self.shards.get(message.shard)
-            if runtime is None:
-                self.dropped["unknown_shard"] += 1
-                continue
-            await self._preverify(message)
-            try:
-                runtime.events_send.send_nowait(MessageReceived(message))
-            except trio.WouldBlock:
-                runtime.dropped_events += 1
-                self.dropped["replica_queue_full"] += 1
+        """One intake task per peer (see ``_take_in``): a peer whose messages take long to
+        decode or verify holds up only its own, and the network layer's per-peer queue
+        then slows that peer's link (backpressure), not the others'."""
+        async with trio.open_nursery() as nursery:
+            for peer in range(len(self.genesis.validators)):
+                if peer != self.index:
+                    nursery.start_soon(self._peer_intake_loop, peer)
 
-    async def _preverify(self, message: Message) -> None:
-        """Verify a proposal's client signatures in a worker thread, off the event loop."""
+    async def _peer_intake_loop(self, peer: int) -> None:
+        while True:
+            try:
+                payload = await self.peer_manager.receive_from(peer)
+            except trio.EndOfChannel:
+                return
+            await self._take_in(peer, payload)
+
+    async def _take_in(self, peer: int, payload: bytes) -> None:
+        """One payload from ``peer``: cheap checks on the message head first (sender, view,
+        height, window, size; consensus/precheck.py), then the full decode (in a worker
+        thread when large), then the client signatures of a PRE-PREPARE (in a worker
+        thread, shared fairly; see SignatureChecker). Every drop is counted by reason."""
+        try:
+            kind, body = _decode_wire(payload)
+            if kind is WireKind.TXS:
+                self._queue_gossip(body)
+                return
+            head = peek_head(body)
+        except PeerError as error:
+            self._drop(type(error).__name__, peer, error)
+            return
+        if head.sender != peer:
+            self._drop("sender_is_not_link_peer", peer)
+            return
+        runtime = self.shards.get(head.shard)
+        if runtime is None:
+            self._drop("unknown_shard", peer)
+            return
+        reason = precheck(runtime.replica, head)
+        if reason is not None:
+            self._drop(reason.value, peer)
+            return
+        try:
+            message = await self._decode_message(body)
+        except PeerError as error:
+            self._drop(type(error).__name__, peer, error)
+            return
+        assert (message.sender, message.shard) == (head.sender, head.shard)
+        if not await self._preverify(message):
+            self._drop("bad_client_signature", peer)
+            return
+        try:
+            runtime.events_send.send_nowait(MessageReceived(message))
+        except trio.WouldBlock:
+            runtime.dropped_events += 1
+            self._drop("replica_queue_full", peer)
+
+    def _drop(self, reason: str, peer: int, error: Exception | None = None) -> None:
+        self.dropped[reason] += 1
+        logger.debug("node=%d dropped a message from peer=%d reason=%s %s", self.index, peer,
+                     reason, error or "")
+
+    async def _decode_message(self, body: bytes) -> Message:
+        """Decode a consensus message; a large one in a worker thread (one at a time, FIFO,
+        so peers take turns), so the event loop keeps serving ticks and other peers. The
+        thread only reads the mempool (``known_txs``: one dict lookup per tx, atomic under
+        the GIL) while the event loop may change it."""
+        decode = functools.partial(decode_message, body, self.config.network.max_frame_bytes,
+                                   known_txs=self.mempool.get)
+        if len(body) < decode_in_thread_bytes_min:
+            return decode()
+        return await trio.to_thread.run_sync(decode, limiter=self._decode_limiter)
+
+    async def _preverify(self, message: Message) -> bool:
+        """Check a proposal's client signatures in a worker thread, off the event loop;
+        False at the first bad one (the replica would refuse the proposal for it)."""
         from consensus.types import PrePrepare
 
         if not isinstance(message, PrePrepare):
-            return
+            return True
         unknown = [tx for tx in message.block.txs if not self.mempool.is_verified(tx.hash())]
-        if unknown:
-            await self.signatures.check(unknown)
+        if not unknown:
+            return True
+        return all(await self.signatures.check(unknown, stop_at_first_bad=True))
 
     def _queue_gossip(self, body: Any) -> None:
         if type(body) is not tuple or len(body) > gossip_batch_txs_max or \
@@ -756,53 +822,86 @@ class Node:
 class SignatureChecker:
     """Checks client tx signatures outside the mempool (gossip, proposals), each tx once.
 
-    ``check`` runs the ed25519 checks in a worker thread, off the event loop. A tx already
-    being checked by another task (its gossip batch and a proposal carrying it arrive
-    together) is waited for, not checked again. ``valid`` remembers the hashes that passed
-    (bounded); a tx that failed is not remembered and fails again if it comes back."""
+    ``check`` runs the ed25519 checks in a worker thread, off the event loop, under one
+    FIFO limiter of ``signature_check_threads`` shared by every caller: the gossip
+    admission loop and one intake task per peer, each with at most one call outstanding,
+    so the callers take turns and no peer gets more than its share. A tx already being
+    checked by another task (its gossip batch and a proposal carrying it arrive together)
+    is waited for, not checked again. ``valid`` remembers the hashes that passed and
+    ``rejected`` those that failed (both bounded, oldest forgotten first): a tx hash covers
+    its signature, so the same hash always gets the same answer, and a replayed bad tx
+    costs a dict lookup, not a signature check."""
 
-    def __init__(self, entries_max: int) -> None:
+    def __init__(self, entries_max: int, threads: int = 2) -> None:
         self.valid = VerifiedCache(entries_max)
+        self.rejected = VerifiedCache(entries_max)
         self.checks = 0  # ed25519 checks made, cumulative
         self._running: dict[bytes, trio.Event] = {}
+        self._limiter = trio.CapacityLimiter(threads)
 
-    async def check(self, txs: list[Transaction]) -> list[bool]:
-        """Whether each tx's signature is valid, in order."""
-        mine, theirs = [], set()
-        done = trio.Event()  # set when this call's own checks are over
-        for tx in txs:
-            tx_hash = tx.hash()
-            if tx_hash in self.valid:
-                continue
-            running = self._running.get(tx_hash)
-            if running is not None:
-                theirs.add(running)
-            else:  # a second copy in txs finds this entry and waits on it
-                self._running[tx_hash] = done
-                mine.append(tx)
-        try:
+    async def check(self, txs: list[Transaction], *,
+                    stop_at_first_bad: bool = False) -> list[bool]:
+        """Whether each tx's signature is valid, in order. With ``stop_at_first_bad`` (a
+        proposal, which one bad tx makes invalid) checking stops at the first bad one and
+        the txs not reached are reported False."""
+        verdicts: dict[bytes, bool] = {}  # this call's answers; caches may forget theirs
+        pending = {tx.hash(): tx for tx in txs}
+        while pending and not (stop_at_first_bad and False in verdicts.values()):
+            mine, theirs = [], set()
+            for tx_hash, tx in list(pending.items()):
+                if tx_hash in self.valid or tx_hash in self.rejected:
+                    verdicts[tx_hash] = tx_hash in self.valid
+                    del pending[tx_hash]
+                elif tx_hash in self._running:
+                    theirs.add(self._running[tx_hash])
+                else:
+                    mine.append(tx)
+            if stop_at_first_bad and False in verdicts.values():
+                break
             if mine:
-                self.checks += len(mine)
-                results = await trio.to_thread.run_sync(
-                    lambda: [tx.has_valid_signature() for tx in mine])
-                for tx, ok in zip(mine, results):
-                    if ok:
-                        self.valid.add(tx.hash())
+                verdicts.update(await self._check_in_thread(mine, stop_at_first_bad))
+                for tx_hash in verdicts:
+                    pending.pop(tx_hash, None)
+            for running in theirs:  # another task's check, which may stop early: the
+                await running.wait()  # txs it did not reach are taken up on the next turn
+        return [verdicts.get(tx.hash(), False) for tx in txs]
+
+    async def _check_in_thread(self, txs: list[Transaction],
+                               stop_at_first_bad: bool) -> dict[bytes, bool]:
+        done = trio.Event()
+        for tx in txs:
+            self._running[tx.hash()] = done
+
+        def verify() -> list[bool]:
+            results = []
+            for tx in txs:
+                results.append(tx.has_valid_signature())
+                if stop_at_first_bad and not results[-1]:
+                    break
+            return results
+
+        try:
+            results = await trio.to_thread.run_sync(verify, limiter=self._limiter)
+            self.checks += len(results)
+            for tx, ok in zip(txs, results):
+                (self.valid if ok else self.rejected).add(tx.hash())
         finally:
-            for tx in mine:
+            for tx in txs:
                 del self._running[tx.hash()]
             done.set()
-        for running in theirs:
-            await running.wait()
-        return [tx.hash() in self.valid for tx in txs]
+        return {tx.hash(): ok for tx, ok in zip(txs, results)}
 
     def check_now(self, tx: Transaction) -> bool:
         """Check one tx on the caller's thread (a proposal's stray tx)."""
-        self.checks += 1
-        if not tx.has_valid_signature():
+        tx_hash = tx.hash()
+        if tx_hash in self.valid:
+            return True
+        if tx_hash in self.rejected:
             return False
-        self.valid.add(tx.hash())
-        return True
+        self.checks += 1
+        ok = tx.has_valid_signature()
+        (self.valid if ok else self.rejected).add(tx_hash)
+        return ok
 
 
 class VerifiedCache:

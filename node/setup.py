@@ -96,7 +96,8 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
         genesis.save(home / "genesis.json")
         config = NodeConfig(
             node=NodeSection(home_dir=".", node_index=index),
-            network=NetworkSection(listen_host=host, listen_port=p2p_port + index),
+            # Bind where the genesis says peers find us (edit the genesis, not this).
+            network=NetworkSection(),
             rpc=RpcSection(host=host, port=rpc_port + index),
             metrics=MetricsSection(host=host, port=metrics_port + index),
         )
