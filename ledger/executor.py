@@ -15,8 +15,14 @@ How it works:
   (hash already committed, or twice in this block), signature. A correct primary never
   proposes such txs; a faulty one may, so they get failure receipts rather than halting.
 * Dispatch is a table keyed by :class:`ContractKind`: ``NATIVE`` (``contract == b""``)
-  goes to ``ledger.native``; ``CONTRACT`` has no handler until the VM lands, so those txs
-  get a ``NO_HANDLER`` receipt. The VM plugs in as ``handlers[ContractKind.CONTRACT]``.
+  goes to ``ledger.native``, ``CONTRACT`` to ``ledger.contracts`` (the VM).
+* Fees (``ledger.fees``, when the genesis gas price is nonzero): after the precheck the
+  sender prepays its tx's gas cap (or the tx fails with ``INSUFFICIENT_FEE``, changing
+  nothing), the handler runs, then the unused gas is refunded and the fee credited,
+  whether the tx succeeded or not. Precheck failures pay nothing.
+* An exception escaping a handler is a node fault, never a tx outcome: it propagates out
+  of ``execute_block`` and the node halts the shard (node/node.py). Every outcome a
+  transaction can cause is a receipt.
 * ``state_writes`` is the block's net write set, sorted by key (the order
   ``storage.state_root`` hashes in); ``receipts_root`` is the Merkle root
   (``consensus.types.merkle_root``) of the receipts' canonical bytes in block order.
@@ -39,16 +45,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from consensus.types import Block, Transaction, merkle_root
 from ledger.contracts import ContractHandler
+from vm.contract import ContractCache
+from ledger.fees import FeeParams, prepay, settle
 from ledger.native import NativeLedger, genesis_writes
 from ledger.sharding import home_shard
+from vm.errors import OutOfGas
 from ledger.types import (
     BlockResult,
     CallContext,
     CallOutcome,
     ContractKind,
+    ExecutionFault,
     GenesisLike,
     Handler,
     Receipt,
@@ -66,6 +77,7 @@ class ExecutorParams:
     shard: int
     shard_count: int
     tx_validity_window_blocks: int
+    fees: FeeParams = FeeParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +95,14 @@ class Executor:
         overlay: dict[bytes, bytes | None] = {}
         seen: set[bytes] = set()
         receipts = []
-        for tx in block.txs:
+        for position, tx in enumerate(block.txs):
             tx_hash = tx.hash()
             context = CallContext(self.params.shard, self.params.shard_count, header.height,
                                   header.timestamp_ms, tx_hash)
-            receipts.append(self._execute_tx(tx, context, state_view, overlay, seen))
+            try:
+                receipts.append(self._execute_tx(tx, context, state_view, overlay, seen))
+            except (Exception, OutOfGas) as error:  # OutOfGas is a BaseException
+                raise ExecutionFault(header.height, position, tx_hash, error) from error
             seen.add(tx_hash)
         encoded = tuple(receipt.encoded() for receipt in receipts)
         writes = tuple(sorted(overlay.items()))
@@ -101,13 +116,27 @@ class Executor:
         handler = self.handlers.get(contract_kind(tx))
         if handler is None:
             return Receipt(context.tx_hash, Status.NO_HANDLER, 0,
-                           "contract calls are not available until the VM lands", (), b"")
+                           "no handler for this kind of transaction", (), b"")
+        fees = self.params.fees
+        if fees.charges_fees:
+            payment = TxState(state_view, overlay)
+            if not prepay(fees, payment, tx):
+                return Receipt(context.tx_hash, Status.INSUFFICIENT_FEE, 0,
+                               f"sender cannot pay the maximum fee {fees.max_fee(tx)} "
+                               f"(gas cap x price) in shard {self.params.shard}", (), b"")
+            overlay.update(payment.writes)
         tx_state = TxState(state_view, overlay)
         outcome = handler(tx, context, tx_state)
+        if outcome.status == Status.OK:
+            overlay.update(tx_state.writes)
+        if fees.charges_fees:
+            payment = TxState(state_view, overlay)
+            settle(fees, payment, tx, outcome.gas_used, self.params.shard,
+                   self.params.shard_count)
+            overlay.update(payment.writes)
         if outcome.status != Status.OK:
             return Receipt(context.tx_hash, outcome.status, outcome.gas_used, outcome.error,
                            (), b"")
-        overlay.update(tx_state.writes)
         return Receipt(context.tx_hash, Status.OK, outcome.gas_used, "",
                        tuple(tx_state.events), outcome.result)
 
@@ -143,11 +172,20 @@ def build_executor(genesis: GenesisLike, shard: int, *,
                    is_verified: Callable[[bytes], bool] = lambda tx_hash: False) -> Executor:
     """An executor for ``shard`` of ``genesis`` with the native ledger and the contract VM
     registered."""
+    fees = fee_params(genesis)
     window = genesis.consensus.tx_validity_window_blocks  # type: ignore[attr-defined]
-    params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count, window)
-    handlers: dict[ContractKind, Handler] = {ContractKind.NATIVE: NativeLedger(genesis.issuers),
-                                             ContractKind.CONTRACT: ContractHandler()}
+    params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count, window, fees)
+    handlers: dict[ContractKind, Handler] = {
+        ContractKind.NATIVE: NativeLedger(genesis.issuers, fees.native_tx_gas),
+        ContractKind.CONTRACT: ContractHandler(ContractCache())}
     return Executor(params, handlers, is_committed, is_verified)
+
+
+def fee_params(genesis: GenesisLike) -> FeeParams:
+    """The genesis's fee parameters (``ledger.fees``)."""
+    consensus: Any = genesis.consensus
+    return FeeParams(consensus.gas_price, consensus.native_tx_gas, consensus.block_gas_limit,
+                     genesis.fee_account)
 
 
 def genesis_state_writes(genesis: GenesisLike, shard: int) -> tuple[StateWrite, ...]:

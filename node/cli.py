@@ -292,16 +292,23 @@ def call(rpc_url: str, contract_hex: str, method: str, args_json: str,
 @main.command("demo")
 @click.option("--rpc", "rpc_url", default=None,
               help="a running node (default: start a fresh local 4-validator cluster)")
-def demo(rpc_url: str | None) -> None:
-    """Deploy the templates, sell a collectible, show the royalty and the 30/40/30 split."""
+@click.option("--key", "key_file", default=None, type=click.Path(dir_okay=False),
+              help="with --rpc: a funded account of shard 0 that pays the people's fees "
+                   "(e.g. the cluster's faucet_key.hex)")
+def demo(rpc_url: str | None, key_file: str | None) -> None:
+    """Deploy the templates, sell a collectible, show the royalty, the 30/40/30 split and
+    the fees paid."""
     import tempfile
 
+    from node.client import Account
     from node.demo import DemoFailed, run_demo
+    from node.keys import load_seed
     from node.setup import LocalCluster, free_port_block
 
     try:
         if rpc_url is not None:
-            run_demo(rpc_url)
+            run_demo(rpc_url, funder=Account.from_seed(load_seed(key_file))
+                     if key_file else None)
             return
         with tempfile.TemporaryDirectory(prefix="agora-demo-") as directory:
             base = free_port_block(12)
@@ -310,7 +317,8 @@ def demo(rpc_url: str | None) -> None:
             local.start()
             try:
                 local.wait_ready()
-                run_demo(local.rpc_urls[0])
+                faucet = Account.from_seed(load_seed(local.directory / "faucet_key.hex"))
+                run_demo(local.rpc_urls[0], funder=faucet)
             finally:
                 local.stop()
     except DemoFailed as error:
