@@ -76,8 +76,10 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
                  host: str = "127.0.0.1", p2p_port: int = 26700, rpc_port: int = 8545,
                  metrics_port: int = 9100, *, force: bool = False,
                  extra_balances: tuple[Balance, ...] = (),
-                 consensus_overrides: dict[str, Any] | None = None) -> list[Path]:
-    """Write keys, genesis and configs; return the node home directories."""
+                 consensus_overrides: dict[str, Any] | None = None,
+                 gas_price: int | None = None) -> list[Path]:
+    """Write keys, genesis and configs; return the node home directories. ``gas_price``:
+    the genesis's (None: ``local_gas_price``)."""
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise FileExistsError(f"{out_dir} is not empty (use --force or another --out)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,8 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
     genesis = Genesis(chain_id, shard_count, validators,
                       balances=(Balance(faucet, faucet_balance), *extra_balances),
                       issuers=(faucet,), fee_account=Signer(fee_seed).public_key,
-                      consensus=GenesisConsensus(gas_price=local_gas_price)).validate()
+                      consensus=GenesisConsensus(gas_price=local_gas_price if gas_price is None
+                                                 else gas_price)).validate()
     genesis.save(out_dir / "genesis.json")
     homes = []
     for index, seed in enumerate(seeds):
