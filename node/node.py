@@ -390,8 +390,13 @@ class Node:
             await self._carry_out(runtime, replica.step(Tick()))
         async for event in runtime.events_receive:
             if runtime.halted is not None:
+                # A halted shard steps nothing more; it still answers catch-up requests
+                # from the blocks it finalized, so its peers can use them.
                 runtime.executed.clear()
-                continue  # a halted shard steps nothing: its events are drained, unread
+                if isinstance(event, MessageReceived) and \
+                        isinstance(event.message, SyncRequest):
+                    self._serve_sync(runtime.shard, event.message)
+                continue
             while runtime.executed:
                 await self._step(runtime, runtime.executed.popleft())
             if event is not None:
