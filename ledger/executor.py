@@ -17,9 +17,10 @@ How it works:
 * Dispatch is a table keyed by :class:`ContractKind`: ``NATIVE`` (``contract == b""``)
   goes to ``ledger.native``, ``CONTRACT`` to ``ledger.contracts`` (the VM).
 * Fees (``ledger.fees``, when the genesis gas price is nonzero): after the precheck the
-  sender prepays its tx's gas cap (or the tx fails with ``INSUFFICIENT_FEE``, changing
-  nothing), the handler runs, then the unused gas is refunded and the fee credited,
-  whether the tx succeeded or not. Precheck failures pay nothing.
+  sender must hold its tx's maximum fee (or the tx fails with ``INSUFFICIENT_FEE``,
+  changing nothing), the handler runs, and the fee for the gas used is debited whether
+  the tx succeeded or not; the block's fees are credited after its last tx. Precheck
+  failures pay nothing.
 * An exception escaping a handler is a node fault, never a tx outcome: it propagates out
   of ``execute_block`` and the node halts the shard (node/node.py). Every outcome a
   transaction can cause is a receipt.
@@ -50,7 +51,7 @@ from typing import Any
 from consensus.types import Block, Transaction, merkle_root
 from ledger.contracts import ContractHandler
 from vm.contract import ContractCache
-from ledger.fees import FeeParams, prepay, settle
+from ledger.fees import FeeParams, credit, prepay, settle
 from ledger.native import NativeLedger, genesis_writes
 from ledger.sharding import home_shard
 from vm.errors import OutOfGas
@@ -91,54 +92,61 @@ class Executor:
 
     def execute_block(self, block: Block, state_view: StateView) -> BlockResult:
         header = block.header
-        assert header.shard == self.params.shard, "block of another shard"
+        params = self.params
+        assert header.shard == params.shard, "block of another shard"
         overlay: dict[bytes, bytes | None] = {}
         seen: set[bytes] = set()
         receipts = []
+        fees_collected = 0
         for position, tx in enumerate(block.txs):
             tx_hash = tx.hash()
-            context = CallContext(self.params.shard, self.params.shard_count, header.height,
+            context = CallContext(params.shard, params.shard_count, header.height,
                                   header.timestamp_ms, tx_hash)
             try:
-                receipts.append(self._execute_tx(tx, context, state_view, overlay, seen))
+                receipt, fee = self._execute_tx(tx, context, state_view, overlay, seen)
             except (Exception, OutOfGas) as error:  # OutOfGas is a BaseException
                 raise ExecutionFault(header.height, position, tx_hash, error) from error
+            receipts.append(receipt)
+            fees_collected += fee
             seen.add(tx_hash)
+        credit(params.fees, fees_collected, overlay, state_view, params.shard,
+               params.shard_count)
         encoded = tuple(receipt.encoded() for receipt in receipts)
         writes = tuple(sorted(overlay.items()))
         return BlockResult(tuple(receipts), encoded, writes, merkle_root(list(encoded)))
 
     def _execute_tx(self, tx: Transaction, context: CallContext, state_view: StateView,
-                    overlay: dict[bytes, bytes | None], seen: set[bytes]) -> Receipt:
+                    overlay: dict[bytes, bytes | None], seen: set[bytes]
+                    ) -> tuple[Receipt, int]:
+        """The tx's receipt and the fee it paid."""
         failure = self._precheck(tx, context, seen)
         if failure is not None:
-            return Receipt(context.tx_hash, failure.status, 0, failure.error, (), b"")
+            return Receipt(context.tx_hash, failure.status, 0, failure.error, (), b""), 0
         handler = self.handlers.get(contract_kind(tx))
         if handler is None:
             return Receipt(context.tx_hash, Status.NO_HANDLER, 0,
-                           "no handler for this kind of transaction", (), b"")
+                           "no handler for this kind of transaction", (), b""), 0
         fees = self.params.fees
+        balance = 0
         if fees.charges_fees:
-            payment = TxState(state_view, overlay)
-            if not prepay(fees, payment, tx):
+            paid = prepay(fees, tx, overlay, state_view)
+            if paid is None:
                 return Receipt(context.tx_hash, Status.INSUFFICIENT_FEE, 0,
                                f"sender cannot pay the maximum fee {fees.max_fee(tx)} "
-                               f"(gas cap x price) in shard {self.params.shard}", (), b"")
-            overlay.update(payment.writes)
+                               f"(gas cap x price) in shard {self.params.shard}", (),
+                               b""), 0
+            balance = paid
         tx_state = TxState(state_view, overlay)
         outcome = handler(tx, context, tx_state)
         if outcome.status == Status.OK:
             overlay.update(tx_state.writes)
-        if fees.charges_fees:
-            payment = TxState(state_view, overlay)
-            settle(fees, payment, tx, outcome.gas_used, self.params.shard,
-                   self.params.shard_count)
-            overlay.update(payment.writes)
+        fee = settle(fees, tx, outcome.gas_used, balance, overlay) \
+            if fees.charges_fees else 0
         if outcome.status != Status.OK:
             return Receipt(context.tx_hash, outcome.status, outcome.gas_used, outcome.error,
-                           (), b"")
+                           (), b""), fee
         return Receipt(context.tx_hash, Status.OK, outcome.gas_used, "",
-                       tuple(tx_state.events), outcome.result)
+                       tuple(tx_state.events), outcome.result), fee
 
     def _precheck(self, tx: Transaction, context: CallContext,
                   seen: set[bytes]) -> CallOutcome | None:

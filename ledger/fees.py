@@ -18,20 +18,23 @@ Rules (every node applies them in the same order, so receipts and state roots ag
   in exactly one shard) and cannot pay: with a nonzero price the mempool refuses such a tx
   (``INSUFFICIENT_FEE`` names both shards). Until two-phase commit lands (DESIGN.md,
   Sharding), a contract is called with fees by accounts of its own shard.
-* **Prepay, run, settle** (Ethereum's buy-gas / refund). Before the handler runs, the
-  sender must hold ``gas_cap x gas_price`` and it is debited; if the sender cannot cover
-  it the tx fails with ``INSUFFICIENT_FEE``, uses no gas and changes nothing (the mempool
-  already refused it at admission, so this happens only when the balance dropped since, or
-  a faulty primary proposed it). The handler then runs against the debited balance, so a
-  native transfer can never spend the fee. After it, success or failure alike, the unused
-  part ``(gas_cap - gas_used) x gas_price`` goes back to the sender and the fee
-  ``gas_used x gas_price`` is credited (below). The prepay and settle writes are always
-  applied; the handler's writes only on success. So a failed tx still pays its fee.
+* **Check, run, debit.** Before the handler runs, the sender must hold
+  ``gas_cap x gas_price``; if it does not, the tx fails with ``INSUFFICIENT_FEE``, uses no
+  gas and changes nothing (the mempool already refused it at admission, so this happens
+  only when the balance dropped since, or a faulty primary proposed it). After the
+  handler, success or failure alike, the fee ``gas_used x gas_price`` is debited; the
+  handler's writes are applied only on success. So a failed tx still pays its fee. A
+  native tx (whose gas is always its cap) is debited *before* its handler runs, so a
+  transfer can never spend the fee; a contract call cannot touch native balances (the
+  VM's keys all start with ``b"S"`` or ``b"C"``, vm/state.py), so the balance the check
+  read is still the balance to debit. (This is Ethereum's buy-gas-then-refund, without
+  writing the refund.)
 * **Txs that fail the executor's precheck pay nothing** (wrong chain or shard, expired,
   replayed, bad signature): they may not be the sender's doing (a replayed or forged tx
   would make the sender pay for someone else's action), so they use no gas.
-* **Where the fee goes.** If the genesis names a ``fee_account`` owned by the executing
-  shard, its balance is credited. Otherwise (no fee account, or one owned by another
+* **Where the fee goes**, once per block after its last tx (the block's fees together): if
+  the genesis names a ``fee_account`` owned by the executing shard, its balance is
+  credited. Otherwise (no fee account, or one owned by another
   shard, or a credit that would overflow its balance) the fee is added to the shard's fee
   pool, the state key ``fee_pool_key`` (``b"fee/pool"``, a big-endian unsigned integer of
   any length) in that shard: those fees are out of circulation (burned) until cross-shard
@@ -45,9 +48,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.types import Transaction
-from ledger.native import balance_max, balance_of, balance_key, encode_balance
+from ledger.native import balance_key, balance_max, balance_prefix, encode_balance
 from ledger.sharding import shard_of_account
-from ledger.types import StateView, TxState
+from ledger.types import StateView
 
 fee_pool_key = b"fee/pool"
 
@@ -78,35 +81,65 @@ class FeeParams:
         return sum(self.gas_cap(tx) for tx in txs)
 
 
-def prepay(params: FeeParams, state: TxState, tx: Transaction) -> bool:
-    """Debit ``tx``'s maximum fee from its sender into ``state``; False if it cannot pay."""
-    charge = params.max_fee(tx)
-    balance = balance_of(state, tx.sender)
+def prepay(params: FeeParams, tx: Transaction, overlay: dict[bytes, bytes | None],
+           view: StateView) -> int | None:
+    """Check that ``tx``'s sender holds its maximum fee, and debit a native tx's fee now
+    (module docstring). The sender's balance before, or None if it cannot pay. Runs for
+    every tx, so it is written flat (a few microseconds with ``settle``)."""
+    key = balance_prefix + tx.sender
+    value = overlay[key] if key in overlay else view.get(key)
+    balance = 0 if value is None else int.from_bytes(value, "big")
+    native = tx.contract == b""
+    charge = (params.native_tx_gas if native else tx.gas_limit) * params.gas_price
     if balance < charge:
-        return False
-    _put_balance(state, tx.sender, balance - charge)
-    return True
+        return None
+    if native:
+        overlay[key] = (balance - charge).to_bytes(8, "big") if balance > charge else None
+    return balance
 
 
-def settle(params: FeeParams, state: TxState, tx: Transaction, gas_used: int,
-           shard: int, shard_count: int) -> None:
-    """Refund the unused prepaid gas to the sender and credit the fee (module docstring)."""
-    cap = params.gas_cap(tx)
-    assert 0 <= gas_used <= cap, "a handler used more gas than the tx allows"
-    refund = (cap - gas_used) * params.gas_price
-    if refund:
-        # The prepay took at least this much from the same balance, so it fits.
-        _put_balance(state, tx.sender, balance_of(state, tx.sender) + refund)
+def settle(params: FeeParams, tx: Transaction, gas_used: int, balance: int,
+           overlay: dict[bytes, bytes | None]) -> int:
+    """Debit a contract tx's fee from ``balance`` (what ``prepay`` returned); the fee."""
     fee = gas_used * params.gas_price
-    if not fee:
+    if tx.contract == b"":
+        return fee  # debited by prepay: a native tx uses exactly native_tx_gas
+    assert 0 <= gas_used <= tx.gas_limit, "a handler used more gas than the tx allows"
+    if fee:
+        left = balance - fee
+        overlay[balance_prefix + tx.sender] = left.to_bytes(8, "big") if left else None
+    return fee
+
+
+def credit(params: FeeParams, fees: int, overlay: dict[bytes, bytes | None],
+           view: StateView, shard: int, shard_count: int) -> None:
+    """Credit a block's ``fees`` to the fee account or the shard's pool (module doc)."""
+    if not fees:
         return
     account = params.fee_account
     if account and shard_of_account(account, shard_count) == shard:
-        credited = balance_of(state, account) + fee
+        key = balance_key(account)
+        credited = _balance(overlay, view, key) + fees
         if credited <= balance_max:
-            _put_balance(state, account, credited)
+            overlay[key] = encode_balance(credited)
             return
-    state.put(fee_pool_key, encode_pool(pool_of(state) + fee))
+    overlay[fee_pool_key] = encode_pool(pool_of(_Layered(overlay, view)) + fees)
+
+
+def _balance(overlay: dict[bytes, bytes | None], view: StateView, key: bytes) -> int:
+    value = overlay[key] if key in overlay else view.get(key)
+    return 0 if value is None else int.from_bytes(value, "big")
+
+
+class _Layered:
+    """The block overlay over the state view, as one view."""
+
+    def __init__(self, overlay: dict[bytes, bytes | None], view: StateView) -> None:
+        self._overlay, self._view = overlay, view
+
+    def get(self, key: bytes) -> bytes | None:
+        overlay = self._overlay
+        return overlay[key] if key in overlay else self._view.get(key)
 
 
 def pool_of(state: StateView) -> int:
@@ -120,8 +153,4 @@ def encode_pool(amount: int) -> bytes:
     return amount.to_bytes((amount.bit_length() + 7) // 8, "big")
 
 
-def _put_balance(state: TxState, address: bytes, amount: int) -> None:
-    state.put(balance_key(address), encode_balance(amount) if amount else None)
-
-
-__all__ = ["FeeParams", "fee_pool_key", "pool_of", "prepay", "settle"]
+__all__ = ["FeeParams", "credit", "fee_pool_key", "pool_of", "prepay", "settle"]
