@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import trio
 
+from consensus.events import Tick
 from consensus.types import Prepare, decode_message
 from ledger.types import ContractKind
 from node.client import Account
@@ -200,9 +201,18 @@ def test_a_node_fault_halts_only_its_shard_and_a_restart_reports_the_halt(
             "agora_shard_halted", {"shard": "0"}) == 1
 
         async def run_restarted() -> None:
+            runtime = restarted.shards[0]
+            steps: list[object] = []
+            step = runtime.replica.step
+            runtime.replica.step = lambda event: steps.append(event) or step(event)
             async with _running([restarted]):
                 height = restarted.store.last_height(0)
-                await trio.sleep(0.3)  # ticks go by: the halted shard executes nothing
+                for _ in range(5):
+                    runtime.events_send.send_nowait(Tick())
+                stats = runtime.events_receive.statistics
+                await _until(lambda: stats().current_buffer_used == 0
+                             and stats().tasks_waiting_receive == 1, "the events to drain")
+                assert steps == []  # the halted shard's replica is never stepped
                 assert restarted.store.last_height(0) == height
                 status = await restarted.api().status()
                 assert status["shards"][0]["halted"] is True
