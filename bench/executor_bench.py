@@ -50,7 +50,7 @@ def _signed(sender: Signer, contract: bytes, method: str, args: bytes,
 
 
 class Chain:
-    def __init__(self, gas_price: int, funded: list[bytes]) -> None:
+    def __init__(self, gas_price: int = 0, funded: tuple[bytes, ...] = ()) -> None:
         genesis = Genesis(CHAIN_ID, 1, (Validator("v0", Signer(b"\x01" * 32).public_key,
                                                   "127.0.0.1:1", "127.0.0.1:2"),),
                           balances=tuple(Balance(address, 10**15) for address in funded),
@@ -85,7 +85,7 @@ def main() -> None:
 
     issuer = Signer(b"\x02" * 32)
     senders = [Signer((10 + n).to_bytes(32, "big")) for n in range(200)]
-    chain = Chain(args.gas_price, [issuer.public_key] + [s.public_key for s in senders])
+    chain = Chain(args.gas_price, (issuer.public_key, *(s.public_key for s in senders)))
     nonce = find_deploy_nonce(issuer.public_key, 0, 1)
     token = contract_address(issuer.public_key, nonce)
     chain.run([_signed(issuer, token, deploy_method, deploy_args(
