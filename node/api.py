@@ -179,7 +179,6 @@ class LocalNodeApi:
                            reason=result.code.name)
         return bytes(result.return_data)
 
-
     async def _run_query(self, run: Callable[[], Any]) -> Any:
         """Run a query in a worker thread within ``[rpc]`` call_timeout_seconds, at most
         call_concurrent_max at once (node/node.py, "Execution off the event loop")."""
