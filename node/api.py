@@ -6,6 +6,8 @@ through the mempool and the node's tx gossip; waits are trio events set by the e
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -44,7 +46,9 @@ class LocalNodeApi:
                 "shard": shard, "height": node.store.last_height(shard),
                 "view": replica.view, "in_view_change": replica.in_view_change,
                 "primary": replica.primary(replica.view),
-                "stable_checkpoint": replica.low, "halted": replica.halted,
+                "stable_checkpoint": replica.low,
+                "halted": replica.halted is not None or runtime.halted is not None,
+                "halted_reason": runtime.halted or replica.halted,
                 "state_root": node.store.state_root(shard).hex(),
                 "view_changes": replica.stats.view_changes,
             })
@@ -167,12 +171,29 @@ class LocalNodeApi:
         height = self.node.store.last_height(shard)
         latest = self._block_info(shard, height)
         time_ms = latest.block.header.timestamp_ms if latest is not None else 0
-        result = query(_StateOf(self.node, shard), contract, method, named,
-                       sender or b"\x00" * 32, height, time_ms)
+        result = await self._run_query(functools.partial(
+            query, _StateOf(self.node, shard), contract, method, named,
+            sender or b"\x00" * 32, height, time_ms))
         if not result.ok:
             raise RpcError(Code.CALL_FAILED, f"{result.code.name}: {result.message}",
                            reason=result.code.name)
         return bytes(result.return_data)
+
+    async def _run_query(self, run: Callable[[], Any]) -> Any:
+        """Run a query in a worker thread within ``[rpc]`` call_timeout_seconds, at most
+        call_concurrent_max at once (node/node.py, "Execution off the event loop")."""
+        from node.rpc import Code, RpcError
+
+        rpc = self.node.config.rpc
+        limiter = self.node.call_limiter
+        if limiter.available_tokens < 1:
+            raise RpcError(Code.CALL_FAILED, f"node busy: {rpc.call_concurrent_max} "
+                           "agora_call already running; retry later", reason="CALL_BUSY")
+        with trio.move_on_after(rpc.call_timeout_seconds):
+            return await trio.to_thread.run_sync(run, limiter=limiter, abandon_on_cancel=True)
+        raise RpcError(Code.CALL_FAILED, f"agora_call did not finish within "
+                       f"{rpc.call_timeout_seconds} s (the node's call deadline)",
+                       reason="CALL_TIMEOUT")
 
 
 class _StateOf:

@@ -297,16 +297,22 @@ def call(rpc_url: str, contract_hex: str, method: str, args_json: str,
               help="marketplace: a collectible sale with royalty and 30/40/30 split; "
                    "tickets: capped resale, royalty, check-in, cancellation refund; "
                    "mysterybox: a commit-reveal draw and a forfeited bond")
-def demo(rpc_url: str | None, scenario: str) -> None:
-    """Run a marketplace story on a cluster and show where the value went."""
+@click.option("--key", "key_file", default=None, type=click.Path(dir_okay=False),
+              help="with --rpc: a funded account of shard 0 that pays the people's fees "
+                   "(e.g. the cluster's faucet_key.hex)")
+def demo(rpc_url: str | None, scenario: str, key_file: str | None) -> None:
+    """Run a marketplace story on a cluster: where the value went, and the fees paid."""
     import tempfile
 
+    from node.client import Account
     from node.demo import DemoFailed, run_demo
+    from node.keys import load_seed
     from node.setup import LocalCluster, free_port_block
 
     try:
         if rpc_url is not None:
-            run_demo(rpc_url, scenario=scenario)
+            run_demo(rpc_url, scenario=scenario, funder=Account.from_seed(
+                load_seed(key_file)) if key_file else None)
             return
         with tempfile.TemporaryDirectory(prefix="agora-demo-") as directory:
             base = free_port_block(12)
@@ -315,7 +321,8 @@ def demo(rpc_url: str | None, scenario: str) -> None:
             local.start()
             try:
                 local.wait_ready()
-                run_demo(local.rpc_urls[0], scenario=scenario)
+                faucet = Account.from_seed(load_seed(local.directory / "faucet_key.hex"))
+                run_demo(local.rpc_urls[0], scenario=scenario, funder=faucet)
             finally:
                 local.stop()
     except DemoFailed as error:

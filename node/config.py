@@ -273,6 +273,11 @@ class RpcSection:
     # Per-subscription outbound queue; a subscriber that falls this far behind is dropped.
     ws_queue_messages_max: int = 256
     request_timeout_seconds: float = 60.0
+    # agora_call runs in a worker thread: at most this many at once (more get a "busy"
+    # error), each answered within this deadline (else a "timeout" error; the abandoned
+    # call still ends by its gas cap, and keeps its slot until it does).
+    call_concurrent_max: int = 4
+    call_timeout_seconds: float = 2.0
 
     def validate(self) -> list[str]:
         problems = _port("rpc", "port", self.port)
@@ -280,7 +285,10 @@ class RpcSection:
             "body_bytes_max", "connections_max", "keep_alive_timeout_seconds",
             "batch_length_max",
             "submit_wait_timeout_seconds_max", "ws_subscriptions_max", "ws_message_bytes_max",
-            "ws_queue_messages_max", "request_timeout_seconds"))
+            "ws_queue_messages_max", "request_timeout_seconds", "call_concurrent_max",
+            "call_timeout_seconds"))
+        if self.call_timeout_seconds >= self.request_timeout_seconds:
+            problems.append("rpc.call_timeout_seconds must be < rpc.request_timeout_seconds")
         if self.submit_wait_timeout_seconds_max >= self.request_timeout_seconds:
             problems.append("rpc.submit_wait_timeout_seconds_max must be < "
                             "rpc.request_timeout_seconds")

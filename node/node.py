@@ -31,11 +31,35 @@ drains first, bounded by what was delivered.
 
 Deadlock freedom: the replica loop waits on the WAL and on the executor channel; the
 executor waits only on LevelDB; nothing waits on the replica loop except the proposer.
+
+Execution off the event loop (DESIGN.md: "Execution never blocks the loop that serves
+consensus messages, timers and RPC"): ``_executor_loop`` runs ``execute_block`` in a worker
+thread (``trio.to_thread``, a limiter of one thread per shard) and awaits it, so PBFT
+messages, ticks and RPC keep being served while a block executes. What the worker reads:
+the shard's ``StateCache`` (only its executor loop touches it, and only between blocks),
+LevelDB (thread-safe reads), the committed-tx index of its own shard (changed only by the
+same executor loop after the worker returns) and a frozen set of the block's txs whose
+signatures were already checked (computed on the loop before the worker starts). The GIL
+still shares one core between the loop and the worker: blocks are bounded by the genesis
+block gas limit, and the loop gets the interpreter every switch interval (5 ms).
+``agora_call`` runs in a worker thread too (node/api.py), within a deadline and a
+concurrency limit from ``[rpc]``.
+
+Node faults halt the shard, never the process (issue #12): an exception out of executing
+or finalizing a block (``ledger.types.ExecutionFault`` names the tx) marks the shard
+halted (``ShardRuntime.halted``, ``halted`` in ``agora_status``, metric
+``agora_shard_halted``), logs CRITICAL with shard, height and tx, and persists a halt
+marker in the store; the shard's tasks then drain their channels and do nothing, and the
+other shards keep running. On restart the marker is read back, so the node reports the
+halt instead of executing the block again and crash-looping. To clear it, move the data
+directory away and start the node: it catches up from its peers (README, "A halted
+shard").
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import enum
 import logging
@@ -84,7 +108,9 @@ from consensus.types import (
 )
 from ledger.committed import CommittedTxIndex
 from node.config import NodeConfig, frame_overhead_bytes
-from ledger.executor import state_root_after
+from ledger.executor import fee_params, state_root_after
+from ledger.native import balance_of
+from ledger.types import ExecutionFault
 from node.genesis import Genesis
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
@@ -131,6 +157,8 @@ class ShardRuntime:
     dropped_events: int = 0
     state: StateCache | None = None  # set by Node._build_shard
     recent: RecentBlocks | None = None  # set by Node._build_shard
+    halted: str | None = None  # why the shard halted on a node fault (module docstring)
+    executing_height: int | None = None  # the height a worker thread is executing
 
 
 class Node:
@@ -167,8 +195,13 @@ class Node:
             config.node.committed_index_txs,
             [store.last_height(shard) + 1 for shard in range(genesis.shard_count)],
             lookup=functools.partial(_stored_tx_location, store))
+        self.fees = fee_params(genesis)
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
-                               is_committed=self.is_committed)
+                               is_committed=self.is_committed, fees=self.fees,
+                               balance_of=self.committed_balance)
+        # Worker threads: block execution (one per shard at a time anyway) and agora_call.
+        self.execution_limiter = trio.CapacityLimiter(genesis.shard_count)
+        self.call_limiter = trio.CapacityLimiter(config.rpc.call_concurrent_max)
         self.executors = {
             shard: build_executor(genesis, shard, is_committed=self.is_committed,
                                   is_verified=self.is_verified)
@@ -243,11 +276,19 @@ class Node:
             self.config.consensus.event_queue_max)
         execute_send, execute_receive = trio.open_memory_channel[CommittedBlock](
             config.watermark_window_blocks + config.sync_blocks_max)
-        return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
-                            execute_receive, last_view=replica.view, state=StateCache(
-                                self.store, shard, self.config.node.state_cache_entries),
-                            recent=RecentBlocks(self.config.node.recent_blocks_cached,
-                                                self.config.node.recent_blocks_bytes_max))
+        runtime = ShardRuntime(shard, replica, events_send, events_receive, execute_send,
+                               execute_receive, last_view=replica.view, state=StateCache(
+                                   self.store, shard, self.config.node.state_cache_entries),
+                               recent=RecentBlocks(self.config.node.recent_blocks_cached,
+                                                   self.config.node.recent_blocks_bytes_max))
+        halt = self.store.get_halt(shard)
+        self.metrics.record_halted(shard, halt is not None)
+        if halt is not None:
+            runtime.halted = halt[1]
+            logger.critical("node=%d shard=%d HALTED at height=%d (halt marker in the store; "
+                            "move the data directory away and restart to resync): %s",
+                            self.index, shard, halt[0], halt[1])
+        return runtime
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -302,6 +343,10 @@ class Node:
     def is_committed(self, tx: Transaction) -> bool:
         return self.committed.is_committed(tx)
 
+    def committed_balance(self, shard: int, address: bytes) -> int:
+        """``address``'s native balance in ``shard``'s finalized state (fee admission)."""
+        return balance_of(_StoreState(self.store, shard), address)
+
     def is_verified(self, tx_hash: bytes) -> bool:
         return self.mempool.is_verified(tx_hash) or tx_hash in self.signatures.valid
 
@@ -314,10 +359,13 @@ class Node:
 
     def _validator_for(self, shard: int) -> Any:
         drift_ms_max = self.genesis.consensus.block_time_drift_ms_max
+        fees = self.fees
 
         def validate(block: Block) -> str | None:
             if block.header.timestamp_ms > _now_ms() + drift_ms_max:
                 return "block timestamp too far in the future"
+            if fees.block_gas(block.txs) > fees.block_gas_limit:
+                return "block asks for more gas than the block gas limit"
             for tx in block.txs:
                 if not self.is_verified(tx.hash()) and not self.signatures.check_now(tx):
                     return "a transaction with a bad signature"
@@ -388,8 +436,17 @@ class Node:
 
     async def _replica_loop(self, runtime: ShardRuntime) -> None:
         replica = runtime.replica
-        await self._carry_out(runtime, replica.step(Tick()))
+        if runtime.halted is None:
+            await self._carry_out(runtime, replica.step(Tick()))
         async for event in runtime.events_receive:
+            if runtime.halted is not None:
+                # A halted shard steps nothing more; it still answers catch-up requests
+                # from the blocks it finalized, so its peers can use them.
+                runtime.executed.clear()
+                if isinstance(event, MessageReceived) and \
+                        isinstance(event.message, SyncRequest):
+                    self._serve_sync(runtime.shard, event.message)
+                continue
             while runtime.executed:
                 await self._step(runtime, runtime.executed.popleft())
             if event is not None:
@@ -541,7 +598,8 @@ class Node:
             if runtime.proposal_wanted != height:
                 continue
             txs = self.mempool.take_batch(runtime.shard, consensus.block_txs_max,
-                                          consensus.block_bytes_max)
+                                          consensus.block_bytes_max,
+                                          self.fees.block_gas_limit)
             runtime.proposed[height] = [tx.hash() for tx in txs]
             await runtime.events_send.send(Propose(tuple(txs), _now_ms()))
             # Wait for the replica to move on to the next height before cutting again.
@@ -551,38 +609,76 @@ class Node:
     # -- executor --------------------------------------------------------------------------
 
     async def _executor_loop(self, runtime: ShardRuntime) -> None:
-        shard = runtime.shard
+        """Execute and finalize committed blocks in order; a node fault halts the shard
+        (module docstring), and a halted shard drains its channel without executing."""
         async for item in runtime.execute_receive:
-            started = time.perf_counter()
-            height = item.block.header.height
-            state = runtime.state
-            assert state is not None
-            result = self.executors[shard].execute_block(item.block, state)
-            state_root = state_root_after(self.store.state_root(shard), height, result)
-            executed_at = time.perf_counter()
-            await self.async_store.finalize_block(
-                shard, height, item.block.hash(), codec.encode(item.block),
-                codec.encode(item.certificate), result.txs_to_index,
-                result.receipts_to_store, result.state_writes, state_root,
-                receipts_root=result.receipts_root)
-            state.finalized(result.state_writes)
-            assert runtime.recent is not None
-            runtime.recent.add(height, FinalizedBlock(
-                item.block, item.certificate, (state_root, result.receipts_root)))
-            self.committed.finalized(shard, height, [tx_hash for tx_hash, _ in
-                                                     result.txs_to_index])
-            self.metrics.record_block(
-                shard, height, len(item.block.txs), executed_at - started,
-                [receipt.status for receipt in result.receipts if receipt.status != 0])
-            self.metrics.record_commit_latency(
-                shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
-            self.txs_committed[shard] += len(item.block.txs)
-            runtime.executed.append(Executed(height, state_root, result.receipts_root))
+            if runtime.halted is not None:
+                continue
             try:
-                runtime.events_send.send_nowait(None)  # wake the replica loop
-            except trio.WouldBlock:
-                pass  # the loop is busy with queued events and drains executed first
-            self._after_commit(runtime, item, result)
+                await self._execute_and_finalize(runtime, item)
+            except Exception as error:  # noqa: BLE001 - any fault here halts the shard
+                self._halt(runtime, item.block.header.height, error)
+            finally:
+                runtime.executing_height = None
+
+    async def _execute_and_finalize(self, runtime: ShardRuntime, item: CommittedBlock) -> None:
+        shard = runtime.shard
+        started = time.perf_counter()
+        height = item.block.header.height
+        state = runtime.state
+        assert state is not None
+        # Signatures checked on admission, read here on the loop: the worker never reads
+        # the mempool, which the loop keeps changing.
+        verified = frozenset(tx_hash for tx in item.block.txs
+                             if self.is_verified(tx_hash := tx.hash()))
+        executor = dataclasses.replace(self.executors[shard], is_verified=verified.__contains__)
+        runtime.executing_height = height
+        result = await trio.to_thread.run_sync(
+            executor.execute_block, item.block, state, limiter=self.execution_limiter)
+        state_root = state_root_after(self.store.state_root(shard), height, result)
+        executed_at = time.perf_counter()
+        await self.async_store.finalize_block(
+            shard, height, item.block.hash(), codec.encode(item.block),
+            codec.encode(item.certificate), result.txs_to_index,
+            result.receipts_to_store, result.state_writes, state_root,
+            receipts_root=result.receipts_root)
+        state.finalized(result.state_writes)
+        assert runtime.recent is not None
+        runtime.recent.add(height, FinalizedBlock(
+            item.block, item.certificate, (state_root, result.receipts_root)))
+        self.committed.finalized(shard, height, [tx_hash for tx_hash, _ in
+                                                 result.txs_to_index])
+        self.metrics.record_block(
+            shard, height, len(item.block.txs), executed_at - started,
+            [receipt.status for receipt in result.receipts if receipt.status != 0])
+        self.metrics.record_commit_latency(
+            shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
+        self.txs_committed[shard] += len(item.block.txs)
+        runtime.executed.append(Executed(height, state_root, result.receipts_root))
+        try:
+            runtime.events_send.send_nowait(None)  # wake the replica loop
+        except trio.WouldBlock:
+            pass  # the loop is busy with queued events and drains executed first
+        self._after_commit(runtime, item, result)
+
+    def _halt(self, runtime: ShardRuntime, height: int, error: Exception) -> None:
+        """Halt the shard on a node fault: log, mark, persist (module docstring)."""
+        shard = runtime.shard
+        tx = error.tx_hash.hex() if isinstance(error, ExecutionFault) else "unknown"
+        cause = error.cause if isinstance(error, ExecutionFault) else error
+        reason = (f"node fault at height {height} (tx {tx}): {type(cause).__name__}: "
+                  f"{cause}")[:1000]
+        runtime.halted = reason
+        logger.critical("node=%d shard=%d height=%d tx=%s HALTED on a node fault; the other "
+                        "shards keep running; to resync, move the data directory away and "
+                        "restart: %s", self.index, shard, height, tx, reason,
+                        exc_info=error)
+        self.metrics.record_halted(shard, True)
+        try:
+            self.store.put_halt(shard, height, reason)
+        except Exception as store_error:  # noqa: BLE001 - the halt stands in memory
+            logger.critical("node=%d shard=%d could not persist the halt marker: %s",
+                            self.index, shard, store_error)
 
     def _after_commit(self, runtime: ShardRuntime, item: CommittedBlock, result: Any) -> None:
         hashes = [tx.hash() for tx in item.block.txs]
@@ -1055,6 +1151,16 @@ def read_sync_blocks(store: ChainStore, shard: int, first: int, count: int, byte
             codec.decode_struct(Block, stored.block_bytes),
             codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
     return blocks
+
+
+class _StoreState:
+    """A shard's finalized state read straight from the store (thread-safe reads)."""
+
+    def __init__(self, store: ChainStore, shard: int) -> None:
+        self._store, self._shard = store, shard
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.get_state(self._shard, key)
 
 
 def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:

@@ -123,6 +123,8 @@ class Code(enum.IntEnum):
     BATCH_TOO_LARGE = -32015
     SUBSCRIPTION_LIMIT = -32016
     CALL_FAILED = -32017
+    INSUFFICIENT_FEE = -32018
+    GAS_LIMIT_TOO_HIGH = -32019
 
 
 class RpcError(ClientError):

@@ -19,6 +19,8 @@ Key layout (``u32``/``u64`` = big-endian unsigned, so keys iterate in numeric or
     p | shard u32                  -> u64 lowest sequence still kept (the prune floor)
     c | shard u32                  -> sealed stable checkpoint (opaque)
     x | shard u32 | height u64     -> sealed msgpack [state_root, receipts_root] after height
+    a | shard u32                  -> sealed msgpack [height, reason]: the shard halted on
+                                        a node fault executing that height (node/node.py)
 
 Invariants (checked by ``check_invariants``; the cheap ones on open):
 
@@ -98,6 +100,7 @@ _TAG_RECORD = b"w"
 _TAG_RECORD_FLOOR = b"p"
 _TAG_CHECKPOINT = b"c"
 _TAG_ROOTS = b"x"
+_TAG_HALT = b"a"
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -371,6 +374,17 @@ class ChainReader:
                                             location)
         return bytes(state_root), bytes(receipts_root)
 
+    def get_halt(self, shard: int) -> tuple[int, str] | None:
+        """``(height, reason)`` if the shard halted on a node fault (``put_halt``)."""
+        _check_shard(shard)
+        key = _shard_prefix(_TAG_HALT, shard)
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        height, reason = _unpack(_unseal(key, raw, f"shard {shard} halt marker",
+                                         self._location), "halt marker", self._location)
+        return int(height), str(reason)
+
     def get_stable_checkpoint(self, shard: int) -> bytes | None:
         """The shard's last stable-checkpoint record (opaque), or None."""
         _check_shard(shard)
@@ -587,6 +601,14 @@ class ChainStore(ChainReader):
             if prune_records_before is not None:
                 operations += self._prune_operations(shard, prune_records_before)
             self._kv.write_batch(operations, sync=True)
+
+    def put_halt(self, shard: int, height: int, reason: str) -> None:
+        """Durably mark the shard halted at ``height`` (synced). Nothing clears it: the
+        operator moves the data directory away and the node catches up from its peers."""
+        _check_shard(shard)
+        key = _shard_prefix(_TAG_HALT, shard)
+        with self._lock(shard):
+            self._kv.write_batch([(key, _seal(key, _pack([height, reason])))], sync=True)
 
     def snapshot(self) -> ChainSnapshot:
         """A consistent read view (blocks, state, markers as of now); close it after use."""

@@ -284,7 +284,7 @@ _RPC_CHANGED = {
     "body_bytes_max": 4096, "connections_max": 8, "keep_alive_timeout_seconds": 2.0,
     "batch_length_max": 10, "submit_wait_timeout_seconds_max": 10.0,
     "ws_subscriptions_max": 4, "ws_message_bytes_max": 4096, "ws_queue_messages_max": 16,
-    "request_timeout_seconds": 20.0,
+    "request_timeout_seconds": 20.0, "call_timeout_seconds": 1.0, "call_concurrent_max": 2,
 }
 for _key, _value in _NETWORK_CHANGED.items():
     ROWS[("network", _key)] = (_value, _same_setting("network", _key))
@@ -319,8 +319,9 @@ def test_every_option_of_the_example_config_has_a_row_or_a_test() -> None:
 @pytest.fixture(scope="module")
 def cluster_homes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     base = free_port_block(12)
+    # No fees: the mempool probes admit txs from unfunded senders.
     return init_cluster(tmp_path_factory.mktemp("net"), 4, SHARDS, CHAIN, p2p_port=base,
-                        rpc_port=base + 4, metrics_port=base + 8)
+                        rpc_port=base + 4, metrics_port=base + 8, gas_price=0)
 
 
 def _open(home: Path, data: Path, **sections: dict[str, Any]) -> Node:
