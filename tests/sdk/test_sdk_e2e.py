@@ -1,0 +1,133 @@
+"""The typed SDK against a real node process (one validator, one shard, on 127.0.0.1):
+sync and async clients (trio and asyncio), contract proxies, gas estimation, events, and
+an events subscription that survives a node restart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from agora_sdk import Account, AgoraClient, AsyncAgoraClient, Contract
+from agora_sdk.types import Event
+from tests.e2e.cluster import TestCluster, running_cluster, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+TOKEN = Path(__file__).resolve().parents[2] / "vm" / "templates" / "token.py"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
+    with running_cluster(tmp_path_factory.mktemp("sdk") / "cluster", validators=1,
+                         shards=1) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def token(cluster: TestCluster) -> Contract:
+    client = AgoraClient(cluster.local.rpc_urls[0])
+    return client.deploy(cluster.faucet, TOKEN, token_name="Gold", amount=10**30)
+
+
+def test_a_contract_proxy_builds_signs_sends_and_waits(cluster: TestCluster,
+                                                       token: Contract) -> None:
+    client = token.client
+    friend = Account.generate()
+    receipt = token.transfer(to=friend.address, amount=2**70, account=cluster.faucet)
+    assert receipt.ok and receipt.result is True and receipt.height
+    (event,) = receipt.events
+    assert event.name == "Transfer" and event.data["amount"] == 2**70
+    assert event.data["to"] == friend.address and isinstance(event.data["to"], bytes)
+    assert receipt.raw["events"][0]["data_json"]["amount"] == str(2**70)  # JSON form
+    assert token.balance_of(who=friend.address) == 2**70
+    # The gas limit came from a simulation plus a margin, not from a fixed default.
+    tx = client.get_transaction(receipt.tx_hash)
+    assert tx is not None and receipt.gas_used < tx["gas_limit"] < 2_000_000
+    simulated = client.simulate(client.build_contract_call(
+        cluster.faucet, token.address, "transfer", {"to": friend.address, "amount": 1}))
+    assert simulated.receipt.ok and simulated.signed and simulated.receipt.gas_used > 0
+    assert token.balance_of(who=friend.address) == 2**70  # the simulation changed nothing
+
+
+def test_typed_reads_batches_and_event_pages(cluster: TestCluster, token: Contract) -> None:
+    client = token.client
+    friend = Account.generate()
+    for amount in (1, 2, 3):
+        assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
+    events = [event for event in client.iter_events(contract=token.address, name="Transfer")
+              if event.data["to"] == friend.address]
+    assert [event.data["amount"] for event in events] == [1, 2, 3]
+    first, cursor = client.get_events(contract=token.address, limit=1)
+    assert len(first) == 1 and cursor is not None
+    block = client.block(0, events[0].height)
+    assert block is not None and events[0].tx_hash in block.tx_hashes
+    status, missing, account = client.batch([
+        ("agora_status", []), ("agora_getReceipt", ["00" * 32]),
+        ("agora_getBlock", [99, 1])])
+    assert status["chain_id"] == "agora-local" and missing is None
+    assert account.reason == "INVALID_PARAMS"  # an error inside a batch, not raised
+    assert client.account(cluster.faucet.address).balance > 0
+
+
+async def _async_story(url: str, faucet: Account, token: bytes) -> list[Event]:
+    async with AsyncAgoraClient(url) as client:
+        proxy = client.contract(token, TOKEN, account=faucet)
+        friend = Account.generate()
+        receipt = await proxy.transfer(to=friend.address, amount=5)
+        assert receipt.ok and receipt.events[0].data["amount"] == 5
+        assert await proxy.balance_of(who=friend.address) == 5
+        seen = []
+        async for event in client.subscribe_events(contract=token, name="Transfer",
+                                                   from_height=receipt.height):
+            seen.append(event)
+            if event.data["to"] == friend.address:
+                break
+        return seen
+
+
+def test_the_async_client_works_under_trio_and_asyncio(cluster: TestCluster,
+                                                       token: Contract) -> None:
+    url = cluster.local.rpc_urls[0]
+    under_trio = trio.run(_async_story, url, cluster.faucet, token.address)
+    under_asyncio = asyncio.run(_async_story(url, cluster.faucet, token.address))
+    for seen in (under_trio, under_asyncio):
+        assert seen[-1].data["amount"] == 5
+
+
+def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
+                                                        token: Contract) -> None:
+    """Runs last in this module: it restarts the node."""
+    client = token.client
+    friend = Account.generate()
+    start = client.latest(0)
+    assert start is not None
+    received: list[Event] = []
+
+    def subscribe() -> None:
+        watcher = AgoraClient(cluster.local.rpc_urls[0], timeout_seconds=10)
+        for event in watcher.subscribe_events(contract=token.address, name="Transfer",
+                                              from_height=start.height):
+            if event.data["to"] == friend.address:
+                received.append(event)
+            if len(received) == 6:
+                return
+
+    thread = threading.Thread(target=subscribe, daemon=True)
+    thread.start()
+    for amount in (1, 2, 3):
+        assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
+    wait_until(lambda: len(received) == 3, 30, "three events before the restart")
+    cluster.local.kill(0)
+    cluster.local.start([0])
+    cluster.local.wait_ready(timeout_seconds=60)
+    for amount in (4, 5, 6):
+        assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
+    wait_until(lambda: len(received) == 6, 60, "three more events after the restart")
+    thread.join(timeout=10)
+    assert [event.data["amount"] for event in received] == [1, 2, 3, 4, 5, 6]
+    positions = [event.position for event in received]
+    assert positions == sorted(set(positions))  # in order, no duplicate
