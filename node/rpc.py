@@ -12,12 +12,16 @@ Wire conventions (stable; clients depend on them):
   byte string in the API is hex and it is trivial to read in logs.
 * Integers are JSON numbers (balances stay below 2**63; JavaScript clients should parse
   them as big integers). Something that does not exist is ``null``, not an error.
+* Contract values (event data, call results, arguments) are the hex of their canonical
+  bytes, and beside it their JSON form (``data_json``, ``result_json``; ``agora_call``
+  takes ``args`` as an object too): see agora_sdk/values.py and docs/spec.md.
 * Params may be positional (an array, in the documented order) or named (an object).
 * ``agora_sendTransactionAndWait(tx, timeout?)`` is idempotent: resending a tx that is
   already pending or committed waits for (or returns) its receipt instead of failing, so
   a client may simply retry after a ``TIMEOUT``.
 
-Methods (params in positional order; ``?`` marks optional ones):
+Methods (params in positional order; ``?`` marks optional ones). ``rpc.discover`` returns
+the same table as an OpenRPC document (node/openrpc.py, checked in as docs/openrpc.json):
 
 ==================================  ===================================  =================
 method                              params                               result
@@ -35,18 +39,27 @@ agora_getAccount                    address                              {addres
 agora_getState                      shard, key (hex)                     value (hex)|null
 agora_validators / agora_peers      -                                    list
 agora_mempool                       -                                    sizes, rejections
-agora_call                          contract, method, args? (hex of the  return value (hex
-                                    VM encoding of a map), sender?       of its VM encoding)
-agora_subscribe (WebSocket)         kind, target                         subscription id
+agora_call                          contract, method, args? (hex or      return value (hex;
+                                    JSON object), sender?, format?       {result,
+                                    ("hex" or "json")                    result_json})
+agora_simulate                      tx (hex, signed or zero signature;   receipt fields +
+                                    or an unsigned tx object)            height, gas_limit
+agora_getEvents                     filter {contract?, name?, shard?,    {events, cursor}
+                                    from_height?, to_height?, limit?,
+                                    cursor?}
+agora_subscribe (WebSocket)         kind, target, from_height?           subscription id
 agora_unsubscribe (WebSocket)       subscription                         bool
+rpc.discover                        -                                    OpenRPC document
 ==================================  ===================================  =================
 
 Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 
-* ``POST /``: one request or a batch. An empty batch is one ``-32600`` error; every member
-  of a batch is answered on its own (valid or not); notifications (no ``id``) are run but
-  get no response, and a request or batch of only notifications gets HTTP 204. A batch
-  longer than ``rpc.batch_length_max`` is refused as a whole. JSON-RPC errors use HTTP 200
+* ``POST /``: one request or a batch. A batch is always answered with an array, also
+  when it is empty or longer than ``rpc.batch_length_max`` (one error inside the array;
+  JSON-RPC 2.0 would answer an empty batch with a bare error object, but clients that
+  sent an array expect one back); every member of a batch is answered on its own (valid
+  or not); notifications (no ``id``) are run but get no response, and a request or batch
+  of only notifications gets HTTP 204. JSON-RPC errors use HTTP 200
   except when the request could not be considered at all: 413 (body over
   ``rpc.body_bytes_max``; a ``Content-Length`` over it is refused before the body is read
   and a chunked body is read only up to the limit) and 503 (over ``rpc.connections_max``
@@ -54,17 +67,32 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   here: a request being served or a live WebSocket session. An idle keep-alive TCP
   connection costs only a socket and hypercorn closes it after
   ``rpc.keep_alive_timeout_seconds``; hypercorn offers no accept-level cap.
+* A request (or a whole batch) has ``rpc.request_timeout_seconds``; a request that does
+  not finish in time (or, in a batch, starts after the deadline) gets a ``TIMEOUT``
+  error with its own id.
+* CORS: a request whose ``Origin`` is in ``rpc.cors_allowed_origins`` (or any, with
+  ``"*"``) gets ``Access-Control-Allow-Origin``; ``OPTIONS /`` answers preflights (403
+  for other origins). With the default (empty) list no CORS header is ever sent.
 * ``GET /health``: ``{"status": "ok"}``.
-* WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target)`` with kind
-  ``"newBlocks"`` (target: shard) or ``"receipt"`` (target: tx hash), and
-  ``agora_unsubscribe(id)``. Notifications are
+* WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target,
+  from_height?)`` with kind ``"newBlocks"`` (target: shard), ``"receipt"`` (target: tx
+  hash) or ``"events"`` (target: a filter ``{contract?, name?, shard?}``; it follows one
+  shard), and ``agora_unsubscribe(id)``. Notifications are
   ``{"jsonrpc": "2.0", "method": "agora_subscription",
   "params": {"subscription": id, "result": ...}}``. A receipt subscription sends one
-  notification and ends. Block subscriptions pull from the node (``wait_block``) height by
-  height, so a slow subscriber never makes the node buffer anything: it just falls behind.
+  notification and ends. Block and event subscriptions pull from the node height by
+  height from ``from_height`` (default: the next height), reading finalized blocks and
+  the event index, so replay and live are one loop with one position that only moves
+  forward: no gap and no duplicate at the switch, and the node buffers nothing for a
+  subscriber. A shard that stalls only makes a subscription wait. The session's outbound
+  queue holds ``rpc.ws_queue_messages_max`` messages; a subscriber that leaves it full
+  for ``rpc.ws_subscriber_stall_seconds`` gets a ``SUBSCRIBER_TOO_SLOW`` error
+  notification and the connection is closed (1008): it resubscribes with
+  ``from_height`` to resume.
 
 Errors: the standard codes, and application codes in the server range, each with
-``data.reason`` (see :class:`Code`). A bad request changes nothing and the server keeps
+``data.reason`` (see :class:`Code`); an ``INVALID_PARAMS`` error also has ``data.param``
+naming the parameter (or field, ``filter.limit``) at fault. A bad request changes nothing and the server keeps
 serving; an unexpected exception inside a method is logged with its traceback and
 answered with ``-32603``.
 """

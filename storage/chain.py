@@ -1029,11 +1029,21 @@ def _check_shard_blocks(reader: ChainReader, shard: int, marker: FinalizedHeight
                 f"shard {shard} height {height}: tx index of {tx_hash.hex()} is {tx_location}"
             )
             reader.get_receipt(tx_hash)  # verifies the checksum if present
+        _check_block_event_index(reader, shard, height)
         expected_height += 1
     assert expected_height == last + 1, f"shard {shard}: blocks end at {expected_height - 1}"
     if marker is not None:
         top = reader.get_block(shard, marker.height)
         assert top is not None and top.block_hash == marker.block_hash
+
+
+def _check_block_event_index(reader: ChainReader, shard: int, height: int) -> None:
+    """Every event of the block's ``v`` list has its ``e`` and ``n`` entries."""
+    events = [(item.tx_position, item.event_position, item.contract, item.name)
+              for item in reader.get_block_events(shard, height)]
+    for key, value in _event_index_entries(shard, height, events):
+        assert reader._reader.get(key) == value, (
+            f"shard {shard} height {height}: event index entry {key.hex()} missing")
 
 
 def _check_shard_records(kv: KVReader, shard: int) -> None:

@@ -53,6 +53,24 @@ def test_a_contract_proxy_builds_signs_sends_and_waits(cluster: TestCluster,
     assert token.balance_of(who=friend.address) == 2**70  # the simulation changed nothing
 
 
+def test_call_takes_json_args_and_answers_in_json_on_a_real_node(cluster: TestCluster,
+                                                                 token: Contract) -> None:
+    import httpx
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "agora_call", "params": {
+        "contract": token.address.hex(), "method": "balance_of",
+        "args": {"who": "0x" + cluster.faucet.address.hex()}, "format": "json"}}
+    reply = httpx.post(cluster.local.rpc_urls[0], json=body, timeout=10).json()["result"]
+    balance = token.balance_of(who=cluster.faucet.address)
+    assert reply["result_json"] == str(balance)  # beyond 2**53: a decimal string
+    from vm import codec as vm_codec
+
+    assert vm_codec.decode(bytes.fromhex(reply["result"])) == balance  # the exact hex
+    body["params"]["args"] = {"who": 1.5}
+    error = httpx.post(cluster.local.rpc_urls[0], json=body, timeout=10).json()["error"]
+    assert error["data"] == {"reason": "INVALID_PARAMS", "param": "args"}
+
+
 def test_typed_reads_batches_and_event_pages(cluster: TestCluster, token: Contract) -> None:
     client = token.client
     friend = Account.generate()

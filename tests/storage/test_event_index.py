@@ -44,6 +44,7 @@ def _scan(store: ChainStore, **query: object) -> list[tuple[int, int, int, str]]
 
 def test_scans_by_contract_by_name_and_by_shard_in_height_order(kv: KVStore) -> None:
     store = _store(kv, 4)
+    store.check_invariants()
     assert _scan(store, contract=TOKEN, name="Approval") == [
         (height, 0, 1, "Approval") for height in range(1, 5)]
     assert _scan(store, contract=TOKEN, from_height=2, to_height=3) == [
