@@ -948,7 +948,7 @@ class RpcServer:
                 Param("tx", p_tx, description="hex of a canonical tx (signed, or with an "
                       "all-zero signature), or a transaction object"),),
                 summary="execute a tx against the latest state without committing it",
-                result="Simulation", errors=(Code.MALFORMED, Code.WRONG_CHAIN)),
+                result="Simulation", errors=(Code.MALFORMED,)),
             "agora_getEvents": Method(self._get_events, (
                 Param("filter", p_object, description="{contract?, name?, shard?, "
                       "from_height?, to_height?, limit?, cursor?}"),),
