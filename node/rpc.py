@@ -92,9 +92,9 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 
 Errors: the standard codes, and application codes in the server range, each with
 ``data.reason`` (see :class:`Code`); an ``INVALID_PARAMS`` error also has ``data.param``
-naming the parameter (or field, ``filter.limit``) at fault. A bad request changes nothing and the server keeps
-serving; an unexpected exception inside a method is logged with its traceback and
-answered with ``-32603``.
+naming the parameter (or field, ``filter.limit``) at fault. A bad request changes nothing
+and the server keeps serving; an unexpected exception inside a method is logged with its
+traceback and answered with ``-32603``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,15 @@ from node.config import RpcSection
 from node.openrpc import render
 from node.rpc import Code, RpcServer, decode_cursor, encode_cursor
 from tests.node.fake_node import FakeNode
-from tests.node.test_rpc import ALICE, BOB, Harness, _genesis, _start, _transfer, harness  # noqa: F401
+from tests.node.test_rpc import (  # noqa: F401  (harness: the shared fixture)
+    ALICE,
+    BOB,
+    Harness,
+    _genesis,
+    _start,
+    _transfer,
+    harness,
+)
 from tests.node.ws_client import WsClient
 
 REPO = Path(__file__).resolve().parents[2]

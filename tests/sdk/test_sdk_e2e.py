@@ -131,6 +131,8 @@ def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
                                               from_height=start.height):
             if event.data["to"] == friend.address:
                 received.append(event)
+                print(f"event amount={event.data['amount']} height={event.height} "
+                      f"position={event.position}")  # shown with pytest -s
             if len(received) == 6:
                 return
 
@@ -140,8 +142,10 @@ def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
         assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
     wait_until(lambda: len(received) == 3, 30, "three events before the restart")
     cluster.local.kill(0)
+    print("node0 killed (SIGKILL)")
     cluster.local.start([0])
     cluster.local.wait_ready(timeout_seconds=60)
+    print("node0 restarted")
     for amount in (4, 5, 6):
         assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
     wait_until(lambda: len(received) == 6, 60, "three more events after the restart")
