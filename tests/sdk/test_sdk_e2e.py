@@ -116,6 +116,28 @@ def test_the_async_client_works_under_trio_and_asyncio(cluster: TestCluster,
         assert seen[-1].data["amount"] == 5
 
 
+def test_agora_contract_events_reads_and_follows(cluster: TestCluster, token: Contract) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from node.cli import main
+
+    friend = Account.generate()
+    assert token.transfer(to=friend.address, amount=11, account=cluster.faucet).ok
+    url, address = cluster.local.rpc_urls[0], token.address.hex()
+    listed = CliRunner().invoke(main, ["contract", "events", "--rpc", url, "--contract",
+                                       address, "--name", "Transfer"])
+    assert listed.exit_code == 0, listed.output
+    lines = [json.loads(line) for line in listed.output.splitlines()]
+    assert lines[-1]["data_json"]["amount"] == 11 and lines[-1]["name"] == "Transfer"
+    followed = CliRunner().invoke(main, ["contract", "events", "--rpc", url, "--contract",
+                                         address, "--follow", "--count", "2"])
+    assert followed.exit_code == 0, followed.output
+    assert [json.loads(line)["height"] for line in followed.output.splitlines()] == [
+        line["height"] for line in lines[:2]]
+
+
 def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
                                                         token: Contract) -> None:
     """Runs last in this module: it restarts the node."""
