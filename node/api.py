@@ -2,16 +2,19 @@
 
 Reads go straight to the block store (LevelDB point lookups, microseconds); admission goes
 through the mempool and the node's tx gossip; waits are trio events set by the executor.
+Event pages (``read_events``: an index scan plus the receipts it points at) and
+simulations (``simulate_tx``: the block executor over the latest state, thrown away) run
+in worker threads under limiters; both functions are shared with the test double in
+tests/node/fake_node.py, so the RPC tests exercise this code.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
-
-import dataclasses
-from collections.abc import Callable
 
 from consensus import codec
 from consensus.types import Block, BlockHeader, CommitCertificate, Transaction, tx_root

@@ -99,13 +99,13 @@ traceback and answered with ``-32603``.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import itertools
 import json
 import logging
 import math
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
