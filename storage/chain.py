@@ -227,12 +227,23 @@ def _event_prefix(shard: int, contract: bytes, name: str | None) -> bytes:
 def _event_index_entries(shard: int, height: int,
                          events: Sequence[tuple[int, int, bytes, str]]
                          ) -> list[tuple[bytes, bytes]]:
-    """The ``e`` (value: the name) and ``n`` (value: empty) entries of a block's events."""
+    """The ``e`` (value: the name) and ``n`` (value: empty) entries of a block's events.
+    Prefixes are built once per (contract, name) of the block: a block of 2,000 token
+    transfers has one."""
     entries = []
+    prefixes: dict[tuple[bytes, str], tuple[bytes, bytes, bytes]] = {}
+    pack = _EVENT_POSITION.pack
     for tx_position, event_position, contract, name in events:
-        position = _EVENT_POSITION.pack(height, tx_position, event_position)
-        entries.append((_event_prefix(shard, contract, None) + position, name.encode()))
-        entries.append((_event_prefix(shard, contract, name) + position, b""))
+        cached = prefixes.get((contract, name))
+        if cached is None:
+            assert type(contract) is bytes and len(contract) <= CONTRACT_BYTES_MAX
+            assert type(name) is str and len(name.encode()) <= EVENT_NAME_BYTES_MAX
+            cached = (_event_prefix(shard, contract, None), _event_prefix(shard, contract, name),
+                      name.encode())
+            prefixes[(contract, name)] = cached
+        position = pack(height, tx_position, event_position)  # struct.error if out of range
+        entries.append((cached[0] + position, cached[2]))
+        entries.append((cached[1] + position, b""))
     return entries
 
 
@@ -868,13 +879,8 @@ def _event_operations(shard: int, height: int, events: Sequence[tuple[int, int, 
                       ) -> list[BatchOperation]:
     if not events:
         return []
-    for tx_position, event_position, contract, name in events:
-        assert 0 <= tx_position <= POSITION_MAX and 0 <= event_position <= POSITION_MAX
-        assert type(contract) is bytes and len(contract) <= CONTRACT_BYTES_MAX
-        assert type(name) is str and len(name.encode("utf-8")) <= EVENT_NAME_BYTES_MAX
     key = _block_events_key(shard, height)
-    operations: list[BatchOperation] = [
-        (key, _seal(key, _pack([list(event) for event in events])))]
+    operations: list[BatchOperation] = [(key, _seal(key, _pack(events)))]
     operations += _event_index_entries(shard, height, events)
     return operations
 
