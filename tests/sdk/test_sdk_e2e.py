@@ -98,6 +98,11 @@ async def _async_story(url: str, faucet: Account, token: bytes) -> list[Event]:
         receipt = await proxy.transfer(to=friend.address, amount=5)
         assert receipt.ok and receipt.events[0].data["amount"] == 5
         assert await proxy.balance_of(who=friend.address) == 5
+        page, _cursor = await client.get_events(contract=token, name="Transfer", limit=2)
+        assert len(page) == 2 and all(event.name == "Transfer" for event in page)
+        status, block = await client.batch([("agora_status", []),
+                                            ("agora_getBlock", [0, receipt.height])])
+        assert receipt.tx_hash.hex() in block["txs"] and status["shard_count"] == 1
         seen = []
         async for event in client.subscribe_events(contract=token, name="Transfer",
                                                    from_height=receipt.height):
@@ -140,12 +145,14 @@ def test_agora_contract_events_reads_and_follows(cluster: TestCluster, token: Co
 
 def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
                                                         token: Contract) -> None:
-    """Runs last in this module: it restarts the node."""
+    """Runs last in this module: it restarts the node. A sync subscriber (a thread) and an
+    async one (trio, in another thread) both see every event once, in order."""
     client = token.client
     friend = Account.generate()
     start = client.latest(0)
     assert start is not None
     received: list[Event] = []
+    received_async: list[Event] = []
 
     def subscribe() -> None:
         watcher = AgoraClient(cluster.local.rpc_urls[0], timeout_seconds=10)
@@ -158,11 +165,23 @@ def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
             if len(received) == 6:
                 return
 
-    thread = threading.Thread(target=subscribe, daemon=True)
-    thread.start()
+    async def subscribe_async() -> None:
+        async with AsyncAgoraClient(cluster.local.rpc_urls[0], timeout_seconds=10) as watcher:
+            async for event in watcher.subscribe_events(
+                    contract=token.address, name="Transfer", from_height=start.height):
+                if event.data["to"] == friend.address:
+                    received_async.append(event)
+                if len(received_async) == 6:
+                    return
+
+    threads = [threading.Thread(target=subscribe, daemon=True),
+               threading.Thread(target=trio.run, args=(subscribe_async,), daemon=True)]
+    for thread in threads:
+        thread.start()
     for amount in (1, 2, 3):
         assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
-    wait_until(lambda: len(received) == 3, 30, "three events before the restart")
+    wait_until(lambda: len(received) == len(received_async) == 3, 30,
+               "three events before the restart")
     cluster.local.kill(0)
     print("node0 killed (SIGKILL)")
     cluster.local.start([0])
@@ -170,8 +189,11 @@ def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
     print("node0 restarted")
     for amount in (4, 5, 6):
         assert token.transfer(to=friend.address, amount=amount, account=cluster.faucet).ok
-    wait_until(lambda: len(received) == 6, 60, "three more events after the restart")
-    thread.join(timeout=10)
-    assert [event.data["amount"] for event in received] == [1, 2, 3, 4, 5, 6]
-    positions = [event.position for event in received]
-    assert positions == sorted(set(positions))  # in order, no duplicate
+    wait_until(lambda: len(received) == len(received_async) == 6, 60,
+               "three more events after the restart")
+    for thread in threads:
+        thread.join(timeout=10)
+    for seen in (received, received_async):
+        assert [event.data["amount"] for event in seen] == [1, 2, 3, 4, 5, 6]
+        positions = [event.position for event in seen]
+        assert positions == sorted(set(positions))  # in order, no duplicate
