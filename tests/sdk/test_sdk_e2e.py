@@ -8,11 +8,13 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 from agora_sdk import Account, AgoraClient, AsyncAgoraClient, Contract
+from agora_sdk import client as sdk_client
 from agora_sdk.types import Event
 from tests.e2e.cluster import TestCluster, running_cluster, wait_until
 
@@ -143,8 +145,8 @@ def test_agora_contract_events_reads_and_follows(cluster: TestCluster, token: Co
         line["height"] for line in lines[:2]]
 
 
-def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
-                                                        token: Contract) -> None:
+def test_an_events_subscription_survives_a_node_restart(
+        cluster: TestCluster, token: Contract, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs last in this module: it restarts the node. A sync subscriber (a thread) and an
     async one (trio, in another thread) both see every event once, in order."""
     client = token.client
@@ -153,6 +155,14 @@ def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
     assert start is not None
     received: list[Event] = []
     received_async: list[Event] = []
+    connects: list[str] = []
+    connect = sdk_client.SyncWebSocket.connect.__func__  # type: ignore[attr-defined]
+
+    def counting_connect(cls: type, url: str, timeout_seconds: float) -> Any:
+        connects.append(url)
+        return connect(cls, url, timeout_seconds)
+
+    monkeypatch.setattr(sdk_client.SyncWebSocket, "connect", classmethod(counting_connect))
 
     def subscribe() -> None:
         watcher = AgoraClient(cluster.local.rpc_urls[0], timeout_seconds=10)
@@ -193,6 +203,7 @@ def test_an_events_subscription_survives_a_node_restart(cluster: TestCluster,
                "three more events after the restart")
     for thread in threads:
         thread.join(timeout=10)
+    assert len(connects) >= 2  # the sync subscriber did reconnect
     for seen in (received, received_async):
         assert [event.data["amount"] for event in seen] == [1, 2, 3, 4, 5, 6]
         positions = [event.position for event in seen]
