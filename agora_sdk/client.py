@@ -37,7 +37,7 @@ from agora_sdk.types import AccountInfo, Block, Event, Receipt, Simulation, deco
 from agora_sdk.ws import AsyncWebSocket, SyncWebSocket, WebSocketClosed
 from consensus.types import Transaction
 from ledger.contracts import encode_args
-from ledger.sharding import home_shard
+from ledger.sharding import home_shard, shard_of_account
 from node import client as base
 from node.client import Account, RpcCallError, TransportError, gas_with_margin
 
@@ -98,18 +98,48 @@ def _ws_url(url: str) -> str:
 
 
 class _Resume:
-    """Where a subscription is: the last position it yielded (to skip on replay)."""
+    """Where a subscription is, per shard: the last position it yielded (skipped when a
+    reconnect replays it), and the height to resubscribe from so that nothing is missed.
 
-    def __init__(self, from_height: int | None) -> None:
-        self.from_height = from_height
-        self.last: tuple[int, int, int] | None = None
+    ``from_height=None`` (live only) is pinned at the first subscription to the next
+    height of the chain as ``agora_status`` reports it, so that events finalized while
+    the connection is down are replayed rather than lost."""
+
+    def __init__(self, contract: bytes | None, shard: int | None,
+                 from_height: int | None) -> None:
+        self.contract = contract
+        self.shard = shard
+        self.initial = from_height
+        self.shard_count = 0
+        self.last: dict[int, tuple[int, int, int]] = {}
+
+    def resolve(self, status: dict[str, Any]) -> None:
+        """Pin ``from_height`` (once) from the node's status."""
+        self.shard_count = int(status["shard_count"])
+        if self.initial is not None:
+            return
+        heights = {item["shard"]: item["height"] for item in status["shards"]}
+        shard = self.shard
+        if shard is None and self.contract:
+            shard = shard_of_account(self.contract, self.shard_count)
+        if shard is not None and shard in heights:
+            self.initial = heights[shard] + 1
+        else:
+            self.initial = min(heights.values(), default=0) + 1
 
     def fresh(self, event: Event) -> bool:
-        if self.last is not None and event.position <= self.last:
+        shard = event.shard or 0
+        last = self.last.get(shard)
+        if last is not None and event.position <= last:
             return False
-        self.last = event.position
-        self.from_height = event.height
+        self.last[shard] = event.position
         return True
+
+    def from_height(self) -> int | None:
+        single = self.shard is not None or bool(self.contract)
+        if self.last and (single or len(self.last) == self.shard_count):
+            return min(position[0] for position in self.last.values())
+        return self.initial
 
 
 class AgoraClient(base.AgoraClient):
@@ -198,7 +228,8 @@ class AgoraClient(base.AgoraClient):
                          ) -> Iterator[Event]:
         """Events as they are finalized (from ``from_height`` first); survives node
         restarts by reconnecting and resuming from the last height it yielded."""
-        resume = _Resume(from_height)
+        resume = _Resume(contract, shard, from_height)
+        resume.resolve(self.status())
         target = _event_filter(contract, name, shard)
         failures = 0
         while True:
@@ -211,7 +242,8 @@ class AgoraClient(base.AgoraClient):
                 time.sleep(min(reconnect_pause_seconds_max, retry_pause_seconds * failures))
                 continue
             try:
-                subscription = self._ws_subscribe(socket, "events", target, resume.from_height)
+                subscription = self._ws_subscribe(socket, "events", target,
+                                                  resume.from_height())
                 failures = 0
                 while True:
                     try:
@@ -465,7 +497,8 @@ class AsyncAgoraClient:
                                from_height: int | None = None) -> AsyncIterator[Event]:
         """Async iterator of events (replay, then live); reconnects and resumes from the
         last height after a lost connection or a node restart."""
-        resume = _Resume(from_height)
+        resume = _Resume(contract, shard, from_height)
+        resume.resolve(await self.status())
         target = _event_filter(contract, name, shard)
         failures = 0
         while True:
@@ -479,7 +512,7 @@ class AsyncAgoraClient:
                                       retry_pause_seconds * failures))
                 continue
             try:
-                subscription = await self._ws_subscribe(socket, target, resume.from_height)
+                subscription = await self._ws_subscribe(socket, target, resume.from_height())
                 failures = 0
                 while True:
                     try:

@@ -76,8 +76,9 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 * ``GET /health``: ``{"status": "ok"}``.
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target,
   from_height?)`` with kind ``"newBlocks"`` (target: shard), ``"receipt"`` (target: tx
-  hash) or ``"events"`` (target: a filter ``{contract?, name?, shard?}``; it follows one
-  shard), and ``agora_unsubscribe(id)``. Notifications are
+  hash) or ``"events"`` (target: a filter ``{contract?, name?, shard?}``; without a
+  contract or a shard it follows every shard, each in order), and
+  ``agora_unsubscribe(id)``. Notifications are
   ``{"jsonrpc": "2.0", "method": "agora_subscription",
   "params": {"subscription": id, "result": ...}}``. A receipt subscription sends one
   notification and ends. Block and event subscriptions pull from the node height by
@@ -1222,38 +1223,42 @@ class RpcServer:
         return feed
 
     async def _events_feed(self, target: dict[str, Json], from_height: int | None) -> Any:
-        """Replay from the store, then live, with one position that only moves forward:
-        every page is read from the finalized index up to the latest height, then the
-        feed waits for the next height. Nothing is buffered, so no gap and no duplicate
-        can arise at the switch."""
+        """Replay from the store, then live, with one position per shard that only moves
+        forward: every page is read from the finalized index up to the latest height, then
+        the feed waits for the next height. Nothing is buffered, so no gap and no duplicate
+        can arise at the switch. A filter that covers several shards follows each of them
+        in its own task (events of one shard stay in order)."""
         if from_height is not None:
             target = {**target, "from_height": from_height}
         request = parse_event_filter(target, "target", await self.api.shard_count(),
                                      self.config.events_page_max, with_paging=False)
-        if len(request.shards) != 1:
-            raise invalid_params("target needs a contract or a shard (an events "
-                                 "subscription follows one shard)", "target.shard")
-        (shard,) = request.shards
-        start = await self._start_height(shard, target.get("from_height"))
+        starts = [await self._start_height(shard, target.get("from_height"))
+                  for shard in request.shards]
 
         async def feed(emit: Callable[[Json], Awaitable[None]]) -> None:
-            next_height, after = start, None
-            while True:
-                latest = await self.api.latest_block(shard)
-                top = 0 if latest is None else latest.block.header.height
-                if next_height <= top:
-                    query = EventQuery(shard, request.contract, request.name, next_height, top)
-                    page = await self.api.get_events(query, after, request.limit,
-                                                     self.config.events_scan_max)
-                    for event in page.events:
-                        await emit(located_event_json(event))
-                    if page.resume_after is not None:
-                        after = page.resume_after
-                        continue
-                    next_height, after = top + 1, None
-                await self._wait_block(shard, next_height)
+            async with trio.open_nursery() as nursery:
+                for shard, start in zip(request.shards, starts):
+                    nursery.start_soon(self._follow_shard_events, request, shard, start, emit)
 
         return feed
+
+    async def _follow_shard_events(self, request: EventFilter, shard: int, start: int,
+                                   emit: Callable[[Json], Awaitable[None]]) -> None:
+        next_height, after = start, None
+        while True:
+            latest = await self.api.latest_block(shard)
+            top = 0 if latest is None else latest.block.header.height
+            if next_height <= top:
+                query = EventQuery(shard, request.contract, request.name, next_height, top)
+                page = await self.api.get_events(query, after, request.limit,
+                                                 self.config.events_scan_max)
+                for event in page.events:
+                    await emit(located_event_json(event))
+                if page.resume_after is not None:
+                    after = page.resume_after
+                    continue
+                next_height, after = top + 1, None
+            await self._wait_block(shard, next_height)
 
 
 async def _websocket_writer(to_client: trio.MemoryReceiveChannel[str], send: Any) -> None:

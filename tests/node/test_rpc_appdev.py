@@ -155,8 +155,39 @@ async def test_new_blocks_subscription_takes_from_height(harness: Harness) -> No
         await _ws_call(client, 1, "agora_subscribe", "newBlocks", 0, 1)
         blocks = await _notifications(client, 3)
         assert [block["height"] for block in blocks] == [1, 2, 3]
-        bad = await _ws_call(client, 2, "agora_subscribe", "events", {})
+        bad = await _ws_call(client, 2, "agora_subscribe", "events", {"shard": 5})
         assert bad["error"]["data"]["param"] == "target.shard"
+        await client.close()
+
+
+async def test_an_events_subscription_without_contract_or_shard_follows_every_shard(
+        nursery: trio.Nursery) -> None:
+    from consensus.types import Signer
+    from node.genesis import Balance, Genesis, Validator
+    from tests.node.test_rpc import _in_shard
+    from tests.node.txs import CHAIN_ID, make_tx, signer
+
+    carol: Signer = _in_shard(1)
+    genesis = Genesis(
+        chain_id=CHAIN_ID, shard_count=2,
+        validators=(Validator("v0", signer(999).public_key, "127.0.0.1:1", "127.0.0.1:2"),),
+        balances=(Balance(ALICE.public_key, 1000), Balance(carol.public_key, 1000)))
+    node = FakeNode(genesis)
+    server = RpcServer(node, RpcSection(port=0))
+    (url,) = await nursery.start(server.serve)
+    with trio.fail_after(15):
+        node.mempool.add(make_tx(ALICE, args=(BOB.public_key, 1)))
+        node.produce_block(0)
+        client = await WsClient.connect(url)
+        await _ws_call(client, 1, "agora_subscribe", "events", {"name": "Transfer"}, 1)
+        node.mempool.add(make_tx(carol, args=(_in_shard(1, skip=1).public_key, 2)))
+        node.produce_block(1)
+        node.mempool.add(make_tx(ALICE, nonce=1, args=(BOB.public_key, 3)))
+        node.produce_block(0)
+        events = await _notifications(client, 3)
+        by_shard = {shard: [event["data_json"][2] for event in events
+                            if event["shard"] == shard] for shard in (0, 1)}
+        assert by_shard == {0: [1, 3], 1: [2]}
         await client.close()
 
 
