@@ -72,7 +72,9 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   error with its own id.
 * CORS: a request whose ``Origin`` is in ``rpc.cors_allowed_origins`` (or any, with
   ``"*"``) gets ``Access-Control-Allow-Origin``; ``OPTIONS /`` answers preflights (403
-  for other origins). With the default (empty) list no CORS header is ever sent.
+  for other origins). With the default (empty) list no CORS header is ever sent. When the
+  list is set, a WebSocket whose ``Origin`` it does not allow is closed (1008): browsers
+  do not apply CORS to WebSockets, so the check is the server's.
 * ``GET /health``: ``{"status": "ok"}``.
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target,
   from_height?)`` with kind ``"newBlocks"`` (target: shard), ``"receipt"`` (target: tx
@@ -708,7 +710,7 @@ class RpcServer:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
-            await self._websocket(receive, send)
+            await self._websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
@@ -769,6 +771,13 @@ class RpcServer:
         if origin.decode("latin-1") in allowed:
             return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
         return []
+
+    def _is_foreign_browser(self, scope: dict[str, Json]) -> bool:
+        """A WebSocket opened by a page of an origin ``rpc.cors_allowed_origins`` does not
+        list (only checked when the list is set; clients that send no Origin pass)."""
+        has_origin = any(name.lower() == b"origin" for name, _ in scope["headers"])
+        return bool(self.config.cors_allowed_origins) and has_origin and \
+            not self._cors_headers(scope)
 
     async def _preflight(self, send: Any, cors: list[tuple[bytes, bytes]]) -> None:
         if not cors:
@@ -1089,11 +1098,16 @@ class RpcServer:
 
     # -- WebSocket --------------------------------------------------------------------
 
-    async def _websocket(self, receive: Any, send: Any) -> None:
+    async def _websocket(self, scope: dict[str, Json], receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
+        if self._is_foreign_browser(scope):
+            # Browsers do not apply CORS to WebSocket: refuse other sites' pages here.
+            await send({"type": "websocket.close", "code": 1008,
+                        "reason": "origin not allowed (rpc.cors_allowed_origins)"})
+            return
         if self.active_connections >= self.config.connections_max:
             # 1013 "try again later"; accepted first so the client can read the reason.
             await send({"type": "websocket.close", "code": 1013,

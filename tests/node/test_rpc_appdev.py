@@ -208,7 +208,8 @@ async def test_a_subscriber_that_stops_reading_is_told_and_closed(harness: Harne
     _commit_transfers(harness.node, [1, 2, 3, 4, 5, 6, 7, 8])
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(server, {"type": "websocket"}, to_server.receive, send)
+            nursery.start_soon(server, {"type": "websocket", "headers": []}, to_server.receive,
+                               send)
             await to_server_send.send({"type": "websocket.connect"})
             await to_server_send.send({"type": "websocket.receive", "text": json.dumps(
                 {"jsonrpc": "2.0", "id": 1, "method": "agora_subscribe",
@@ -313,6 +314,14 @@ async def test_cors_allows_only_the_configured_origins(nursery: trio.Nursery) ->
             assert "POST" in preflight.headers["access-control-allow-methods"]
             denied = await harness.http.options("/", headers={"origin": "https://evil.example"})
             assert denied.status_code == 403
+            good_ws = await WsClient.connect(harness.url, origin="https://shop.example")
+            reply = await _ws_call(good_ws, 1, "agora_status")
+            assert reply["result"]["shard_count"] == 2
+            await good_ws.close()
+            evil_ws = await WsClient.connect(harness.url, origin="https://evil.example")
+            assert await evil_ws.receive_json() is None
+            assert evil_ws.closed is not None and evil_ws.closed.code == 1008
+            await evil_ws.close()
     async for harness in _start(nursery):  # the default: no CORS headers at all
         plain = await harness.http.post("/", json={"jsonrpc": "2.0", "id": 1,
                                                    "method": "agora_status"},
