@@ -93,10 +93,6 @@ def _event_filter(contract: bytes | None, name: str | None, shard: int | None,
     return found
 
 
-def _ws_url(url: str) -> str:
-    return url
-
-
 class _Resume:
     """Where a subscription is, per shard: the last position it yielded (skipped when a
     reconnect replays it), and the height to resubscribe from so that nothing is missed.
@@ -198,10 +194,6 @@ class AgoraClient(base.AgoraClient):
         """Send a signed tx and wait for its typed receipt."""
         return Receipt.from_json(self.submit_and_wait(tx, timeout_seconds))
 
-    def view_call(self, contract: bytes, method: str, args: dict[str, Any] | None = None,
-                  sender: bytes | None = None) -> Any:
-        return self.view(contract, method, args, sender)
-
     # -- events -----------------------------------------------------------------------
 
     def get_events(self, *, contract: bytes | None = None, name: str | None = None,
@@ -234,7 +226,7 @@ class AgoraClient(base.AgoraClient):
         failures = 0
         while True:
             try:
-                socket = SyncWebSocket.connect(_ws_url(self.url), self.timeout_seconds)
+                socket = SyncWebSocket.connect(self.url, self.timeout_seconds)
             except OSError:
                 failures += 1
                 if failures > reconnect_attempts_max:
