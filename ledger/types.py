@@ -144,6 +144,16 @@ class BlockResult:
                      enumerate(self.receipts) if receipt.status not in NOT_ADMITTED)
 
 
+    @property
+    def events_to_index(self) -> tuple[tuple[int, int, bytes, str], ...]:
+        """``(tx position, event position, contract, name)`` of the stored receipts' events,
+        for ChainStore.finalize_block's event index; replays left out."""
+        return tuple((position, index, event.contract, event.name)
+                     for position, receipt in enumerate(self.receipts)
+                     if receipt.status != Status.ALREADY_COMMITTED
+                     for index, event in enumerate(receipt.events))
+
+
 class StateView(Protocol):
     """The shard's state as of the previous height (the VM's ``StateView`` shape)."""
 

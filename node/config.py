@@ -272,12 +272,22 @@ class RpcSection:
     ws_message_bytes_max: int = 64 * 1024
     # Per-subscription outbound queue; a subscriber that falls this far behind is dropped.
     ws_queue_messages_max: int = 256
+    # A subscriber whose queue stays full this long is told so and disconnected.
+    ws_subscriber_stall_seconds: float = 10.0
     request_timeout_seconds: float = 60.0
     # agora_call runs in a worker thread: at most this many at once (more get a "busy"
     # error), each answered within this deadline (else a "timeout" error; the abandoned
     # call still ends by its gas cap, and keeps its slot until it does).
     call_concurrent_max: int = 4
     call_timeout_seconds: float = 2.0
+    # Browser origins allowed to call the RPC (CORS); "*" allows any. Empty: no CORS headers.
+    cors_allowed_origins: tuple[str, ...] = ()
+    # agora_getEvents: events per page at most, and index entries read per call at most.
+    events_page_max: int = 1000
+    events_scan_max: int = 10_000
+    # agora_simulate: gas a simulation may use at most; concurrent simulations at most.
+    simulate_gas_max: int = 10_000_000
+    simulations_concurrent_max: int = 4
 
     def validate(self) -> list[str]:
         problems = _port("rpc", "port", self.port)
@@ -285,10 +295,13 @@ class RpcSection:
             "body_bytes_max", "connections_max", "keep_alive_timeout_seconds",
             "batch_length_max",
             "submit_wait_timeout_seconds_max", "ws_subscriptions_max", "ws_message_bytes_max",
-            "ws_queue_messages_max", "request_timeout_seconds", "call_concurrent_max",
-            "call_timeout_seconds"))
+            "ws_queue_messages_max", "ws_subscriber_stall_seconds", "request_timeout_seconds",
+            "call_concurrent_max", "call_timeout_seconds", "events_page_max",
+            "events_scan_max", "simulate_gas_max", "simulations_concurrent_max"))
         if self.call_timeout_seconds >= self.request_timeout_seconds:
             problems.append("rpc.call_timeout_seconds must be < rpc.request_timeout_seconds")
+        if self.events_scan_max < self.events_page_max:
+            problems.append("rpc.events_scan_max must be >= rpc.events_page_max")
         if self.submit_wait_timeout_seconds_max >= self.request_timeout_seconds:
             problems.append("rpc.submit_wait_timeout_seconds_max must be < "
                             "rpc.request_timeout_seconds")

@@ -641,7 +641,7 @@ class Node:
             shard, height, item.block.hash(), codec.encode(item.block),
             codec.encode(item.certificate), result.txs_to_index,
             result.receipts_to_store, result.state_writes, state_root,
-            receipts_root=result.receipts_root)
+            receipts_root=result.receipts_root, events=result.events_to_index)
         state.finalized(result.state_writes)
         assert runtime.recent is not None
         runtime.recent.add(height, FinalizedBlock(
