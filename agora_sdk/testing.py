@@ -101,6 +101,9 @@ class _Balance:
 @dataclass(frozen=True, slots=True)
 class _Consensus:
     tx_validity_window_blocks: int
+    gas_price: int = 0  # fees off by default: a contract's own tests rarely want them
+    native_tx_gas: int = 1_000
+    block_gas_limit: int = 20_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class _Genesis:
     balances: tuple[_Balance, ...]
     issuers: tuple[bytes, ...]
     consensus: _Consensus
+    fee_account: bytes = b""  # empty: fees are pooled in the shard
 
     def balances_of_shard(self, shard: int) -> list[_Balance]:
         return list(self.balances)
@@ -122,13 +126,13 @@ class TestChain:
 
     def __init__(self, accounts: int = default_accounts, balance: int = default_balance,
                  chain_id: str = "agora-test", block_seconds: int = default_block_seconds,
-                 start_time_ms: int = default_start_time_ms) -> None:
+                 start_time_ms: int = default_start_time_ms, gas_price: int = 0) -> None:
         self.accounts = tuple(Account.from_seed(bytes([index + 1]) * 32)
                               for index in range(accounts))
         self.genesis = _Genesis(chain_id, 1, tuple(_Balance(account.address, balance)
                                                    for account in self.accounts),
                                 (self.accounts[0].address,),
-                                _Consensus(tx_validity_window_blocks))
+                                _Consensus(tx_validity_window_blocks, gas_price))
         self.state = DictState()
         self.state.apply(genesis_state_writes(self.genesis, 0))
         self.executor: Executor = build_executor(self.genesis, 0)

@@ -189,8 +189,9 @@ class LocalNodeApi:
         location = self.node.store.get_tx_location(tx_hash)
         if raw is None or location is None:
             return None
-        return ReceiptInfo(decode_receipt(raw), location.shard, location.height,
-                           location.position)
+        receipt = decode_receipt(raw)
+        return ReceiptInfo(receipt, location.shard, location.height, location.position,
+                           fee=receipt.gas_used * self.node.fees.gas_price)
 
     def _recent(self, shard: int, height: int) -> FinalizedBlock | None:
         runtime = self.node.shards.get(shard)

@@ -209,6 +209,7 @@ class ReceiptInfo:
     shard: int
     height: int
     position: int
+    fee: int = 0  # native units paid: gas_used x the genesis gas price (ledger/fees.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,8 +363,8 @@ def receipt_fields_json(receipt: Receipt) -> dict[str, Json]:
 
 
 def receipt_json(info: ReceiptInfo) -> dict[str, Json]:
-    return {**receipt_fields_json(info.receipt), "shard": info.shard, "height": info.height,
-            "position": info.position}
+    return {**receipt_fields_json(info.receipt), "fee": info.fee, "shard": info.shard,
+            "height": info.height, "position": info.position}
 
 
 def located_event_json(info: EventInfo) -> dict[str, Json]:

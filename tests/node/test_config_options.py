@@ -285,6 +285,9 @@ _RPC_CHANGED = {
     "batch_length_max": 10, "submit_wait_timeout_seconds_max": 10.0,
     "ws_subscriptions_max": 4, "ws_message_bytes_max": 4096, "ws_queue_messages_max": 16,
     "request_timeout_seconds": 20.0, "call_timeout_seconds": 1.0, "call_concurrent_max": 2,
+    "ws_subscriber_stall_seconds": 5.0, "cors_allowed_origins": ("http://127.0.0.1:3000",),
+    "events_page_max": 100, "events_scan_max": 5000, "simulate_gas_max": 1_000_000,
+    "simulations_concurrent_max": 2,
 }
 for _key, _value in _NETWORK_CHANGED.items():
     ROWS[("network", _key)] = (_value, _same_setting("network", _key))
