@@ -49,7 +49,10 @@ class LocalNodeApi:
                 "view_changes": replica.stats.view_changes,
             })
             committed += node.txs_committed[shard]
+        from node.version import commit, version
+
         return {
+            "version": version(), "commit": commit(),
             "chain_id": node.genesis.chain_id, "shard_count": node.genesis.shard_count,
             "node_index": node.index,
             "public_key": node.signer.public_key.hex(), "shards": shards,

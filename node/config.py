@@ -67,8 +67,13 @@ class NodeSection:
     data_dir: str = "data"
     key_file: str = "node_key.hex"
     genesis_file: str = "genesis.json"
-    node_index: int = 0
+    # The validator index; -1 (the default) derives it from the key's place in the genesis
+    # (node/consortium.py), which is how it should be: a typed index can only be wrong.
+    node_index: int = -1
+    # One level ("INFO") or per logger prefix: "consensus=debug,network=warning,*=info".
     log_level: str = "INFO"
+    # "text" (time level node logger message) or "json" (one object per line).
+    log_format: str = "text"
     # State entries (key -> value) the executor keeps in memory per shard, updated as
     # blocks are finalized; 0 reads every key from LevelDB.
     state_cache_entries: int = 100_000
@@ -91,11 +96,15 @@ class NodeSection:
         if self.state_cache_entries < 0:
             problems.append("node.state_cache_entries must be >= 0, got "
                             f"{self.state_cache_entries}")
-        if self.node_index < 0:
-            problems.append(f"node.node_index must be >= 0, got {self.node_index}")
-        if self.log_level.upper() not in log_levels:
-            problems.append(f"node.log_level must be one of {', '.join(log_levels)}, "
-                            f"got {self.log_level!r}")
+        if self.node_index < -1:
+            problems.append(f"node.node_index must be >= 0 (or -1: derived from the key), "
+                            f"got {self.node_index}")
+        from node.logs import log_formats, parse_levels
+
+        problems += [f"node.log_level: {problem}" for problem in parse_levels(self.log_level)[1]]
+        if self.log_format not in log_formats:
+            problems.append(f"node.log_format must be one of {', '.join(log_formats)}, "
+                            f"got {self.log_format!r}")
         for name in ("home_dir", "data_dir", "key_file", "genesis_file"):
             if not getattr(self, name):
                 problems.append(f"node.{name} must not be empty")

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from node.config import MetricsSection
+from node.logs import hypercorn_error_logger
 
 # Seconds; PBFT commits on loopback take milliseconds, a WAN cluster up to seconds.
 latency_buckets_seconds = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -156,5 +157,6 @@ async def serve_metrics(registry: CollectorRegistry, config: MetricsSection, *,
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [f"{config.host}:{config.port}"]
     hypercorn_config.accesslog = None
+    hypercorn_config.errorlog = hypercorn_error_logger()  # its lines once, in our format
     hypercorn_config.graceful_timeout = 1.0
     await serve(metrics_app(registry), hypercorn_config, task_status=task_status)

@@ -32,6 +32,7 @@ executor waits only on LevelDB; nothing waits on the replica loop except the pro
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import enum
 import logging
@@ -180,6 +181,11 @@ class Node:
         if problems:
             raise ConfigError(problems)
         signer = load_signer(config.node.resolve("key_file"))
+        from node.consortium import resolve_node_index
+
+        index = resolve_node_index(config.node.node_index, genesis, signer.public_key)
+        config = dataclasses.replace(config, node=dataclasses.replace(
+            config.node, node_index=index))
         data_dir = config.node.resolve("data_dir")
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         store = ChainStore.open(data_dir, genesis.chain_id)
@@ -297,7 +303,8 @@ class Node:
             addresses[index] = (host, int(port))
         self.peer_manager = PeerManager(
             self.config.network.to_network_config(), self.signer_key(), self.index,
-            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses,
+            genesis_hash=self.genesis.hash())
         self.started_trio = trio.current_time()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.peer_manager.run)

@@ -88,6 +88,7 @@ from hypercorn.trio import serve
 from consensus.errors import ClientError, DecodeError
 from consensus.types import Block, CommitCertificate, Transaction, decode_transaction
 from node.config import RpcSection
+from node.logs import hypercorn_error_logger
 from ledger.types import Receipt, Status
 from node.mempool import MempoolInfo, RejectReason, TxRejected
 
@@ -458,6 +459,7 @@ class RpcServer:
         config = HypercornConfig()
         config.bind = [f"{self.config.host}:{self.config.port}"]
         config.accesslog = None
+        config.errorlog = hypercorn_error_logger()  # its lines once, in the node's format
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = self.config.keep_alive_timeout_seconds
         config.websocket_max_message_size = self.config.ws_message_bytes_max
