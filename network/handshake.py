@@ -237,6 +237,13 @@ def check_hello(
         raise PeerRefused(
             RefusalReason.WRONG_CHAIN_ID, f"theirs={hello.chain_id!r} ours={chain_id!r}"
         )
+    if hmac.compare_digest(hello.identity_public, our_identity):
+        raise PeerRefused(RefusalReason.SELF_CONNECTION, "peer presented our identity key")
+    if hello.identity_public not in allowed_identities:
+        raise PeerRefused(RefusalReason.UNKNOWN_IDENTITY, hello.identity_public.hex())
+    if expected_identity is not None and hello.identity_public != expected_identity:
+        raise PeerRefused(RefusalReason.UNEXPECTED_IDENTITY, hello.identity_public.hex())
+    # Checked last: an unknown key is reported as such, whatever genesis it claims.
     if not hmac.compare_digest(hello.genesis_hash, genesis_hash):
         # Same chain id, another genesis (other validators, balances or parameters): the
         # two nodes would fork at height 1. Both hashes go in the log for the operator.
@@ -244,12 +251,6 @@ def check_hello(
             RefusalReason.WRONG_GENESIS,
             f"theirs={hello.genesis_hash.hex()} ours={genesis_hash.hex()}",
         )
-    if hmac.compare_digest(hello.identity_public, our_identity):
-        raise PeerRefused(RefusalReason.SELF_CONNECTION, "peer presented our identity key")
-    if hello.identity_public not in allowed_identities:
-        raise PeerRefused(RefusalReason.UNKNOWN_IDENTITY, hello.identity_public.hex())
-    if expected_identity is not None and hello.identity_public != expected_identity:
-        raise PeerRefused(RefusalReason.UNEXPECTED_IDENTITY, hello.identity_public.hex())
 
 
 def verify_peer_signature(

@@ -41,7 +41,7 @@ async def _dial_node0_as(cluster: TestCluster, impostor_index: int,
     manager = PeerManager(NetworkConfig(reconnect_backoff_initial_seconds=0.05,
                                         reconnect_backoff_max_seconds=0.2),
                           key, impostor_index, genesis.chain_id, validators, addresses,
-                          stream_wrapper=wrapper)
+                          stream_wrapper=wrapper, genesis_hash=genesis.hash())
     with trio.move_on_after(5):
         async with trio.open_nursery() as nursery:
             await nursery.start(manager.run)
