@@ -337,6 +337,15 @@ class Replica:
     def is_primary(self) -> bool:
         return self.primary(self.view) == self.id
 
+    @property
+    def catchup_lag_blocks(self) -> int:
+        """How far the height f+1 peers vouch for is above what this replica delivered
+        (0 when caught up): what catch-up still has to fetch. Read-only, for the shell's
+        readiness check and metrics."""
+        vouched = sorted(self._peer_heights.values(), reverse=True)
+        target = vouched[self.config.f] if len(vouched) > self.config.f else 0
+        return max(0, target - self.last_delivered)
+
     def step(self, event: Event) -> Output:
         out, self._pending = self._pending, Output()
         if self.halted is not None:

@@ -157,6 +157,9 @@ class LocalNodeApi:
     async def mempool_info(self) -> MempoolInfo:
         return self.node.mempool.info()
 
+    async def readiness(self) -> tuple[bool, dict[str, Json]]:
+        return self.node.readiness()
+
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes:
         """A read-only ``@view`` call against the contract's shard's committed state."""

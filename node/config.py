@@ -283,10 +283,30 @@ class MetricsSection:
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 9100
+    # CometBFT's Prometheus port; 9100 is node_exporter's on most hosts.
+    port: int = 26660
 
     def validate(self) -> list[str]:
         return _port("metrics", "port", self.port)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HealthSection:
+    """``[health]``: when ``GET /ready`` answers 503 (``GET /health`` is liveness only)."""
+
+    # Not ready when a shard's last finalized block (or the node's start, if later) is
+    # older than this. The primary cuts an empty block every empty_block_interval_ms, so a
+    # live shard is never more than a few seconds old.
+    block_age_seconds_max: float = 30.0
+    # Not ready while a shard is more than this many blocks behind what f+1 peers vouch for.
+    catchup_lag_blocks_max: int = 8
+
+    def validate(self) -> list[str]:
+        problems = _positive("health", self, ("block_age_seconds_max",))
+        if self.catchup_lag_blocks_max < 0:
+            problems.append("health.catchup_lag_blocks_max must be >= 0, got "
+                            f"{self.catchup_lag_blocks_max}")
+        return problems
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -297,6 +317,7 @@ class NodeConfig:
     mempool: MempoolSection = MempoolSection()
     rpc: RpcSection = RpcSection()
     metrics: MetricsSection = MetricsSection()
+    health: HealthSection = HealthSection()
 
     def problems(self) -> list[str]:
         problems: list[str] = []

@@ -117,6 +117,10 @@ class ShardRuntime:
     dropped_events: int = 0
     state: StateCache | None = None  # set by Node._build_shard
     recent: RecentBlocks | None = None  # set by Node._build_shard
+    # The replica halted (a state root differs from a quorum's); it never resumes.
+    halted: bool = False
+    # Header timestamp of the last finalized block (0: none yet), for /ready and metrics.
+    last_block_timestamp_ms: int = 0
 
 
 class Node:
@@ -154,6 +158,7 @@ class Node:
         self.receipt_waiters: dict[bytes, list[trio.Event]] = {}
         self.block_listeners: list[trio.MemorySendChannel[dict[str, Any]]] = []
         self.started_trio = 0.0
+        self.started_wall_ms = 0  # wall clock at run(), for readiness (node/health.py)
         self.txs_committed = {shard: 0 for shard in range(genesis.shard_count)}
         self.block_finalized = trio.Event()
         self.dropped: collections.Counter[str] = collections.Counter()
@@ -224,7 +229,9 @@ class Node:
         return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
                             execute_receive, last_view=replica.view, state=StateCache(
                                 self.store, shard, self.config.node.state_cache_entries),
-                            recent=RecentBlocks(self.config.node.recent_blocks_cached))
+                            recent=RecentBlocks(self.config.node.recent_blocks_cached),
+                            halted=replica.halted is not None,
+                            last_block_timestamp_ms=recovered.finalized_timestamp_ms)
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -306,6 +313,7 @@ class Node:
             self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses,
             genesis_hash=self.genesis.hash())
         self.started_trio = trio.current_time()
+        self.started_wall_ms = _now_ms()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.peer_manager.run)
             nursery.start_soon(self._metrics_loop)
@@ -324,7 +332,8 @@ class Node:
                 await nursery.start(server.serve)
             if self.config.metrics.enabled:
                 await nursery.start(functools.partial(
-                    serve_metrics, self.metrics.registry, self.config.metrics))
+                    serve_metrics, self.metrics.registry, self.config.metrics,
+                    self.readiness))
             logger.info("node=%d started shards=%d chain=%s", self.index,
                         len(self.shards), self.genesis.chain_id)
             task_status.started()
@@ -377,7 +386,9 @@ class Node:
                 self.peer_manager.send(send.to, payload)
         for item in out.deliver:
             await runtime.execute_send.send(item)
-        if out.halted is not None:
+        if out.halted is not None and not runtime.halted:
+            runtime.halted = True
+            self.metrics.set_halted(shard, True)
             logger.critical("node=%d shard=%d HALTED: %s", self.index, shard, out.halted)
         if replica.view != runtime.last_view:
             self._on_view_changed(runtime)
@@ -488,6 +499,8 @@ class Node:
             self.metrics.record_commit_latency(
                 shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
             self.txs_committed[shard] += len(item.block.txs)
+            runtime.last_block_timestamp_ms = item.block.header.timestamp_ms
+            self.metrics.record_block_timestamp(shard, item.block.header.timestamp_ms)
             runtime.executed.append(Executed(height, state_root, result.receipts_root))
             try:
                 runtime.events_send.send_nowait(None)  # wake the replica loop
@@ -614,22 +627,26 @@ class Node:
                 if count}
 
     async def _metrics_loop(self) -> None:
-        from prometheus_client import Gauge
-
-        refusals = Gauge("agora_peer_refusals", "Peer links refused, by reason (cumulative)",
-                         ["reason"], registry=self.metrics.registry)
-        dropped = Gauge("agora_peer_messages_dropped", "Peer messages dropped by the node, "
-                        "by reason (cumulative)", ["reason"], registry=self.metrics.registry)
+        for shard, runtime in self.shards.items():
+            self.metrics.set_halted(shard, runtime.halted)
+            if runtime.last_block_timestamp_ms:
+                self.metrics.record_block_timestamp(shard, runtime.last_block_timestamp_ms)
         while True:
             info = self.mempool.info()
             self.metrics.sync_mempool(info.shard_sizes_txs, info.size_bytes, info.rejections)
             self.metrics.sync_signature_checks(self.signature_checks)
             self.metrics.peers.set(len(self.peer_manager.connected_peers()))
-            for reason, count in self.peer_refusals().items():
-                refusals.labels(reason).set(count)
-            for reason, count in sorted(self.dropped.items()):
-                dropped.labels(reason).set(count)
+            self.metrics.sync_peer_counts(self.peer_refusals(), self.dropped)
+            for shard, runtime in self.shards.items():
+                self.metrics.catchup_lag_blocks.labels(str(shard)).set(
+                    runtime.replica.catchup_lag_blocks)
             await trio.sleep(1.0)
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, body) for ``GET /ready`` (node/health.py)."""
+        from node.health import readiness_report
+
+        return readiness_report(self)
 
     async def _tick_loop(self) -> None:
         interval = self.config.consensus.tick_interval_ms / 1000

@@ -54,7 +54,8 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   here: a request being served or a live WebSocket session. An idle keep-alive TCP
   connection costs only a socket and hypercorn closes it after
   ``rpc.keep_alive_timeout_seconds``; hypercorn offers no accept-level cap.
-* ``GET /health``: ``{"status": "ok"}``.
+* ``GET /health``: ``{"status": "ok"}`` (liveness). ``GET /ready``: 200 when ready, else
+  503, with JSON naming each failing check (node/health.py).
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target)`` with kind
   ``"newBlocks"`` (target: shard) or ``"receipt"`` (target: tx hash), and
   ``agora_unsubscribe(id)``. Notifications are
@@ -221,6 +222,8 @@ class NodeApi(Protocol):
     async def peers(self) -> list[dict[str, Json]]: ...
 
     async def mempool_info(self) -> MempoolInfo: ...
+
+    async def readiness(self) -> tuple[bool, dict[str, Json]]: ...
 
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes: ...
@@ -485,6 +488,10 @@ class RpcServer:
         path, method = scope["path"], scope["method"]
         if path == "/health" and method == "GET":
             await _send_json(send, 200, {"status": "ok"})
+            return
+        if path == "/ready" and method == "GET":
+            ready, body = await self.api.readiness()
+            await _send_json(send, 200 if ready else 503, body)
             return
         if path != "/":
             await _send_json(send, 404, {"error": f"no such path {path!r}; POST JSON-RPC to /"})
