@@ -445,9 +445,44 @@ def demo(rpc_url: str | None) -> None:
 @click.pass_context
 def bench(context: click.Context) -> None:
     """Benchmark a local cluster or running nodes (see `agora bench --help`)."""
-    from bench.harness import main as bench_main
+    from bench.harness import build_parser, main as bench_main
 
+    if any(arg in ("-h", "--help") for arg in context.args):
+        click.echo(argparse_help_in_click_style(build_parser(), context.command_path), nl=False)
+        return
     bench_main(list(context.args))
+
+
+def argparse_help_in_click_style(parser: Any, command_path: str) -> str:
+    """An argparse parser's help laid out as click lays out every other command's help
+    (one help style for the whole CLI). Reads argparse's action groups: attributes that are
+    private by name but unchanged since Python 3.2."""
+    import argparse
+
+    formatter = click.HelpFormatter()
+    formatter.write_usage(command_path, "[OPTIONS]")
+    if parser.description:
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(parser.description)
+    with formatter.section("Options"):
+        formatter.write_dl([("-h, --help", "Show this message and exit.")])
+    for group in parser._action_groups:
+        rows = []
+        for action in group._group_actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            names = ", ".join(action.option_strings)
+            if action.nargs != 0:
+                names += " " + (action.metavar or action.dest.upper())
+            text = action.help or ""
+            if action.default not in (None, False, [], argparse.SUPPRESS):
+                text += f"  [default: {action.default}]"
+            rows.append((names, text.strip()))
+        if rows:
+            with formatter.section(f"{(group.title or 'options').capitalize()} options"):
+                formatter.write_dl(rows)
+    return formatter.getvalue()
 
 
 @main.command("keygen")
