@@ -76,7 +76,7 @@ class AgoraGroup(click.Group):
             fail(ExitCode.HOME, str(error))
         except TransportError as error:
             fail(ExitCode.UNREACHABLE, f"cannot reach the node: {error}")
-        except (StorageError, StorageCorruption) as error:
+        except (StorageError, StorageCorruption) as error:  # StoreToolError included
             fail(ExitCode.STORE, f"store: {error}")
 
 
@@ -205,6 +205,102 @@ def node_start(home_dir: str | None, log_level: str | None, log_format: str | No
         trio.run(run)
     finally:
         validator.store.close()
+
+
+@node.command("reset-state")
+@home_option
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def node_reset_state(home_dir: str | None, yes: bool) -> None:
+    """Delete the node's store (blocks, state, WAL) and keep its key, config, genesis and
+    last-signed record: it catches up from its peers on the next start and can never sign
+    a second block for a (view, height) it voted on. The node must be stopped."""
+    from node.store_tools import reset_state
+
+    config = _open_config(home_dir)
+    data_dir = config.node.resolve("data_dir")
+    if not yes:
+        click.confirm(f"delete {data_dir} (keeping {config.node.resolve('last_signed_dir')})?",
+                      abort=True)
+    reset_state(data_dir, config.node.resolve("last_signed_dir"))
+    click.echo(f"deleted {data_dir}; kept the key, config, genesis and "
+               f"{config.node.resolve('last_signed_dir')}")
+
+
+# -- store ---------------------------------------------------------------------------------
+
+
+@main.group()
+def store() -> None:
+    """Check, export and import a stopped node's store."""
+
+
+def _store_context(home_dir: str | None) -> tuple[Any, Any]:
+    from node.genesis import load_genesis
+
+    config = _open_config(home_dir)
+    return config, load_genesis(config.node.resolve("genesis_file"))
+
+
+@store.command("check")
+@home_option
+def store_check(home_dir: str | None) -> None:
+    """Verify a stopped node's store offline: checksums, every certificate against the
+    genesis, state roots and state by replaying every block. Exit code 7 on a problem."""
+    from node.store_tools import check_store, open_store
+
+    config, genesis_ = _store_context(home_dir)
+    chain = open_store(config.node.resolve("data_dir"), genesis_.chain_id)
+    try:
+        report = check_store(chain, genesis_)
+    finally:
+        chain.close()
+    heights = ", ".join(f"shard {shard} at {height}" for shard, height in
+                        sorted(report.heights.items()))
+    if report.problems:
+        fail(ExitCode.STORE, f"store check failed ({heights}):", report.problems)
+    click.echo(f"ok: {heights}; every block certified by the genesis validators, "
+               "state replayed and equal")
+
+
+@store.command("export")
+@home_option
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--from-height", default=1, show_default=True, type=int)
+def store_export(home_dir: str | None, out_file: str, from_height: int) -> None:
+    """Write the certified blocks (block + commit certificate) to a checksummed file."""
+    from node.store_tools import export_blocks, open_store
+
+    config, genesis_ = _store_context(home_dir)
+    chain = open_store(config.node.resolve("data_dir"), genesis_.chain_id)
+    try:
+        counts = export_blocks(chain, genesis_, Path(out_file), from_height)
+    finally:
+        chain.close()
+    click.echo(f"exported {sum(counts.values())} blocks to {out_file} ("
+               + ", ".join(f"shard {shard}: {count}" for shard, count in counts.items()) + ")")
+
+
+@store.command("import")
+@home_option
+@click.option("--in", "in_file", required=True, type=click.Path(exists=True, dir_okay=False))
+def store_import(home_dir: str | None, in_file: str) -> None:
+    """Verify every certificate against this node's genesis, then execute and store the
+    blocks as the node would: a new member starts without replaying from its peers."""
+    from storage.chain import ChainStore
+
+    from node.store_tools import import_blocks
+
+    config, genesis_ = _store_context(home_dir)
+    data_dir = config.node.resolve("data_dir")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    chain = ChainStore.open(data_dir, genesis_.chain_id)
+    try:
+        counts = import_blocks(chain, genesis_, Path(in_file))
+    finally:
+        chain.close()
+    click.echo(f"imported {sum(counts.values())} blocks ("
+               + ", ".join(f"shard {shard}: {count}" for shard, count in counts.items())
+               + "), each certificate checked and each block re-executed")
 
 
 # -- cluster -------------------------------------------------------------------------------

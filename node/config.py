@@ -67,6 +67,9 @@ class NodeSection:
     data_dir: str = "data"
     key_file: str = "node_key.hex"
     genesis_file: str = "genesis.json"
+    # What this validator signed, per shard, kept apart from data_dir so that
+    # `agora node reset-state` keeps it (node/last_signed.py). Never delete it.
+    last_signed_dir: str = "last_signed"
     # The validator index; -1 (the default) derives it from the key's place in the genesis
     # (node/consortium.py), which is how it should be: a typed index can only be wrong.
     node_index: int = -1
@@ -105,7 +108,7 @@ class NodeSection:
         if self.log_format not in log_formats:
             problems.append(f"node.log_format must be one of {', '.join(log_formats)}, "
                             f"got {self.log_format!r}")
-        for name in ("home_dir", "data_dir", "key_file", "genesis_file"):
+        for name in ("home_dir", "data_dir", "key_file", "genesis_file", "last_signed_dir"):
             if not getattr(self, name):
                 problems.append(f"node.{name} must not be empty")
         return problems

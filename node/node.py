@@ -79,6 +79,7 @@ from ledger.committed import CommittedTxIndex
 from node.config import NodeConfig
 from ledger.executor import state_root_after
 from node.genesis import Genesis
+from node.last_signed import LastSignedRecord, votes_of
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
 
@@ -127,7 +128,7 @@ class Node:
     """One validator. Build with :meth:`open`, then ``await node.run()`` in a nursery."""
 
     def __init__(self, config: NodeConfig, genesis: Genesis, signer: Signer,
-                 store: ChainStore) -> None:
+                 store: ChainStore, last_signed: LastSignedRecord | None = None) -> None:
         from ledger.executor import build_executor
         from node.mempool import Mempool
         from node.metrics import NodeMetrics
@@ -136,6 +137,9 @@ class Node:
         self.genesis = genesis
         self.signer = signer
         self.store = store
+        # What this validator signed, kept apart from the store (node/last_signed.py);
+        # Node.open always gives one, bare constructions in tests may not.
+        self.last_signed = last_signed
         self.async_store = AsyncChainStore(store)
         self.index = config.node.node_index
         assert genesis.validator_keys[self.index] == signer.public_key, \
@@ -193,8 +197,10 @@ class Node:
             config.node, node_index=index))
         data_dir = config.node.resolve("data_dir")
         Path(data_dir).mkdir(parents=True, exist_ok=True)
+        last_signed = LastSignedRecord.open(config.node.resolve("last_signed_dir"),
+                                            range(genesis.shard_count))
         store = ChainStore.open(data_dir, genesis.chain_id)
-        return cls(config, genesis, signer, store)
+        return cls(config, genesis, signer, store, last_signed)
 
     # -- construction ----------------------------------------------------------------------
 
@@ -378,7 +384,10 @@ class Node:
             for record in out.persist:
                 if isinstance(record, StableCheckpointRecord):
                     await self._compact_records(runtime, record)
-        for send in out.send:
+        sends = out.send
+        if self.last_signed is not None and sends:
+            sends = await self._guard_votes(shard, sends)
+        for send in sends:
             payload = encode_wire(WireKind.CONSENSUS, encode_message(send.message))
             if send.to is None:
                 self.peer_manager.broadcast(payload)
@@ -397,6 +406,30 @@ class Node:
             runtime.proposal_changed.set()
             runtime.proposal_changed = trio.Event()
         self.metrics.record_view(shard, replica.view, replica.stats.view_changes)
+
+    def admit_votes(self, shard: int, sends: list[Any]) -> list[Any]:
+        """The sends the last-signed record allows (their votes recorded in memory; the
+        caller persists before sending); a refused send is dropped, counted and logged at
+        CRITICAL: sending it would equivocate."""
+        assert self.last_signed is not None
+        allowed = []
+        for send in sends:
+            refusals = self.last_signed.admit(votes_of(send.message, self.index))
+            if refusals:
+                self.dropped["double_sign_refused"] += 1
+                logger.critical("node=%d shard=%d REFUSED TO SIGN TWICE: %s", self.index,
+                                shard, "; ".join(refusals))
+                continue
+            allowed.append(send)
+        return allowed
+
+    async def _guard_votes(self, shard: int, sends: list[Any]) -> list[Any]:
+        """The hook of "never sign twice" (DESIGN.md): before a vote leaves the node, it is
+        checked against and recorded (fsynced) in the last-signed record."""
+        allowed = self.admit_votes(shard, sends)
+        assert self.last_signed is not None
+        await trio.to_thread.run_sync(self.last_signed.persist, shard)
+        return allowed
 
     async def _compact_records(self, runtime: ShardRuntime, record: StableCheckpointRecord) -> None:
         """A stable checkpoint: store it, re-append the records still needed, drop the rest."""

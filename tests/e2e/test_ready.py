@@ -19,6 +19,7 @@ from ledger.native import balance_key
 from node.client import Account
 from node.config import load_config
 from tests.e2e.cluster import TestCluster, running_cluster, wait_until
+from tests.node.agora_cli import agora, ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -75,3 +76,17 @@ def test_ready_turns_503_naming_the_halted_shard_while_health_stays_200(
         assert 'agora_shard_halted{shard="0"} 1.0' in _get(f"{metrics3}/metrics").text
         assert _get(f"{cluster.local.rpc_urls[0]}/ready").status_code == 200
         print("node 3 /ready:", response.status_code, response.text)
+
+        # The README's advice: stop it, let `agora store check` say what is wrong, reset
+        # its state (the last-signed record stays) and start it: it catches up from peers.
+        cluster.local.kill(3, signal.SIGTERM)
+        home = cluster.local.homes[3]
+        check = agora("store", "check", "--home", home)
+        assert check.returncode == 7, check.stdout + check.stderr
+        assert "replay" in check.stderr
+        ok("node", "reset-state", "--home", home, "--yes")
+        cluster.local.start([3])
+        cluster.local.wait_ready(indexes=[3])
+        wait_until(lambda: _get(f"{rpc3}/ready").status_code == 200, 60,
+                   "node 3 ready again after reset-state and catch-up")
+        assert cluster.client(3).status()["shards"][0]["height"] >= receipt["height"]
