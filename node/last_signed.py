@@ -60,7 +60,8 @@ class Vote:
 class ShardRecord:
     """One shard's signed keys per kind, and the floor below which nothing is signed."""
 
-    def __init__(self) -> None:
+    def __init__(self, entries_max: int = entries_per_kind_max) -> None:
+        self.entries_max = entries_max
         self.entries: dict[str, dict[tuple[int, int], bytes]] = {kind: {} for kind in kinds}
         self.floors: dict[str, tuple[int, int]] = {kind: (-1, -1) for kind in kinds}
 
@@ -87,7 +88,7 @@ class ShardRecord:
         if key in entries:
             return False
         entries[key] = vote.digest
-        while len(entries) > entries_per_kind_max:
+        while len(entries) > self.entries_max:
             lowest = min(entries)
             del entries[lowest]
             self.floors[vote.kind] = max(self.floors[vote.kind], lowest)
@@ -102,11 +103,11 @@ class ShardRecord:
         return msgpack.packb(payload, use_bin_type=True)
 
     @classmethod
-    def decode(cls, payload: bytes, where: str) -> ShardRecord:
+    def decode(cls, payload: bytes, where: str, entries_max: int) -> ShardRecord:
         try:
             version, body = msgpack.unpackb(payload, raw=False)
             assert version == record_version, f"record version {version}"
-            record = cls()
+            record = cls(entries_max)
             for kind, floor, entries in body:
                 assert kind in kinds, f"unknown kind {kind!r}"
                 record.floors[kind] = (int(floor[0]), int(floor[1]))
@@ -119,15 +120,21 @@ class ShardRecord:
 class LastSignedRecord:
     """The record of every shard this node hosts, in ``directory``."""
 
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str,
+                 entries_max: int = entries_per_kind_max) -> None:
         self.directory = Path(directory)
+        # Keys kept per shard and kind before the floor rises; at least two watermark
+        # windows, so a view change never re-signs below the floor (only liveness would
+        # suffer if it did: refusing is always safe).
+        self.entries_max = entries_max
         self._shards: dict[int, ShardRecord] = {}
         self._dirty: set[int] = set()
 
     @classmethod
-    def open(cls, directory: Path | str, shards: Iterable[int]) -> LastSignedRecord:
+    def open(cls, directory: Path | str, shards: Iterable[int],
+             entries_max: int = entries_per_kind_max) -> LastSignedRecord:
         """Load (verifying checksums) or start the record of ``shards``."""
-        record = cls(directory)
+        record = cls(directory, entries_max)
         record.directory.mkdir(parents=True, exist_ok=True)
         for shard in shards:
             record._shards[shard] = record._load(shard)
@@ -151,6 +158,9 @@ class LastSignedRecord:
             if self._shards[vote.shard].record(vote):
                 self._dirty.add(vote.shard)
         return []
+
+    def is_dirty(self, shard: int) -> bool:
+        return shard in self._dirty
 
     def persist(self, shard: int | None = None) -> None:
         """Write (fsync, rename, fsync the directory) ``shard``'s record, or every shard's,
@@ -177,12 +187,12 @@ class LastSignedRecord:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            return ShardRecord()
+            return ShardRecord(self.entries_max)
         checksum, payload = raw[:checksum_bytes], raw[checksum_bytes:]
         if len(raw) < checksum_bytes or hashlib.sha256(payload).digest() != checksum:
             raise StorageCorruption(f"{path}: last-signed record fails its checksum; the node "
                                     "cannot know what it signed and will not start")
-        return ShardRecord.decode(payload, str(path))
+        return ShardRecord.decode(payload, str(path), self.entries_max)
 
     def _write(self, shard: int) -> None:
         payload = self._shards[shard].encode()

@@ -79,7 +79,7 @@ from ledger.committed import CommittedTxIndex
 from node.config import NodeConfig
 from ledger.executor import state_root_after
 from node.genesis import Genesis
-from node.last_signed import LastSignedRecord, votes_of
+from node.last_signed import LastSignedRecord, entries_per_kind_max, votes_of
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
 
@@ -197,8 +197,9 @@ class Node:
             config.node, node_index=index))
         data_dir = config.node.resolve("data_dir")
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-        last_signed = LastSignedRecord.open(config.node.resolve("last_signed_dir"),
-                                            range(genesis.shard_count))
+        last_signed = LastSignedRecord.open(
+            config.node.resolve("last_signed_dir"), range(genesis.shard_count),
+            max(entries_per_kind_max, 2 * genesis.consensus.watermark_window_blocks))
         store = ChainStore.open(data_dir, genesis.chain_id)
         return cls(config, genesis, signer, store, last_signed)
 
@@ -428,7 +429,8 @@ class Node:
         checked against and recorded (fsynced) in the last-signed record."""
         allowed = self.admit_votes(shard, sends)
         assert self.last_signed is not None
-        await trio.to_thread.run_sync(self.last_signed.persist, shard)
+        if self.last_signed.is_dirty(shard):  # retransmissions change nothing
+            await trio.to_thread.run_sync(self.last_signed.persist, shard)
         return allowed
 
     async def _compact_records(self, runtime: ShardRuntime, record: StableCheckpointRecord) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from consensus.errors import StorageCorruption
-from node import last_signed
 from node.last_signed import Equivocation, LastSignedRecord, Vote, votes_of
 
 first, second = b"\x01" * 32, b"\x02" * 32
@@ -27,17 +26,16 @@ def test_a_second_digest_at_the_same_view_and_height_is_refused_after_a_reopen(
     reopened.check_and_record(1, 2, 7, second, "prepare")  # so are shards
 
 
-def test_evicted_keys_become_a_floor_below_which_nothing_is_signed(tmp_path: Path,
-                                                                   monkeypatch: object) -> None:
-    monkeypatch.setattr(last_signed, "entries_per_kind_max", 3)  # type: ignore[attr-defined]
-    record = LastSignedRecord.open(tmp_path, [0])
+def test_evicted_keys_become_a_floor_below_which_nothing_is_signed(tmp_path: Path) -> None:
+    record = LastSignedRecord.open(tmp_path, [0], entries_max=3)
     for height in range(1, 6):
         record.check_and_record(0, 0, height, first, "commit")
     with pytest.raises(Equivocation, match="floor"):
         record.check_and_record(0, 0, 2, first, "commit")  # evicted: cannot know
     record.check_and_record(0, 0, 5, first, "commit")
     record.check_and_record(0, 1, 3, second, "commit")  # (height 3, view 1) > floor (2, 0)
-    assert LastSignedRecord.open(tmp_path, [0]).admit([Vote(0, 0, 1, first, "commit")])
+    reopened = LastSignedRecord.open(tmp_path, [0], entries_max=3)
+    assert reopened.admit([Vote(0, 0, 1, first, "commit")])  # the floor was persisted
 
 
 def test_a_damaged_record_refuses_to_load(tmp_path: Path) -> None:
