@@ -10,10 +10,11 @@ sees why. The checks:
                   determinism bug or a damaged disk; see the README);
 ``peers``         fewer than 2f peers linked (with itself, 2f + 1 = a quorum);
 ``block_age``     a shard's last finalized block is older than
-                  ``health.block_age_seconds_max`` (measured from the node's start if that
-                  is later, so a node that just started is given that long);
+                  ``health.block_age_seconds_max`` (a shard with only its genesis counts
+                  from the node's start; a restarted node's old tip counts as old);
 ``catching_up``   a shard is more than ``health.catchup_lag_blocks_max`` blocks behind
-                  what f + 1 peers vouch for.
+                  what f + 1 peers vouch for, or f + 1 peers have not yet shown it how far
+                  the chain is (just after a start).
 
 The report is plain data built from the node's state; the wall clock enters only here,
 in the shell, never in anything hashed or signed.
@@ -55,17 +56,29 @@ def readiness_checks(node: Node, now_ms: int | None = None) -> list[Check]:
             "halted" if runtime.halted else None)
         checks.append(Check("shard_halted", halted is None,
                             f"halted: {halted}" if halted else "running", shard))
-        since_ms = max(runtime.last_block_timestamp_ms, node.started_wall_ms)
-        age_seconds = max(0, now_ms - since_ms) / 1000
-        checks.append(Check(
-            "block_age", age_seconds <= health.block_age_seconds_max,
-            f"last finalized block {age_seconds:.1f} s old (max "
-            f"{health.block_age_seconds_max:g} s)", shard))
+        checks.append(_block_age_check(node, runtime, shard, now_ms))
         lag = replica.catchup_lag_blocks
-        checks.append(Check("catching_up", lag <= health.catchup_lag_blocks_max,
-                            f"{lag} blocks behind the peers (max "
-                            f"{health.catchup_lag_blocks_max})", shard))
+        if lag is None:
+            checks.append(Check("catching_up", False, "f+1 peers have not yet shown how far "
+                                "the chain is", shard))
+        else:
+            checks.append(Check("catching_up", lag <= health.catchup_lag_blocks_max,
+                                f"{lag} blocks behind the peers (max "
+                                f"{health.catchup_lag_blocks_max})", shard))
     return checks
+
+
+def _block_age_check(node: Node, runtime: Any, shard: int, now_ms: int) -> Check:
+    """The last finalized block's age; a node with only the genesis counts from its start
+    (a restarted node's old tip is old: it is not ready until it has caught up)."""
+    limit = node.config.health.block_age_seconds_max
+    if runtime.last_block_timestamp_ms:
+        age_seconds = max(0, now_ms - runtime.last_block_timestamp_ms) / 1000
+        detail = f"last finalized block {age_seconds:.1f} s old (max {limit:g} s)"
+    else:
+        age_seconds = max(0, now_ms - node.started_wall_ms) / 1000
+        detail = f"no block finalized yet, {age_seconds:.1f} s after start (max {limit:g} s)"
+    return Check("block_age", age_seconds <= limit, detail, shard)
 
 
 def _peers_check(node: Node) -> Check:

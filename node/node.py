@@ -673,8 +673,9 @@ class Node:
             self.metrics.peers.set(len(self.peer_manager.connected_peers()))
             self.metrics.sync_peer_counts(self.peer_refusals(), self.dropped)
             for shard, runtime in self.shards.items():
-                self.metrics.catchup_lag_blocks.labels(str(shard)).set(
-                    runtime.replica.catchup_lag_blocks)
+                lag = runtime.replica.catchup_lag_blocks
+                if lag is not None:  # unknown just after a start: no sample rather than 0
+                    self.metrics.catchup_lag_blocks.labels(str(shard)).set(lag)
             await trio.sleep(1.0)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:

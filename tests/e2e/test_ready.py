@@ -89,4 +89,5 @@ def test_ready_turns_503_naming_the_halted_shard_while_health_stays_200(
         cluster.local.wait_ready(indexes=[3])
         wait_until(lambda: _get(f"{rpc3}/ready").status_code == 200, 60,
                    "node 3 ready again after reset-state and catch-up")
-        assert cluster.client(3).status()["shards"][0]["height"] >= receipt["height"]
+        wait_until(lambda: cluster.client(3).status()["shards"][0]["height"]
+                   >= receipt["height"], 60, "node 3 to catch up past the transfer")

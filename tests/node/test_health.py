@@ -12,7 +12,7 @@ now_ms = 1_000_000_000
 
 
 def _node(peers: int = 3, halted: str | None = None, block_ms: int = now_ms - 1000,
-          started_ms: int = now_ms - 60_000, lag: int = 0) -> Any:
+          started_ms: int = now_ms - 60_000, lag: int | None = 0) -> Any:
     replica = SimpleNamespace(halted=halted, catchup_lag_blocks=lag)
     runtime = SimpleNamespace(replica=replica, halted=halted is not None,
                               last_block_timestamp_ms=block_ms)
@@ -36,11 +36,15 @@ def test_each_check_fails_on_its_own_condition() -> None:
     assert _failing(_node(halted="roots differ")) == {"shard_halted"}
     assert _failing(_node(block_ms=now_ms - 31_000)) == {"block_age"}
     assert _failing(_node(lag=9)) == {"catching_up"}
+    assert _failing(_node(lag=None)) == {"catching_up"}  # peers' heights not known yet
 
 
 def test_a_node_that_just_started_is_given_the_block_age_to_see_a_block() -> None:
     assert _failing(_node(block_ms=0, started_ms=now_ms - 5_000)) == set()
     assert _failing(_node(block_ms=0, started_ms=now_ms - 40_000)) == {"block_age"}
+    # A restarted node whose tip is old is not ready, however recently it started.
+    assert _failing(_node(block_ms=now_ms - 40_000, started_ms=now_ms - 1_000)) == \
+        {"block_age"}
 
 
 def test_the_report_lists_failing_checks_with_their_shard() -> None:
