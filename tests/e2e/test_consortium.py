@@ -84,8 +84,12 @@ def test_four_members_run_a_network_and_refuse_a_peer_with_another_genesis(
         odd.write_text(genesis.read_text())
         nodes.start(homes[3])
         late = AgoraClient(rpc_urls[3], timeout_seconds=2.0)
-        wait_until(lambda: len(late.status()["peers"]) == members - 1, 30,
-                   "member 3 to link with every peer")
+
+        def linked() -> bool:
+            nodes.check_alive()  # a crash fails at once, with the node's log
+            return len(late.status()["peers"]) == members - 1
+
+        wait_until(linked, 60, "member 3 to link with every peer")
         target = client.status()["shards"][0]["height"]
-        wait_until(lambda: late.status()["shards"][0]["height"] >= target, 30,
+        wait_until(lambda: late.status()["shards"][0]["height"] >= target, 60,
                    "member 3 to catch up")
