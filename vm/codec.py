@@ -102,7 +102,15 @@ def _pack_int(value: int) -> bytes:
 
 
 def encode(value: Any, budget_elements: int) -> bytes:
-    """Canonical bytes of `value`; raises InvalidValue/LimitExceeded."""
+    """Canonical bytes of `value`; raises InvalidValue/LimitExceeded, never a msgpack or
+    codec error (a str holding a lone surrogate cannot be UTF-8: InvalidValue)."""
+    try:
+        return _encode(value, budget_elements)
+    except UnicodeEncodeError:
+        raise InvalidValue("str is not valid Unicode (lone surrogate)") from None
+
+
+def _encode(value: Any, budget_elements: int) -> bytes:
     kind = type(value)
     # Fast paths for the scalars and flat dicts that make up most storage values and events.
     if kind is int:
@@ -235,7 +243,7 @@ def decode(data: bytes) -> Any:
             data, raw=False, strict_map_key=False, ext_hook=_ext_hook, use_list=True
         )
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise InvalidValue(f"not canonical msgpack: {exc}") from None
+        raise InvalidValue("not canonical msgpack") from None
     if type(value) is not int:
         count_elements(value, len(data) + 1)  # rejects floats and odd dict keys
     return value

@@ -47,7 +47,7 @@ def compile_contract(source: str) -> Contract:
     try:
         code = compile(module, "<contract>", "exec", dont_inherit=True, optimize=0)
     except (SyntaxError, ValueError, RecursionError) as exc:
-        raise ContractValidationError("compile", 0, 0, str(exc)) from None
+        raise ContractValidationError("compile", 0, 0, "the source does not compile") from None
     namespace: dict[str, Any] = {"__builtins__": {}}
     exec(code, namespace)  # noqa: S102 - validated code; binds constants and functions only
     functions = {}

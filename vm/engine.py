@@ -10,10 +10,14 @@ delete) only if it accepts the transaction; on failure `writes` and `events` are
 `gas_used` is still charged. Receipts store `result.code` (an `ErrorCode`), `gas_used`,
 `return_data` and `events`; `message` is for humans and is not consensus data.
 
-Stack: a call uses at most ~300 Python frames below `execute` (deepest case: recursion to
-`gas.function_depth_max` through comprehensions; a test pins the bound). CPython's default
-limit is 1000, so the executor must not call in from more than ~600 frames deep; if the
-interpreter's limit is hit anyway, that is `VMInternalError` (a node fault), never a receipt.
+Stack: the VM counts every Python frame contract code can create (function calls, one
+frame per level of comprehension nesting, the host frames of a cross-contract call) against
+`gas.function_depth_max`, so a contract reaches CALL_DEPTH, never CPython's recursion limit;
+a call uses at most ~300 Python frames below `execute` (a test pins the bound), and the VM
+raises CPython's limit to at least `gas.recursion_limit_min` so that neither the host's
+stack depth (up to ~2,000 frames) nor a compile of a callee mid-call changes an outcome. If
+the interpreter's limit is hit anyway, or any exception the VM did not expect escapes, that
+is `VMInternalError` (a node fault: halt the shard), never a receipt.
 
 Threads: calls may run concurrently in several threads (one shard per worker thread, say);
 each call takes a `Runtime` of its own from a small pool, and the shared caches (compiled
@@ -25,6 +29,7 @@ contracts, packed field names) only hold immutable values.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -38,6 +43,7 @@ from vm.errors import (
     ErrorCode,
     OutOfGas,
     VMInternalError,
+    failure_message,
 )
 from vm.runtime import Frame, Runtime, contract_exceptions, failure_code
 from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
@@ -111,7 +117,7 @@ class _Engine:
                 info = None
             self.constructing = False
         if info is None or info.kind == "internal" or (read_only and info.kind != "view"):
-            raise ContractFailure(f"no callable method {method!r}", ErrorCode.NO_SUCH_METHOD)
+            raise ContractFailure(f"no callable method {method!a}", ErrorCode.NO_SUCH_METHOD)
         _check_arguments(contract, method, args)
         context = self.context
         sender = caller.address if caller is not None else context.sender
@@ -152,6 +158,8 @@ def _run(
 ) -> ExecutionResult:
     if not 0 <= gas_limit <= gas.gas_limit_tx_max:
         raise ValueError(f"gas_limit must be within 0..{gas.gas_limit_tx_max}")
+    if sys.getrecursionlimit() < gas.recursion_limit_min:
+        sys.setrecursionlimit(gas.recursion_limit_min)  # raised only, never lowered
     engine = _Engine(cache or default_cache, context, reference)
     runtime = _acquire()
     try:
@@ -202,11 +210,16 @@ def _run_body(
     except OutOfGas:
         return _failure(ErrorCode.OUT_OF_GAS, "out of gas", gas_limit)
     except ContractFailure as exc:
-        return _failure(exc.code, str(exc), meter.used)
+        return _failure(exc.code, failure_message(exc), meter.used)
     except contract_exceptions as exc:
-        return _failure(failure_code(exc), f"{type(exc).__name__}: {exc}", meter.used)
+        return _failure(failure_code(exc), failure_message(exc), meter.used)
     except (RecursionError, MemoryError) as exc:
         raise VMInternalError(f"interpreter limit reached: {type(exc).__name__}") from exc
+    except Exception as exc:
+        # Nothing a contract can do gets here (the caps, the depth accounting and the
+        # encodability checks turn every contract-caused condition into a ContractFailure):
+        # an exception the VM did not expect is a node fault, never a receipt.
+        raise VMInternalError(f"unexpected {type(exc).__name__} in the VM") from exc
     return ExecutionResult(
         ErrorCode.OK, "", return_data, runtime.journal.write_set(),
         tuple(runtime.journal.events), meter.used,

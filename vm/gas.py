@@ -62,8 +62,18 @@ source_bytes_max = 64 * 1024
 source_tokens_per_line_max = 400
 bracket_depth_max = 24
 ast_depth_max = 64
-function_depth_max = 128  # contract function frames alive at once, all contracts together
+# Python frames contract code may hold at once, all contracts together: each function call
+# counts its own frame plus one per level of comprehension nesting, each cross-contract call
+# `contract_call_frames` more for the host frames in between (vm/runtime.py, Runtime.enter).
+function_depth_max = 200
+contract_call_frames = 4
 contract_call_depth_max = 8
+# The VM raises CPython's recursion limit to at least this (never lowers it), so that with
+# function_depth_max frames of contract code, the VM's own bounded helper frames and a
+# compile of a callee mid-call (validation and instrumentation recurse to about 4 frames
+# per level of gas.ast_depth_max), the host may call in from up to ~2,000 frames deep and
+# CPython's limit is still never the one hit: outcomes never depend on the host's stack.
+recursion_limit_min = 3_000
 int_bits_max = 1024
 str_bytes_max = 256 * 1024  # str (in code points) and bytes
 container_elements_max = 100_000
@@ -78,4 +88,5 @@ int_str_digits_max = 330  # 10**330 > 2**1024: int(str) and str(int) stay within
 
 assert int_str_digits_max * 3.3 > int_bits_max
 assert writes_per_tx_max * value_bytes_max <= 64 * 1024 * 1024
-assert function_depth_max + 10 * contract_call_depth_max < 500  # stays far from CPython's 1000
+assert function_depth_max + 4 * ast_depth_max + 200 < recursion_limit_min - 2_000
+assert contract_call_frames * contract_call_depth_max < function_depth_max

@@ -4,8 +4,9 @@ Rewrites (contract code cannot spell the `_`-prefixed helper names it introduces
 
 * every statement block starts with `_g(cost)`, the static cost of the statements in it
   (`statement_cost`); compound statements charge their header in the enclosing block;
-* every function body becomes `_enter(); try: <body> finally: _leave()` (call gas and the
-  function depth limit);
+* every function body becomes `_enter(k); try: <body> finally: _leave(k)` (call gas and
+  the depth limit), where k counts the Python frames one call can hold (`python_frames`:
+  the function's own and one per level of comprehension nesting);
 * `for x in it` becomes `for x in _it(it, per_iteration)`, comprehensions use `_cit`
   (which also caps the items drawn), and
   `while test` becomes `while _wt(per_iteration) and test`;
@@ -86,6 +87,22 @@ def comprehension_costs(node: ast.ListComp | ast.DictComp) -> list[int]:
     return costs
 
 
+def python_frames(node: ast.FunctionDef) -> int:
+    """Python frames one call of this function can hold at once: its own plus one per
+    level of comprehension nesting (each list or dict comprehension runs in a frame of its
+    own in CPython 3.11; nesting is counted lexically, which over-counts a comprehension
+    in another's first iterable: conservative, and the same on every node)."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (ast.ListComp, ast.DictComp)):
+            depth += 1
+            deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(item))
+    return 1 + deepest
+
+
 def is_native_compare(node: ast.Compare) -> bool:
     """Comparisons that are O(1) or bounded by a literal need no helper."""
     op = node.ops[0]
@@ -132,16 +149,17 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
         for argument in node.args.args:
             argument.annotation = None
+        frames = _constant(python_frames(node))
         guarded = ast.Try(
             body=self._block(node.body),
             handlers=[],
             orelse=[],
-            finalbody=[ast.Expr(_call("_leave"))],
+            finalbody=[ast.Expr(_call("_leave", frames))],
         )
         return ast.FunctionDef(
             name=node.name,
             args=node.args,
-            body=[ast.Expr(_call("_enter")), guarded],
+            body=[ast.Expr(_call("_enter", frames)), guarded],
             decorator_list=[],
             returns=None,
             type_comment=None,

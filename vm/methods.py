@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vm import gas
-from vm.errors import LimitExceeded
+from vm.errors import ContractRuntimeError, LimitExceeded
 
 if TYPE_CHECKING:
     from vm.runtime import Runtime
@@ -33,12 +33,12 @@ def _elements(runtime: Runtime, length: int) -> None:
 
 def _need_str(value: Any) -> None:
     if type(value) is not str:
-        raise TypeError("expected str")
+        raise ContractRuntimeError("expected str")
 
 
 def _width(runtime: Runtime, receiver: Any, width: Any) -> int:
     if type(width) is not int:
-        raise TypeError("width must be an integer")
+        raise ContractRuntimeError("width must be an integer")
     _text(runtime, max(width, len(receiver)))
     return width
 
@@ -48,7 +48,7 @@ def _str_scan(name: str) -> Method:
     def scan(runtime: Runtime, receiver: str, *args: Any) -> Any:
         for argument in args:
             if type(argument) not in (str, bytes, int, type(None)):
-                raise TypeError("bad argument")
+                raise ContractRuntimeError("bad argument")
         _text(runtime, len(receiver))
         return getattr(receiver, name)(*args)
 
@@ -74,9 +74,9 @@ def _split(runtime: Runtime, receiver: str, sep: Any = None, maxsplit: int = -1)
 
 def _replace(runtime: Runtime, receiver: Any, old: Any, new: Any, count: int = -1) -> Any:
     if type(old) is not type(receiver) or type(new) is not type(receiver):
-        raise TypeError("replace arguments must match the receiver type")
+        raise ContractRuntimeError("replace arguments must match the receiver type")
     if type(count) is not int:
-        raise TypeError("count must be an integer")
+        raise ContractRuntimeError("count must be an integer")
     _text(runtime, len(receiver))
     occurrences = receiver.count(old) if old else len(receiver) + 1
     if count >= 0:
@@ -87,12 +87,12 @@ def _replace(runtime: Runtime, receiver: Any, old: Any, new: Any, count: int = -
 
 def _join(runtime: Runtime, receiver: Any, items: Any) -> Any:
     if type(items) is not list and type(items) is not tuple:
-        raise TypeError("join takes a list or tuple")
+        raise ContractRuntimeError("join takes a list or tuple")
     _elements(runtime, len(items))
     total = len(receiver) * max(len(items) - 1, 0)
     for item in items:
         if type(item) is not type(receiver):
-            raise TypeError("join items must match the separator type")
+            raise ContractRuntimeError("join items must match the separator type")
         total += len(item)
         if total > gas.str_bytes_max:
             raise LimitExceeded(f"str/bytes exceeds {gas.str_bytes_max}")
@@ -137,14 +137,14 @@ def _append(runtime: Runtime, receiver: list[Any], item: Any) -> None:
 
 def _insert(runtime: Runtime, receiver: list[Any], index: Any, item: Any) -> None:
     if type(index) is not int:
-        raise TypeError("index must be an integer")
+        raise ContractRuntimeError("index must be an integer")
     _elements(runtime, len(receiver) + 1)
     receiver.insert(index, item)
 
 
 def _extend(runtime: Runtime, receiver: list[Any], items: Any) -> None:
     if type(items) not in (list, tuple):
-        raise TypeError("extend takes a list or tuple")
+        raise ContractRuntimeError("extend takes a list or tuple")
     _elements(runtime, len(receiver) + len(items))
     receiver.extend(items)
 
@@ -152,7 +152,7 @@ def _extend(runtime: Runtime, receiver: list[Any], items: Any) -> None:
 def _pop(runtime: Runtime, receiver: Any, *args: Any) -> Any:
     if type(receiver) is list:
         if args and type(args[0]) is not int:
-            raise TypeError("index must be an integer")
+            raise ContractRuntimeError("index must be an integer")
         _elements(runtime, len(receiver) // 8)
         return receiver.pop(*args)
     if args:
@@ -206,7 +206,7 @@ def _setdefault(runtime: Runtime, receiver: dict[Any, Any], key: Any, default: A
 
 def _update(runtime: Runtime, receiver: dict[Any, Any], other: Any) -> None:
     if type(other) is not dict:
-        raise TypeError("update takes a dict")
+        raise ContractRuntimeError("update takes a dict")
     _elements(runtime, len(receiver) + len(other))
     receiver.update(other)
 
@@ -222,7 +222,7 @@ def _to_bytes(
     if type(length) is not int or not 0 <= length <= gas.int_bits_max // 8 + 1:
         raise LimitExceeded("to_bytes length out of range")
     if byteorder not in ("big", "little"):
-        raise ValueError("byteorder must be 'big' or 'little'")
+        raise ContractRuntimeError("byteorder must be 'big' or 'little'")
     return receiver.to_bytes(length, byteorder, signed=bool(signed))
 
 

@@ -27,6 +27,7 @@ from vm import codec, gas
 from vm.errors import (
     CallDepthExceeded,
     ContractFailure,
+    ContractRuntimeError,
     ErrorCode,
     InvalidValue,
     LimitExceeded,
@@ -128,12 +129,12 @@ def _check_key(key: Any) -> None:
                 break
         else:
             return
-    raise TypeError("keys must be int, str, bytes, bool or a short tuple of those")
+    raise ContractRuntimeError("keys must be int, str, bytes, bool or a short tuple of those")
 
 
 def _sized_length(value: Any) -> int:
     if type(value) not in _sized_types:
-        raise TypeError(f"expected a sized container, got {type(value).__name__}")
+        raise ContractRuntimeError(f"expected a sized container, got {type(value).__name__}")
     return len(value)
 
 
@@ -222,18 +223,22 @@ class Runtime:
         return bindings
 
     # --- control ----------------------------------------------------------------------
-    def enter(self) -> None:
+    def enter(self, frames: int = 1) -> None:
+        """A contract function starts; it can hold `frames` Python frames at once (see
+        instrument.python_frames). The depth counts every Python frame contract code can
+        create, so the VM's limit, not CPython's, is the one a contract reaches."""
         self.charge(gas.function_call_gas)
-        if self.function_depth >= gas.function_depth_max:
+        depth = self.function_depth + frames
+        if depth > gas.function_depth_max:
             raise CallDepthExceeded("function calls nested too deeply")
-        self.function_depth += 1
+        self.function_depth = depth
 
-    def leave(self) -> None:
-        self.function_depth -= 1
+    def leave(self, frames: int = 1) -> None:
+        self.function_depth -= frames
 
     def iterate(self, iterable: Any, cost: int) -> Any:
         if type(iterable) not in _sized_types:
-            raise TypeError(f"cannot iterate over {type(iterable).__name__}")
+            raise ContractRuntimeError(f"cannot iterate over {type(iterable).__name__}")
         charge = self.charge
         try:
             for item in iterable:
@@ -265,7 +270,7 @@ class Runtime:
         if kind is bool or type(b) is bool:
             return self.add(int(a), int(b)) if type(a) in (int, bool) else self._type_error(a)
         if kind is not type(b) or kind not in _sequence_types:
-            raise TypeError("unsupported operand types for +")
+            raise ContractRuntimeError("unsupported operand types for +")
         length = len(a) + len(b)
         self._charge_sequence(kind, length)
         return a + b
@@ -277,11 +282,11 @@ class Runtime:
             self.charge(gas.arith_gas + _check_length(length) * gas.element_gas)
 
     def _type_error(self, value: Any) -> Any:
-        raise TypeError(f"unsupported operand type {type(value).__name__}")
+        raise ContractRuntimeError(f"unsupported operand type {type(value).__name__}")
 
     def _ints(self, a: Any, b: Any) -> tuple[int, int]:
         if type(a) not in (int, bool) or type(b) not in (int, bool):
-            raise TypeError("operands must be integers")
+            raise ContractRuntimeError("operands must be integers")
         return int(a), int(b)
 
     def sub(self, a: Any, b: Any) -> int:
@@ -323,7 +328,7 @@ class Runtime:
     def pow(self, a: Any, b: Any) -> int:
         a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
-            raise ValueError("negative exponent")
+            raise ContractRuntimeError("negative exponent")
         if a not in (0, 1, -1):
             # |a| >= 2, so the result has at least (bits(a) - 1) * b + 1 bits.
             if b > gas.int_bits_max or (a.bit_length() - 1) * b >= gas.int_bits_max:
@@ -336,7 +341,7 @@ class Runtime:
     def lshift(self, a: Any, b: Any) -> int:
         a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
-            raise ValueError("negative shift count")
+            raise ContractRuntimeError("negative shift count")
         if a != 0 and (b > gas.int_bits_max or a.bit_length() + b > gas.int_bits_max):
             raise LimitExceeded("shift result too large")
         result = a << min(b, gas.int_bits_max)
@@ -346,7 +351,7 @@ class Runtime:
     def rshift(self, a: Any, b: Any) -> int:
         a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
-            raise ValueError("negative shift count")
+            raise ContractRuntimeError("negative shift count")
         result = a >> min(b, gas.int_bits_max + 1)
         self.charge(_int_charge(a))
         return result  # type: ignore[no-any-return]
@@ -462,7 +467,7 @@ class Runtime:
             self._deep_charge(container)
             self._deep_charge(item)
             return item in container
-        raise TypeError(f"`in` is not supported on {kind.__name__}")
+        raise ContractRuntimeError(f"`in` is not supported on {kind.__name__}")
 
     def not_contains(self, item: Any, container: Any) -> bool:
         return not self.contains(item, container)
@@ -478,9 +483,9 @@ class Runtime:
             return container[key]
         if kind in _sequence_types or kind is range:
             if type(key) is not int and type(key) is not bool:
-                raise TypeError("indices must be integers")
+                raise ContractRuntimeError("indices must be integers")
             return container[key]
-        raise TypeError(f"{kind.__name__} is not subscriptable")
+        raise ContractRuntimeError(f"{kind.__name__} is not subscriptable")
 
     def setitem(self, container: Any, key: Any, value: Any) -> None:
         kind = type(container)
@@ -495,10 +500,10 @@ class Runtime:
             container[key] = value
         elif kind is list:
             if type(key) is not int and type(key) is not bool:
-                raise TypeError("indices must be integers")
+                raise ContractRuntimeError("indices must be integers")
             container[key] = value
         else:
-            raise TypeError(f"{kind.__name__} does not support item assignment")
+            raise ContractRuntimeError(f"{kind.__name__} does not support item assignment")
 
     def delitem(self, container: Any, key: Any) -> None:
         kind = type(container)
@@ -511,19 +516,19 @@ class Runtime:
             del container[key]
         elif kind is list:
             if type(key) is not int:
-                raise TypeError("indices must be integers")
+                raise ContractRuntimeError("indices must be integers")
             self.charge(len(container) * gas.element_gas // 8)
             del container[key]
         else:
-            raise TypeError(f"{kind.__name__} does not support item deletion")
+            raise ContractRuntimeError(f"{kind.__name__} does not support item deletion")
 
     def slice(self, container: Any, lower: Any, upper: Any, step: Any) -> Any:
         kind = type(container)
         if kind not in _sequence_types and kind is not range:
-            raise TypeError(f"{kind.__name__} cannot be sliced")
+            raise ContractRuntimeError(f"{kind.__name__} cannot be sliced")
         for bound in (lower, upper, step):
             if bound is not None and type(bound) is not int:
-                raise TypeError("slice bounds must be integers")
+                raise ContractRuntimeError("slice bounds must be integers")
         selected = slice(lower, upper, step)
         length = len(range(*selected.indices(len(container))))
         self._charge_sequence(kind if kind is not range else list, length)
@@ -546,7 +551,7 @@ class Runtime:
         table = _method_tables.get(type(receiver))
         implementation = table.get(name) if table is not None else None
         if implementation is None:
-            raise AttributeError(f"{type(receiver).__name__} has no allowed method {name}")
+            raise ContractRuntimeError(f"{type(receiver).__name__} has no allowed method {name}")
         self.charge(gas.builtin_call_gas)
         return implementation(self, receiver, *args, **kwargs)
 
@@ -569,12 +574,15 @@ class Runtime:
         never caught (the meter stays tripped)."""
         self.charge(gas.contract_call_gas)
         if type(address) is not bytes or type(method) is not str:
-            raise TypeError("call(address: bytes, method: str, **args)")
+            raise ContractRuntimeError("call(address: bytes, method: str, **args)")
         if len(self.frames) >= gas.contract_call_depth_max:
             raise CallDepthExceeded("cross-contract calls nested too deeply")
         args = self.copy_value(args)
         mark = self.journal.mark()
         depth = self.function_depth
+        if depth + gas.contract_call_frames > gas.function_depth_max:
+            raise CallDepthExceeded("function calls nested too deeply")
+        self.function_depth = depth + gas.contract_call_frames  # the host frames between
         frames = len(self.frames)
         try:
             result = self.invoke_contract(self, address, method, args, self.frames[-1], False)
@@ -585,6 +593,7 @@ class Runtime:
             self.function_depth = depth
             del self.frames[frames:]
             return [False, int(failure_code(exc))]
+        self.function_depth = depth
         result = self.copy_value(result)
         return [True, result] if catch else result
 
@@ -603,6 +612,8 @@ class Runtime:
                         break
                     size += 9
                 elif kind is str or kind is bytes:
+                    if kind is str and not element.isascii():
+                        break  # the encoder checks it is valid Unicode (no lone surrogate)
                     size += len(element) + 5
                 else:
                     size += 1
@@ -661,8 +672,13 @@ class Runtime:
     def emit_event(self, name: str, fields: dict[str, Any]) -> None:
         self.require_writable("emit")
         if name not in self.event_names:
-            if type(name) is not str or not name.isidentifier() or len(name) > 64:
-                raise InvalidValue("event name must be an identifier of at most 64 characters")
+            # ASCII only: what isidentifier() accepts beyond ASCII follows the Unicode
+            # database, which changes between CPython versions.
+            if type(name) is not str or not name.isascii() or not name.isidentifier() \
+                    or len(name) > 64:
+                raise InvalidValue(
+                    "event name must be an ASCII identifier of at most 64 characters"
+                )
             if len(self.event_names) < _event_names_cached_max:
                 self.event_names.add(name)
         journal = self.journal
@@ -693,7 +709,7 @@ class MapStore:
         runtime = self.runtime
         value = runtime.storage_read(runtime.storage_key(self.base, key))
         if value is None:
-            raise KeyError("missing map key")
+            raise ContractRuntimeError("missing map key")
         return value
 
     def set(self, key: Any, value: Any) -> None:

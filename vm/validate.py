@@ -101,7 +101,9 @@ def validate_source(source: str) -> tuple[ast.Module, ContractInfo]:
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", 0) or 0
         col = getattr(exc, "offset", 0) or 0
-        raise ContractValidationError("syntax", line, col, str(exc)) from None
+        # CPython's message text differs between versions; the position is kept (the minor
+        # version is a consensus parameter), the text is the VM's own.
+        raise ContractValidationError("syntax", line, col, "invalid syntax") from None
     _check_depth(tree)
     info = _ModuleChecker(tree).check()
     return tree, info
@@ -122,7 +124,7 @@ def _check_tokens(source: str) -> None:
             line, col = token.start
             if token.type in (tokenize.NAME, tokenize.ERRORTOKEN) and not token.string.isascii():
                 raise ContractValidationError(
-                    "ascii-identifier", line, col + 1, f"non-ASCII name {token.string!r}"
+                    "ascii-identifier", line, col + 1, f"non-ASCII name {token.string!a}"
                 )
             if token.type == tokenize.ERRORTOKEN and not token.string.isspace():
                 raise ContractValidationError("syntax", line, col + 1, "invalid token")
@@ -141,8 +143,13 @@ def _check_tokens(source: str) -> None:
                 raise ContractValidationError(
                     "statement-size", line, col + 1, "too many tokens in one statement"
                 )
-    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-        raise ContractValidationError("syntax", 0, 0, str(exc)) from None
+    except tokenize.TokenError:
+        # Unbalanced brackets at the end of the source: every token before it passed the
+        # checks above, so the parser may run and name the position of the error.
+        return
+    except (IndentationError, SyntaxError) as exc:
+        line = getattr(exc, "lineno", 0) or 0
+        raise ContractValidationError("syntax", line, 0, "invalid syntax") from None
 
 
 def _check_depth(tree: ast.AST) -> None:
@@ -154,11 +161,20 @@ def _check_depth(tree: ast.AST) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
+def _check_encodable(node: ast.Constant) -> None:
+    """A str literal with a lone surrogate (`"\\ud800"`) could reach a receipt, which must
+    be valid UTF-8: rejected here, so no contract can hold such a str."""
+    try:
+        node.value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail("surrogate", node, "str literal holds a lone surrogate") from None
+
+
 def _check_identifier(name: str, node: ast.AST) -> None:
     if not name.isascii() or not name.isidentifier():
-        raise _fail("ascii-identifier", node, f"identifier {name!r} is not ASCII")
+        raise _fail("ascii-identifier", node, f"identifier {name!a} is not ASCII")
     if name.startswith("_") or name.endswith("_"):
-        raise _fail("underscore-name", node, f"name {name!r} starts or ends with '_'")
+        raise _fail("underscore-name", node, f"name {name!a} starts or ends with '_'")
 
 
 def _is_constant_expression(node: ast.expr) -> bool:
@@ -184,6 +200,8 @@ class _ModuleChecker:
         for node in ast.walk(self.tree):
             if not isinstance(node, _allowed_nodes):
                 raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
+            if isinstance(node, ast.Constant) and type(node.value) is str:
+                _check_encodable(node)
         body = self.tree.body
         first = body[0] if body else None
         if (
@@ -206,7 +224,7 @@ class _ModuleChecker:
     def _declare(self, name: str, node: ast.AST) -> None:
         _check_identifier(name, node)
         if name in names.reserved_names or name in self.module_names:
-            raise _fail("reserved-name", node, f"name {name!r} is reserved or already defined")
+            raise _fail("reserved-name", node, f"name {name!a} is reserved or already defined")
 
     def _check_top_level(self, node: ast.stmt) -> None:
         if isinstance(node, ast.FunctionDef):
@@ -288,7 +306,7 @@ class _FunctionChecker:
     def _bind(self, name: str, node: ast.AST) -> None:
         _check_identifier(name, node)
         if name in names.reserved_names or name in self.module.module_names:
-            raise _fail("reserved-name", node, f"cannot assign to reserved name {name!r}")
+            raise _fail("reserved-name", node, f"cannot assign to reserved name {name!a}")
         self.locals.add(name)
 
     # --- statements -------------------------------------------------------------------
@@ -411,8 +429,8 @@ class _FunctionChecker:
         if name in self.module.storage:
             raise _fail("storage-use", node, "storage is used by subscript, `in` or method")
         if name in self.module.functions or name in names.reserved_names:
-            raise _fail("function-value", node, f"{name!r} may only be called")
-        raise _fail("unknown-name", node, f"name {name!r} is not defined")
+            raise _fail("function-value", node, f"{name!a} may only be called")
+        raise _fail("unknown-name", node, f"name {name!a} is not defined")
 
     def _container(self, node: ast.expr) -> None:
         """The base of a subscript or right side of `in`: storage names are fine here."""
@@ -444,7 +462,7 @@ class _FunctionChecker:
         is_ctx = isinstance(node.value, ast.Name) and node.value.id == "ctx"
         if is_ctx and node.attr in names.ctx_fields:
             return
-        raise _fail("attribute", node, f"attribute {node.attr!r} is not allowed")
+        raise _fail("attribute", node, f"attribute {node.attr!a} is not allowed")
 
     def _call(self, node: ast.Call) -> None:
         self._call_target(node.func)
@@ -463,7 +481,7 @@ class _FunctionChecker:
             _check_identifier(func.id, func)
             allowed = names.builtin_names | names.host_names | set(self.module.functions)
             if func.id not in allowed:
-                raise _fail("call-target", func, f"{func.id!r} is not a callable name")
+                raise _fail("call-target", func, f"{func.id!a} is not a callable name")
             return
         if isinstance(func, ast.Attribute):
             _check_identifier(func.attr, func)
@@ -471,10 +489,10 @@ class _FunctionChecker:
             if isinstance(receiver, ast.Name) and receiver.id in self.module.storage:
                 kind = self.module.storage[receiver.id]
                 if func.attr not in names.methods_by_type[kind]:
-                    raise _fail("method-not-allowed", func, f"{kind} has no method {func.attr!r}")
+                    raise _fail("method-not-allowed", func, f"{kind} has no method {func.attr!a}")
                 return
             if func.attr not in names.method_names:
-                raise _fail("method-not-allowed", func, f"method {func.attr!r} is not allowed")
+                raise _fail("method-not-allowed", func, f"method {func.attr!a} is not allowed")
             self._expression(receiver)
             return
         raise _fail("call-target", func, "only names and methods may be called")
