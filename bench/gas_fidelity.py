@@ -152,6 +152,11 @@ HASH = [
                   "return len(d)"),
     contract_case("dict_from_pairs_colliding", "hash", (500, 2_000, 8_000),
                   f"pairs = [[i * {COLLIDE}, 1] for i in range(n)]\nreturn len(dict(pairs))"),
+    contract_case("dict_ints_shared_low_bits", "hash", (1_000, 10_000, 50_000),
+                  "d = {}\nfor i in range(n):\n    d[i << 40] = 1\nreturn len(d)"),
+    contract_case("dict_long_equal_str_lookups", "hash", (100, 1_000, 4_000),
+                  'd = {"k" * 60000: 1}\nkey = "k" * 59999 + "k"\nhits = 0\n'
+                  "for i in range(n):\n    hits += d[key]\nreturn hits"),
     contract_case("dict_lookup_colliding", "hash", (500, 2_000, 4_000),
                   f"d = {{}}\nfor i in range(n):\n    d[i * {COLLIDE}] = 1\n"
                   f"hits = 0\nfor i in range(n):\n    if (i * {COLLIDE}) in d:\n"

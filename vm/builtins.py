@@ -181,9 +181,8 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         return choose
 
     def sorted_(value: Any, reverse: Any = False) -> list[Any]:
-        length = _materialise(runtime, value)
-        runtime._deep_charge(value)
-        charge(length * max(length.bit_length(), 1) * gas.element_gas)
+        _materialise(runtime, value)
+        runtime.sort_charge(value)
         return sorted(value, reverse=bool(reverse))
 
     return {

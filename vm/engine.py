@@ -91,13 +91,22 @@ class _Engine:
         self.constructing = False
 
     def load(self, runtime: Runtime, address: bytes) -> Contract:
+        """The code at `address`. The first load in a transaction charges the read and
+        `gas.code_load_byte_gas`-priced bytes (what a miss of the memory cache costs: a read
+        of the persisted code, see vm/contract.py); later loads in the same transaction use
+        the contract it holds, so no cache state can change what a transaction does."""
+        loaded = runtime.loaded.get(address)
+        if loaded is not None:
+            return loaded  # type: ignore[no-any-return]
         key = code_key(address)
         overlay = runtime.journal.overlay
         source = overlay[key] if key in overlay else runtime.state.get(key)
         if source is None:
             raise ContractFailure("no contract at this address", ErrorCode.NO_SUCH_CONTRACT)
-        runtime.charge(gas.storage_read_gas + len(source) // gas.bytes_per_gas)
-        return self.cache.get(source)
+        runtime.charge(gas.storage_read_gas + len(source) * gas.code_load_byte_gas)
+        contract = self.cache.get(source)
+        runtime.loaded[address] = contract
+        return contract
 
     def __call__(
         self,
@@ -204,9 +213,10 @@ def _run_body(
     runtime.begin(state, gas_limit, engine)
     try:
         value = body(runtime, engine)
-        return_data = codec.encode(value, gas.return_bytes_max)
+        return_data = runtime.encode(value, gas.return_bytes_max)
         if len(return_data) > gas.return_bytes_max:
             raise ContractFailure("return value too large", ErrorCode.LIMIT_EXCEEDED)
+        runtime.charge(len(return_data) // gas.bytes_per_gas)
     except OutOfGas:
         return _failure(ErrorCode.OUT_OF_GAS, "out of gas", gas_limit)
     except ContractFailure as exc:

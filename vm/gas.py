@@ -45,16 +45,25 @@ function_call_gas = 20
 iteration_gas = 4
 builtin_call_gas = 5
 arith_gas = 1
-element_gas = 1
+element_gas = 4  # per unit of a value's weight walked (codec.count_elements)
+container_weight = 16  # weight of a list, tuple or dict beyond its elements (a Python step)
 int_bits_per_gas = 64
 bytes_per_gas = 4  # copying str/bytes: one gas per 4 bytes produced (memory per gas)
+search_needle_window = 128  # str search is O(n * min(m, ~100)) in CPython's worst case
+search_compares_per_gas = 128  # character comparisons per gas in that worst case
+strip_compares_per_gas = 16  # str.strip(chars): one lookup in chars per character, unvectorised
 storage_read_gas = 200
 storage_write_gas = 1000
 storage_byte_gas = 1
 event_gas = 300
 event_byte_gas = 1
 contract_call_gas = 700
-deploy_byte_gas = 4  # per byte of source stored at deploy
+# Loading a contract's code, once per transaction and contract: a read of its source and,
+# on a miss of the node's memory cache, of its persisted compiled code (vm/contract.py).
+code_load_byte_gas = 1
+# Deploy validates, instruments and compiles the source (about 3 us per byte, linear in
+# the source size), and stores it: priced per byte of source.
+deploy_byte_gas = 150
 
 # --- hard limits ----------------------------------------------------------------------
 gas_limit_tx_max = 10_000_000  # with the charges above, bounds memory per tx to ~100 MB
@@ -79,6 +88,10 @@ str_bytes_max = 256 * 1024  # str (in code points) and bytes
 container_elements_max = 100_000
 container_depth_max = 32  # nesting of lists/tuples/dicts walked by compare, sort, encode
 key_bytes_max = 256
+dict_key_int_bits_max = 60  # int keys of dicts hash to themselves below 2**61 - 1
+# Distinct hashes still share probe sequences while they agree on the bits the probing has
+# consumed (5 more per step): up to ~(bits - 17) / 5 shared steps. Charged per dict access.
+dict_int_key_bits_per_gas = 2
 value_bytes_max = 64 * 1024
 writes_per_tx_max = 1024
 events_per_tx_max = 256

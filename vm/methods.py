@@ -44,12 +44,29 @@ def _width(runtime: Runtime, receiver: Any, width: Any) -> int:
 
 
 # --- str ---------------------------------------------------------------------------------
+def search_gas(haystack_length: int, needle_length: int) -> int:
+    """Gas of searching a needle in a haystack (find, count, replace, split, `in`).
+
+    CPython's search (Objects/stringlib/fastsearch.h) is linear for long needles (two-way)
+    but O(n * m) for needles of up to ~100 characters in haystacks of up to 30,000 (and for
+    any needle in haystacks under 2,500), whatever their content: charged as the worst
+    case, one gas per `search_compares_per_gas` character comparisons, on top of the
+    linear part."""
+    window = min(needle_length, gas.search_needle_window)
+    return (
+        (haystack_length + needle_length) // gas.bytes_per_gas
+        + haystack_length * window // gas.search_compares_per_gas
+    )
+
+
 def _str_scan(name: str) -> Method:
     def scan(runtime: Runtime, receiver: str, *args: Any) -> Any:
         for argument in args:
             if type(argument) not in (str, bytes, int, type(None)):
                 raise ContractRuntimeError("bad argument")
+        needle = args[0] if args and type(args[0]) in (str, bytes) else ""
         _text(runtime, len(receiver))
+        runtime.charge(search_gas(len(receiver), len(needle)))
         return getattr(receiver, name)(*args)
 
     return scan
@@ -65,8 +82,25 @@ def _str_copy(name: str) -> Method:
     return copy
 
 
+def _str_strip(name: str) -> Method:
+    def strip(runtime: Runtime, receiver: str, chars: Any = None) -> str:
+        if chars is not None and type(chars) is not str:
+            raise ContractRuntimeError("strip takes a str of characters")
+        _text(runtime, len(receiver))
+        if chars is not None:
+            # Each character looked at is searched for in `chars`: O(len * len(chars)).
+            runtime.charge(len(receiver) * len(chars) // gas.strip_compares_per_gas)
+        result: str = getattr(receiver, name)(chars)
+        return result
+
+    return strip
+
+
 def _split(runtime: Runtime, receiver: str, sep: Any = None, maxsplit: int = -1) -> list[Any]:
+    if sep is not None and type(sep) is not str:
+        raise ContractRuntimeError("split takes a str separator")
     _text(runtime, len(receiver))
+    runtime.charge(search_gas(len(receiver), len(sep) if sep is not None else 1))
     result = receiver.split(sep, maxsplit)
     _elements(runtime, len(result))
     return result
@@ -78,6 +112,7 @@ def _replace(runtime: Runtime, receiver: Any, old: Any, new: Any, count: int = -
     if type(count) is not int:
         raise ContractRuntimeError("count must be an integer")
     _text(runtime, len(receiver))
+    runtime.charge(search_gas(len(receiver), len(old)))
     occurrences = receiver.count(old) if old else len(receiver) + 1
     if count >= 0:
         occurrences = min(occurrences, count)
@@ -156,9 +191,7 @@ def _pop(runtime: Runtime, receiver: Any, *args: Any) -> Any:
         _elements(runtime, len(receiver) // 8)
         return receiver.pop(*args)
     if args:
-        from vm.runtime import _check_key
-
-        _check_key(args[0])
+        runtime.key(args[0])
     return receiver.pop(*args)
 
 
@@ -172,9 +205,7 @@ def _deep_search(name: str) -> Method:
 
 
 def _sort(runtime: Runtime, receiver: list[Any], reverse: Any = False) -> None:
-    runtime._deep_charge(receiver)
-    length = len(receiver)
-    runtime.charge(length * max(length.bit_length(), 1) * gas.element_gas)
+    runtime.sort_charge(receiver)
     receiver.sort(reverse=bool(reverse))
 
 
@@ -189,16 +220,12 @@ def _linear(name: str) -> Method:
 
 # --- dict --------------------------------------------------------------------------------
 def _dict_get(runtime: Runtime, receiver: dict[Any, Any], key: Any, default: Any = None) -> Any:
-    from vm.runtime import _check_key
-
-    _check_key(key)
+    runtime.key(key)
     return receiver.get(key, default)
 
 
 def _setdefault(runtime: Runtime, receiver: dict[Any, Any], key: Any, default: Any = None) -> Any:
-    from vm.runtime import _check_key
-
-    _check_key(key)
+    runtime.key(key)
     if key not in receiver:
         _grow_one(runtime, len(receiver))
     return receiver.setdefault(key, default)
@@ -227,8 +254,8 @@ def _to_bytes(
 
 
 _str_methods: dict[str, Method] = {
-    "lower": _str_copy("lower"), "upper": _str_copy("upper"), "strip": _str_copy("strip"),
-    "lstrip": _str_copy("lstrip"), "rstrip": _str_copy("rstrip"), "split": _split,
+    "lower": _str_copy("lower"), "upper": _str_copy("upper"), "strip": _str_strip("strip"),
+    "lstrip": _str_strip("lstrip"), "rstrip": _str_strip("rstrip"), "split": _split,
     "startswith": _str_scan("startswith"), "endswith": _str_scan("endswith"),
     "find": _str_scan("find"), "count": _str_scan("count"), "replace": _replace,
     "join": _join, "encode": _encode, "isdigit": _str_scan("isdigit"),

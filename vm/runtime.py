@@ -43,6 +43,7 @@ _sequence_types = frozenset({list, tuple, str, bytes})
 _tuple_key_elements_max = 16
 _flat_copy_entries_max = 16
 _short_key_bytes_max = 64
+_short_value_bytes_max = 64
 _event_names_cached_max = 1024
 _pack_bytes: Callable[[Any], bytes] = codec.encode_bytes
 _flat_types = frozenset({int, str, bytes, bool, type(None)})
@@ -98,28 +99,31 @@ def _int_charge(value: int) -> int:
     return gas.arith_gas + (bits >> 6)
 
 
-def _count_any(value: Any, budget_elements: int) -> int:
-    """Like codec.count_elements, for any value a contract can hold (ranges and
-    tuple-keyed dicts included); enforces the same budget and depth cap."""
-    stack = [(value, 0)]
-    seen = 0
-    while stack:
-        item, depth = stack.pop()
-        seen += 1
-        if seen > budget_elements:
-            raise codec.BudgetExceeded("value too large")
-        kind = type(item)
-        if kind is list or kind is tuple or kind is dict:
-            if depth >= gas.container_depth_max:
-                raise LimitExceeded(f"containers nested deeper than {gas.container_depth_max}")
-            elements = list(item.items()) if kind is dict else item
-            stack.extend([(element, depth + 1) for element in elements])
-        elif kind is str or kind is bytes:
-            seen += len(item) // gas.bytes_per_gas
-    return seen
+def _check_key(key: Any) -> int:
+    """Checks a key of an in-memory dict; returns the gas its hashing and comparing take.
+
+    Only keys whose hashes a contract cannot steer into collisions: str and bytes (SipHash,
+    keyed per process), bool, and ints of at most `gas.dict_key_int_bits_max` bits (they
+    hash to themselves, so distinct keys have distinct hashes). Tuples and big ints hash
+    deterministically, and keys built to collide would make every insert and lookup walk
+    all the others at the price of one."""
+    kind = type(key)
+    if kind is str or kind is bytes:
+        return len(key) // gas.bytes_per_gas  # hashed once per object, compared on a hit
+    if kind is int:
+        bits = key.bit_length()
+        if bits <= gas.dict_key_int_bits_max:
+            return bits // gas.dict_int_key_bits_per_gas
+    elif kind is bool:
+        return 0
+    raise ContractRuntimeError(
+        f"dict keys must be str, bytes, bool or an int of at most "
+        f"{gas.dict_key_int_bits_max} bits"
+    )
 
 
-def _check_key(key: Any) -> None:
+def _check_storage_key(key: Any) -> None:
+    """A Map key is encoded to bytes before any hashing, so short tuples are fine."""
     kind = type(key)
     if kind in _key_types:
         return
@@ -173,6 +177,7 @@ class Runtime:
         self.journal = Journal()
         self.function_depth = 0
         self.frames: list[Frame] = []
+        self.loaded: dict[bytes, Any] = {}  # address -> Contract loaded in this transaction
         self.invoke_contract: Callable[..., Any] = _no_engine
         self.bindings = self._make_bindings()
         self.namespaces: OrderedDict[bytes, tuple[object, dict[str, Any]]] = OrderedDict()
@@ -185,6 +190,7 @@ class Runtime:
         self.journal = Journal()
         self.function_depth = 0
         self.frames = []
+        self.loaded = {}
         self.invoke_contract = invoke
 
     def namespace(self, address: bytes, contract: Any) -> dict[str, Any]:
@@ -375,28 +381,36 @@ class Runtime:
         return result  # type: ignore[no-any-return]
 
     # --- comparisons ------------------------------------------------------------------
-    def _deep_charge(self, value: Any) -> None:
-        """Charges for every element a C-level walk of `value` could touch."""
+    def _deep_charge(self, value: Any) -> int:
+        """Charges for every element a C-level walk of `value` could touch (aliases
+        included, as often as they are reached) and returns that weight."""
         kind = type(value)
-        if kind is int or kind is bool or value is None:
-            return
+        if kind is int or kind is bool or value is None or kind is range:
+            return 1
         if kind is str or kind is bytes:
-            self.charge(len(value) // gas.bytes_per_gas)
-            return
-        if kind is range:
-            return
+            weight = 1 + len(value) // gas.bytes_per_gas
+            self.charge(weight)
+            return weight
+        weight = self.weigh(value)
+        self.charge(weight * gas.element_gas)
+        return weight
+
+    def weigh(self, value: Any) -> int:
+        """codec.count_elements of any value a contract can hold, within the gas left (a
+        value heavier than the gas left trips the meter)."""
         budget = max(self.meter.left, 0) // gas.element_gas + 1
         try:
-            try:
-                count = codec.count_elements(value, budget)
-            except InvalidValue:
-                # Not encodable (a range or a tuple-keyed dict inside) but still a value a
-                # contract can hold: count it with a walk that allows those types.
-                count = _count_any(value, budget)
+            return codec.count_elements(value, budget, allow_range=True)
         except codec.BudgetExceeded:
             self.charge(budget * gas.element_gas)  # more than the gas left: OutOfGas
             raise
-        self.charge(count * gas.element_gas)
+
+    def sort_charge(self, items: Any) -> None:
+        """Sorting n items of total weight W compares each item O(log n) times, each
+        comparison walking at most the lighter item: W * log2(n) elements."""
+        length = len(items)
+        weight = max(self._deep_charge(items), length)  # a range or str weighs its length
+        self.charge(weight * max(length.bit_length(), 1) * gas.element_gas)
 
     def _compare_charge(self, a: Any, b: Any) -> None:
         if type(a) in _scalar_types and type(b) in _scalar_types:
@@ -456,13 +470,21 @@ class Runtime:
             return bool(container.contains(item))
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(item)
+            cost = _check_key(item)
+            if cost:
+                self.charge(cost)
             return item in container
         if kind is str or kind is bytes:
-            self.charge((len(container) + len(item)) // gas.bytes_per_gas)
+            if type(item) is not kind:
+                raise ContractRuntimeError("`in` on str/bytes takes a str/bytes")
+            self.charge(search_gas(len(container), len(item)))
             return item in container
         if kind is range:
-            return item in container
+            # Only an int (or bool) can equal a member; CPython would compare any other
+            # value with every member in turn, at the price of one comparison.
+            if type(item) is int or type(item) is bool:
+                return item in container
+            return False
         if kind is list or kind is tuple:
             self._deep_charge(container)
             self._deep_charge(item)
@@ -479,7 +501,9 @@ class Runtime:
             return container.getitem(key)
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(key)
+            cost = _check_key(key)
+            if cost:
+                self.charge(cost)
             return container[key]
         if kind in _sequence_types or kind is range:
             if type(key) is not int and type(key) is not bool:
@@ -494,7 +518,9 @@ class Runtime:
             return
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(key)
+            cost = _check_key(key)
+            if cost:
+                self.charge(cost)
             if key not in container:
                 _check_length(len(container) + 1)
             container[key] = value
@@ -512,7 +538,9 @@ class Runtime:
             return
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(key)
+            cost = _check_key(key)
+            if cost:
+                self.charge(cost)
             del container[key]
         elif kind is list:
             if type(key) is not int:
@@ -535,15 +563,18 @@ class Runtime:
         return container[selected]
 
     def key(self, key: Any) -> Any:
-        _check_key(key)
+        """A key about to go into or be looked up in an in-memory dict: checked, charged."""
+        cost = _check_key(key)
+        if cost:
+            self.charge(cost)
         return key
 
     def make_dict(self, *items: Any) -> dict[Any, Any]:
         self.charge(gas.arith_gas + len(items) * gas.element_gas)
         result: dict[Any, Any] = {}
+        key = self.key
         for index in range(0, len(items), 2):
-            _check_key(items[index])
-            result[items[index]] = items[index + 1]
+            result[key(items[index])] = items[index + 1]
         return result
 
     # --- methods ----------------------------------------------------------------------
@@ -621,11 +652,20 @@ class Runtime:
             else:
                 self.charge(size // gas.bytes_per_gas)
                 return dict(value)
-        data = codec.encode(value, gas.return_bytes_max)
+        data = self.encode(value, gas.return_bytes_max)
         if len(data) > gas.return_bytes_max:
             raise LimitExceeded("value crossing a contract boundary is too large")
         self.charge(len(data) // gas.bytes_per_gas)
-        return codec.decode(data)
+        copy, weight = codec.decode_weighed(data)
+        self.charge(weight * gas.element_gas)
+        return copy
+
+    def encode(self, value: Any, budget_elements: int) -> bytes:
+        """codec.encode, charging element_gas per unit of the value's weight (the walks
+        that check and pack it); the caller charges for the bytes."""
+        data, weight = codec.encode_weighed(value, budget_elements)
+        self.charge(weight * gas.element_gas)
+        return data
 
     # --- storage ----------------------------------------------------------------------
     def storage_read(self, key: bytes) -> Any:
@@ -635,7 +675,11 @@ class Runtime:
             self.charge(gas.storage_read_gas)
             return None
         self.charge(gas.storage_read_gas + len(data) * gas.storage_byte_gas)
-        return codec.decode(data)
+        if len(data) < _short_value_bytes_max:
+            return codec.decode(data)  # a scalar or a few elements: the byte charge covers it
+        value, weight = codec.decode_weighed(data)
+        self.charge(weight * gas.element_gas)
+        return value
 
     def storage_has(self, key: bytes) -> bool:
         overlay = self.journal.overlay
@@ -649,7 +693,7 @@ class Runtime:
             data = None
             size = 0
         else:
-            data = codec.encode(value, gas.value_bytes_max)
+            data = self.encode(value, gas.value_bytes_max)
             size = len(data)
             if size > gas.value_bytes_max:
                 raise LimitExceeded(f"stored value exceeds {gas.value_bytes_max} bytes")
@@ -663,8 +707,8 @@ class Runtime:
     def storage_key(self, base: bytes, key: Any) -> bytes:
         if type(key) is bytes and len(key) <= _short_key_bytes_max:
             return base + _pack_bytes(key)
-        _check_key(key)
-        encoded = codec.encode(key, _tuple_key_elements_max + 1)
+        _check_storage_key(key)
+        encoded = codec.encode(key, gas.key_bytes_max)
         if len(encoded) > gas.key_bytes_max:
             raise LimitExceeded(f"storage key exceeds {gas.key_bytes_max} bytes")
         return base + encoded
@@ -684,7 +728,7 @@ class Runtime:
         journal = self.journal
         if len(journal.events) >= gas.events_per_tx_max:
             raise LimitExceeded("too many events in one transaction")
-        data = codec.encode(fields, gas.event_bytes_max)
+        data = self.encode(fields, gas.event_bytes_max)
         if len(data) > gas.event_bytes_max:
             raise LimitExceeded(f"event exceeds {gas.event_bytes_max} bytes")
         self.charge(gas.event_gas + len(data) * gas.event_byte_gas)
@@ -761,3 +805,4 @@ def failure_code(exc: BaseException) -> ErrorCode:
 
 
 from vm.methods import method_tables as _method_tables
+from vm.methods import search_gas

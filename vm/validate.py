@@ -195,6 +195,10 @@ class _ModuleChecker:
         self.functions: dict[str, FunctionInfo] = {}
         self.storage: dict[str, str] = {}
         self.constants: set[str] = set()
+        # Kept up to date as names are declared (never rebuilt per lookup: validation must
+        # stay linear in the source size, see test_validation_is_linear_in_source_size).
+        self.module_names: set[str] = set()
+        self.callable_names: set[str] = set(names.builtin_names | names.host_names)
 
     def check(self) -> ContractInfo:
         for node in ast.walk(self.tree):
@@ -217,18 +221,16 @@ class _ModuleChecker:
                 _FunctionChecker(self, statement).check()
         return ContractInfo(dict(self.functions), dict(self.storage), frozenset(self.constants))
 
-    @property
-    def module_names(self) -> set[str]:
-        return set(self.functions) | set(self.storage) | self.constants
-
     def _declare(self, name: str, node: ast.AST) -> None:
         _check_identifier(name, node)
         if name in names.reserved_names or name in self.module_names:
             raise _fail("reserved-name", node, f"name {name!a} is reserved or already defined")
+        self.module_names.add(name)
 
     def _check_top_level(self, node: ast.stmt) -> None:
         if isinstance(node, ast.FunctionDef):
             self._declare(node.name, node)
+            self.callable_names.add(node.name)
             self.functions[node.name] = FunctionInfo(
                 node.name, _function_kind(node), tuple(arg.arg for arg in node.args.args)
             )
@@ -479,8 +481,7 @@ class _FunctionChecker:
     def _call_target(self, func: ast.expr) -> None:
         if isinstance(func, ast.Name):
             _check_identifier(func.id, func)
-            allowed = names.builtin_names | names.host_names | set(self.module.functions)
-            if func.id not in allowed:
+            if func.id not in self.module.callable_names:
                 raise _fail("call-target", func, f"{func.id!a} is not a callable name")
             return
         if isinstance(func, ast.Attribute):
