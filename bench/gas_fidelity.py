@@ -45,6 +45,13 @@ from typing import Any
 import vm
 from vm import gas
 from vm.contract import ContractCache
+
+try:
+    from vm.contract import DictCodeStore
+
+    HAS_CODE_STORE = True
+except ImportError:  # the VM before #13 had no persistent code store
+    HAS_CODE_STORE = False
 from vm.state import DictState
 from vm.templates import load
 
@@ -205,10 +212,16 @@ def prepare_call_miss() -> Callable[[int], Measure]:
         "    total = 0\n    for i in range(n):\n"
         '        total += call(a, "ping") + call(b, "ping")\n    return total\n'
     )
+    # (The VM after #13 loads each contract once per transaction; each run is a new
+    # transaction, so each run loads both callees once, from a cache that holds one.)
     prepared: dict[int, tuple[DictState, bytes, bytes]] = {}
+    # Every call misses the memory cache, as with 257 callees in one tx. The node persists
+    # compiled code at deploy (vm/contract.py, CodeStore), so a miss is a read of it.
+    store = DictCodeStore() if HAS_CODE_STORE else None
 
     def run(size: int) -> Measure:
-        cache = ContractCache(entries_max=1)  # every call misses, as with 257 callees
+        cache = (ContractCache(entries_max=1, code_store=store) if store is not None
+                 else ContractCache(entries_max=1))
         if size not in prepared:
             state = _deployed(caller, cache)
             addresses = []

@@ -86,7 +86,6 @@ class DictCodeStore:
 class Contract:
     source: str
     info: ContractInfo
-    module_code: types.CodeType
     functions: dict[str, tuple[types.CodeType, tuple[Any, ...] | None]]
     constants: dict[str, Any]
     signatures: dict[str, tuple[frozenset[str], frozenset[str]]]  # params, required params
@@ -131,32 +130,43 @@ def _contract(source: str, info: ContractInfo, code: types.CodeType) -> Contract
             functions[name] = (value.__code__, value.__defaults__)
         elif name in info.constants:
             constants[name] = value
+    return _assembled(source, info, functions, constants)
+
+
+def _assembled(
+    source: str,
+    info: ContractInfo,
+    functions: dict[str, tuple[types.CodeType, tuple[Any, ...] | None]],
+    constants: dict[str, Any],
+) -> Contract:
     signatures = {}
     for name, function in info.functions.items():
         defaults = functions[name][1] or ()
         required = function.params[: len(function.params) - len(defaults)]
         signatures[name] = (frozenset(function.params), frozenset(required))
-    return Contract(source, info, code, functions, constants, signatures)
+    return Contract(source, info, functions, constants, signatures)
 
 
 def _persisted(contract: Contract) -> bytes:
+    """What the code store keeps: everything a Contract holds but its source, in marshal
+    (code objects, and constants, which are ints, str, bytes, bools, None and tuples)."""
     info = contract.info
-    functions = tuple((f.name, f.kind, f.params) for f in info.functions.values())
-    record = (functions, tuple(info.storage.items()), tuple(sorted(info.constants)))
-    return marshal.dumps((record, contract.module_code))
+    described = tuple((f.name, f.kind, f.params) for f in info.functions.values())
+    record = (described, tuple(info.storage.items()), tuple(sorted(info.constants)))
+    return marshal.dumps((record, contract.functions, contract.constants))
 
 
 def _restored(source: str, data: bytes) -> Contract | None:
     try:
-        (functions, storage, constants), code = marshal.loads(data)
+        (described, storage, constant_names), functions, constants = marshal.loads(data)
     except (ValueError, EOFError, TypeError):
         return None  # a damaged entry: compile instead
     info = ContractInfo(
-        {name: FunctionInfo(name, kind, tuple(params)) for name, kind, params in functions},
+        {name: FunctionInfo(name, kind, tuple(params)) for name, kind, params in described},
         dict(storage),
-        frozenset(constants),
+        frozenset(constant_names),
     )
-    return _contract(source, info, code)
+    return _assembled(source, info, functions, constants)
 
 
 class ContractCache:

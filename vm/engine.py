@@ -92,7 +92,7 @@ class _Engine:
 
     def load(self, runtime: Runtime, address: bytes) -> Contract:
         """The code at `address`. The first load in a transaction charges the read and
-        `gas.code_load_byte_gas`-priced bytes (what a miss of the memory cache costs: a read
+        its bytes (`gas.code_load_bytes_per_gas`) (what a miss of the memory cache costs: a read
         of the persisted code, see vm/contract.py); later loads in the same transaction use
         the contract it holds, so no cache state can change what a transaction does."""
         loaded = runtime.loaded.get(address)
@@ -103,7 +103,7 @@ class _Engine:
         source = overlay[key] if key in overlay else runtime.state.get(key)
         if source is None:
             raise ContractFailure("no contract at this address", ErrorCode.NO_SUCH_CONTRACT)
-        runtime.charge(gas.storage_read_gas + len(source) * gas.code_load_byte_gas)
+        runtime.charge(gas.storage_read_gas + len(source) // gas.code_load_bytes_per_gas)
         contract = self.cache.get(source)
         runtime.loaded[address] = contract
         return contract

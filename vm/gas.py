@@ -16,17 +16,33 @@ Gas schedule (units of gas):
 | arithmetic on ints                     | `arith_gas` + result bits / `int_bits_per_gas`      |
 | str/bytes/list/tuple produced          | `arith_gas` + result bytes (or elements) / unit     |
 | `**` and `<<`                          | as arithmetic, on the result size (checked first)   |
-| compare, `in`, index, count, min, max  | deep weight x `element_gas`: one per element, plus  |
-| on containers                          | one per `bytes_per_gas` bytes of each str/bytes     |
-| sort / sorted                          | n * ceil(log2 n) x `element_gas` + deep weight      |
+| str search (find, count, replace,      | (n + m) / `bytes_per_gas` + n * min(m, 128) / 128:  |
+| split, `in`), strip(chars)             | CPython's worst case; strip n * len(chars) / 16     |
+| dict key                               | str/bytes: len / `bytes_per_gas`; int: bits / 2     |
+| compare, `in`, index, count, min, max  | weight x `element_gas`; the weight (codec.          |
+| on containers                          | count_elements) is one per element, deeply and per  |
+|                                        | alias, `container_weight` more per container, one   |
+|                                        | per `bytes_per_gas` bytes of each str/bytes         |
+| sort / sorted                          | weight x ceil(log2 n) x `element_gas`               |
+| encode / decode (storage, events,      | weight x `element_gas` + the bytes' own charge      |
+| return values, cross-contract values)  |                                                     |
 | storage read                           | `storage_read_gas` + bytes x `storage_byte_gas`     |
-| storage write                          | `storage_write_gas` + bytes x `storage_byte_gas`    |
+| storage write                          | `storage_write_gas` + new key and value bytes x     |
+|                                        | `storage_write_byte_gas` (bytes this tx already     |
+|                                        | wrote under the key are not charged again; a delete |
+|                                        | pays the base only)                                 |
 | event                                  | `event_gas` + bytes x `event_byte_gas`              |
 | cross-contract call                    | `contract_call_gas` + argument and result bytes     |
 |                                        | / `bytes_per_gas` (they cross as canonical copies)  |
-| loading a contract's code              | `storage_read_gas` + source bytes / `bytes_per_gas` |
+| loading a contract's code (first time  | `storage_read_gas` + source bytes /                 |
+| in a transaction)                      | `code_load_bytes_per_gas`                           |
 | deploy                                 | `storage_write_gas` + `deploy_byte_gas` per byte    |
 | int <-> str conversion                 | `builtin_call_gas` + digits                         |
+
+The schedule is calibrated so that no operation buys more than 10x the CPU per gas of a
+token transfer, whatever its arguments (bench/gas_fidelity.py measures it; the figures are
+in bench/RESULTS.md), and memory follows gas: a transaction allocates at most about
+`memory_bytes_per_gas_max` bytes per gas it may use.
 
 Hard limits (a breach is `ErrorCode.LIMIT_EXCEEDED` or `CALL_DEPTH`, never a crash):
 see the `*_max` constants below. Sizes are checked *before* a big result is built.
@@ -54,13 +70,17 @@ search_compares_per_gas = 128  # character comparisons per gas in that worst cas
 strip_compares_per_gas = 16  # str.strip(chars): one lookup in chars per character, unvectorised
 storage_read_gas = 200
 storage_write_gas = 1000
-storage_byte_gas = 1
+storage_byte_gas = 1  # per byte read
+# Per byte of key and value a write adds to the state (growth beyond what the same
+# transaction already wrote under that key; deletes store nothing): state growth is priced,
+# and capped per transaction by write_bytes_per_tx_max.
+storage_write_byte_gas = 4
 event_gas = 300
 event_byte_gas = 1
 contract_call_gas = 700
 # Loading a contract's code, once per transaction and contract: a read of its source and,
 # on a miss of the node's memory cache, of its persisted compiled code (vm/contract.py).
-code_load_byte_gas = 1
+code_load_bytes_per_gas = 2
 # Deploy validates, instruments and compiles the source (about 3 us per byte, linear in
 # the source size), and stores it: priced per byte of source.
 deploy_byte_gas = 150
@@ -94,6 +114,7 @@ dict_key_int_bits_max = 60  # int keys of dicts hash to themselves below 2**61 -
 dict_int_key_bits_per_gas = 2
 value_bytes_max = 64 * 1024
 writes_per_tx_max = 1024
+write_bytes_per_tx_max = 1024 * 1024  # net key + value bytes one transaction leaves written
 events_per_tx_max = 256
 event_bytes_max = 8 * 1024
 return_bytes_max = 64 * 1024

@@ -697,7 +697,15 @@ class Runtime:
             size = len(data)
             if size > gas.value_bytes_max:
                 raise LimitExceeded(f"stored value exceeds {gas.value_bytes_max} bytes")
-        self.charge(gas.storage_write_gas + (size + len(key)) * gas.storage_byte_gas)
+        # State growth is priced per byte stored. What this transaction already wrote under
+        # the same key was charged then, so only growth beyond it is charged again; a delete
+        # pays the base charge only (it stores nothing).
+        previous = self.journal.overlay.get(key)
+        stored = 0 if data is None else size + len(key)
+        charged = 0 if previous is None else len(previous) + len(key)
+        self.charge(
+            gas.storage_write_gas + max(stored - charged, 0) * gas.storage_write_byte_gas
+        )
         self.journal.put(key, data)
 
     def require_writable(self, what: str) -> None:

@@ -87,6 +87,35 @@ def _fail(rule: str, node: ast.AST | None, detail: str) -> ContractValidationErr
     return ContractValidationError(rule, line, col, detail)
 
 
+_fields_by_type: dict[type, tuple[str, ...]] = {}
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """ast.iter_child_nodes as a list, without its generators (deploy-time walks are
+    metered work: they run once per node of every deployed source, several times)."""
+    fields = _fields_by_type.get(type(node))
+    if fields is None:
+        fields = _fields_by_type[type(node)] = tuple(node._fields)
+    found: list[ast.AST] = []
+    for field in fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            found.extend([item for item in value if isinstance(item, ast.AST)])
+        elif isinstance(value, ast.AST):
+            found.append(value)
+    return found
+
+
+def walk(root: ast.AST) -> list[ast.AST]:
+    """Every node under `root` (root included), like ast.walk, as a list."""
+    nodes = [root]
+    index = 0
+    while index < len(nodes):
+        nodes.extend(children(nodes[index]))
+        index += 1
+    return nodes
+
+
 def validate_source(source: str) -> tuple[ast.Module, ContractInfo]:
     """Checks `source`; returns the parsed module and its description, or raises."""
     if not isinstance(source, str):
@@ -153,12 +182,17 @@ def _check_tokens(source: str) -> None:
 
 
 def _check_depth(tree: ast.AST) -> None:
+    """Depth cap, allowed node types and encodable str literals, in one walk."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > gas.ast_depth_max:
             raise _fail("nesting-depth", node, f"syntax tree deeper than {gas.ast_depth_max}")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        if not isinstance(node, _allowed_nodes):
+            raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
+        if type(node) is ast.Constant and type(node.value) is str:
+            _check_encodable(node)
+        stack.extend([(child, depth + 1) for child in children(node)])
 
 
 def _check_encodable(node: ast.Constant) -> None:
@@ -201,12 +235,7 @@ class _ModuleChecker:
         self.callable_names: set[str] = set(names.builtin_names | names.host_names)
 
     def check(self) -> ContractInfo:
-        for node in ast.walk(self.tree):
-            if not isinstance(node, _allowed_nodes):
-                raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
-            if isinstance(node, ast.Constant) and type(node.value) is str:
-                _check_encodable(node)
-        body = self.tree.body
+        body = self.tree.body  # node types were checked by _check_depth
         first = body[0] if body else None
         if (
             isinstance(first, ast.Expr)
@@ -299,8 +328,8 @@ class _FunctionChecker:
                 self._annotation(argument.annotation)
         if node.returns is not None:
             self._annotation(node.returns)
-        for child in ast.walk(node):
-            if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+        for child in walk(node):
+            if type(child) is ast.Name and isinstance(child.ctx, (ast.Store, ast.Del)):
                 self._bind(child.id, child)
         for statement in node.body:
             self._statement(statement)
@@ -354,7 +383,7 @@ class _FunctionChecker:
 
     def _annotation(self, node: ast.expr) -> None:
         # Annotations are stripped before compiling; still only plain names are accepted.
-        for child in ast.walk(node):
+        for child in walk(node):
             if not isinstance(child, (ast.Name, ast.Subscript, ast.Tuple, ast.Load, ast.Constant)):
                 raise _fail("annotation", child, "annotations may only name types")
             if isinstance(child, ast.Name):
@@ -404,7 +433,7 @@ class _FunctionChecker:
         elif isinstance(node, ast.Slice):
             self._expressions([part for part in (node.lower, node.upper, node.step) if part])
         elif isinstance(node, (ast.BoolOp, ast.UnaryOp, ast.IfExp, ast.List, ast.Tuple)):
-            self._expressions([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)])
+            self._expressions([c for c in children(node) if isinstance(c, ast.expr)])
         else:
             raise _fail("expression-not-allowed", node, f"{type(node).__name__} not allowed")
 
