@@ -49,6 +49,8 @@ from vm.runtime import Frame, Runtime, contract_exceptions, failure_code
 from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
 
 constructor_name = "init"  # run by deploy only, never callable afterwards
+if sys.getrecursionlimit() < gas.recursion_limit_min:
+    sys.setrecursionlimit(gas.recursion_limit_min)  # at import; _run checks it again
 Writes = tuple[tuple[bytes, bytes | None], ...]
 
 

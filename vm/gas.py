@@ -85,8 +85,14 @@ code_load_bytes_per_gas = 2
 # the source size), and stores it: priced per byte of source.
 deploy_byte_gas = 150
 
+# Every allocation a contract can make is charged first: at most this many bytes per gas
+# (the worst is a str of 4-byte code points, 4 bytes per code point at bytes_per_gas code
+# points per gas), so one call allocates at most gas_limit_tx_max * this (160 MB);
+# tests/vm/test_gas_mechanisms.py measures allocation-heavy calls against it.
+memory_bytes_per_gas_max = 16
+
 # --- hard limits ----------------------------------------------------------------------
-gas_limit_tx_max = 10_000_000  # with the charges above, bounds memory per tx to ~100 MB
+gas_limit_tx_max = 10_000_000
 source_bytes_max = 64 * 1024
 source_tokens_per_line_max = 400
 bracket_depth_max = 24
