@@ -8,15 +8,17 @@ globals (`bind_globals`), so no state can leak from one call into another.
 Caching (node-local, never consensus data; outcomes and gas never depend on it):
 
 * `ContractCache` keeps the most recently used contracts in memory, bounded both in entries
-  and in estimated bytes (`memory_bytes`: a compiled contract holds about 110 bytes per
-  byte of source, measured with tracemalloc; tests/vm/test_contract_cache.py checks the
-  estimate stays above the measurement). Sources that failed validation are remembered
-  too (a bounded map of digest -> error), so a failing deploy repeated is not re-validated.
+  and in estimated bytes (`memory_bytes`, 48 bytes per source byte plus 16 KB: a compiled
+  contract holds 8 to 24 bytes per byte of source, measured with tracemalloc, now that the
+  syntax tree is not kept, which made a 62 KB contract hold ~14 MB;
+  tests/vm/test_gas_mechanisms.py checks the estimate stays above the measurement). The
+  node sets both bounds from its config. Sources that failed validation are remembered too
+  (a bounded map of digest -> error), so a failing deploy repeated is not re-validated.
 * A `CodeStore` (optional, given by the node: a LevelDB-backed map) persists the marshalled
   code of every contract compiled here, keyed by the source digest and a fingerprint of
   the VM and the interpreter. Every node compiles each contract once, at its deploy, so a
-  call that misses the memory cache is a read and a `marshal.loads` (about 10 ns per source
-  byte, charged by the engine with the code load), not a compile (about 6 us per byte). A
+  call that misses the memory cache is a read and a `marshal.loads` (4 to 14 ns per source
+  byte, charged by the engine with the code load), not a compile (2 to 5 us per byte). A
   store that lacks the code (a node that lost it) compiles: slower, same outcome.
 """
 
@@ -38,9 +40,9 @@ from vm.instrument import instrument
 from vm.validate import ContractInfo, FunctionInfo, parse_quietly, validate_source
 
 contract_cache_entries_max = 256
-contract_cache_bytes_max = 512 * 1024 * 1024
-contract_bytes_per_source_byte = 160  # estimate of a compiled contract's memory (see above)
-contract_bytes_fixed = 64 * 1024
+contract_cache_bytes_max = 256 * 1024 * 1024
+contract_bytes_per_source_byte = 48  # estimate of a compiled contract's memory (see above)
+contract_bytes_fixed = 16 * 1024
 failures_cached_max = 1024
 
 

@@ -8,7 +8,9 @@
 the VM never writes it. The executor applies `result.writes` (sorted by key; None means
 delete) only if it accepts the transaction; on failure `writes` and `events` are empty and
 `gas_used` is still charged. Receipts store `result.code` (an `ErrorCode`), `gas_used`,
-`return_data` and `events`; `message` is for humans and is not consensus data.
+`message`, `return_data` and `events`, and all of them are consensus data (see "What a
+receipt holds" in vm/__init__.py): the message is the VM's own text, the same on every
+node and every CPython patch release.
 
 Stack: the VM counts every Python frame contract code can create (function calls, one
 frame per level of comprehension nesting, the host frames of a cross-contract call) against
@@ -75,7 +77,8 @@ class ExecutionResult(NamedTuple):
         return codec.decode(self.return_data)
 
     def canonical_bytes(self) -> bytes:
-        """What consensus sees of this result (the message is deliberately absent)."""
+        """The deterministic part of this result with its write set (tests compare it; the
+        node's receipt also holds the message, which is deterministic too)."""
         events = [[event.contract, event.name, event.data] for event in self.events]
         writes = [[key, value] for key, value in self.writes]
         record = [int(self.code), self.gas_used, self.return_data, writes, events]
@@ -262,6 +265,7 @@ def execute(
     _check_address(address)
 
     def body(runtime: Runtime, run: _Engine) -> Any:
+        runtime.charge(gas.contract_call_gas)  # the fixed cost of a call, as between contracts
         arguments = _copy_arguments(runtime, args)
         return run(runtime, address, method, arguments, None, False)
 
@@ -283,6 +287,7 @@ def query(
     _check_address(address)
 
     def body(runtime: Runtime, run: _Engine) -> Any:
+        runtime.charge(gas.contract_call_gas)
         arguments = _copy_arguments(runtime, args)
         return run(runtime, address, method, arguments, None, True)
 
@@ -313,7 +318,9 @@ def deploy(
             data = source.encode("utf-8")
         except UnicodeEncodeError:
             raise ContractFailure("source is not valid UTF-8", ErrorCode.INVALID_CONTRACT) from None
-        runtime.charge(gas.storage_write_gas + len(data) * gas.deploy_byte_gas)
+        runtime.charge(
+            gas.contract_call_gas + gas.storage_write_gas + len(data) * gas.deploy_byte_gas
+        )
         try:
             contract = used_cache.get(data)
         except ContractValidationError as exc:

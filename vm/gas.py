@@ -32,7 +32,8 @@ Gas schedule (units of gas):
 |                                        | wrote under the key are not charged again; a delete |
 |                                        | pays the base only)                                 |
 | event                                  | `event_gas` + bytes x `event_byte_gas`              |
-| cross-contract call                    | `contract_call_gas` + argument and result bytes     |
+| call (the transaction's, or another    | `contract_call_gas` + argument and result bytes     |
+| contract's)                            |                                                     |
 |                                        | / `bytes_per_gas` (they cross as canonical copies)  |
 | loading a contract's code (first time  | `storage_read_gas` + source bytes /                 |
 | in a transaction)                      | `code_load_bytes_per_gas`                           |
@@ -66,6 +67,7 @@ container_weight = 16  # weight of a list, tuple or dict beyond its elements (a 
 int_bits_per_gas = 64
 bytes_per_gas = 4  # copying str/bytes: one gas per 4 bytes produced (memory per gas)
 search_needle_window = 128  # str search is O(n * min(m, ~100)) in CPython's worst case
+search_short_haystack_max = 2_500  # below this, CPython's search is O(n * m) for any m
 search_compares_per_gas = 128  # character comparisons per gas in that worst case
 strip_compares_per_gas = 16  # str.strip(chars): one lookup in chars per character, unvectorised
 storage_read_gas = 200
@@ -77,7 +79,7 @@ storage_byte_gas = 1  # per byte read
 storage_write_byte_gas = 4
 event_gas = 300
 event_byte_gas = 1
-contract_call_gas = 700
+contract_call_gas = 700  # every call, the transaction's own included: its fixed cost
 # Loading a contract's code, once per transaction and contract: a read of its source and,
 # on a miss of the node's memory cache, of its persisted compiled code (vm/contract.py).
 code_load_bytes_per_gas = 2

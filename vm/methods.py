@@ -48,11 +48,13 @@ def search_gas(haystack_length: int, needle_length: int) -> int:
     """Gas of searching a needle in a haystack (find, count, replace, split, `in`).
 
     CPython's search (Objects/stringlib/fastsearch.h) is linear for long needles (two-way)
-    but O(n * m) for needles of up to ~100 characters in haystacks of up to 30,000 (and for
-    any needle in haystacks under 2,500), whatever their content: charged as the worst
+    but O(n * m) for needles of up to ~100 characters in haystacks of up to 30,000, and for
+    any needle in haystacks under 2,500, whatever their content: charged as the worst
     case, one gas per `search_compares_per_gas` character comparisons, on top of the
     linear part."""
-    window = min(needle_length, gas.search_needle_window)
+    window = needle_length
+    if haystack_length >= gas.search_short_haystack_max:
+        window = min(needle_length, gas.search_needle_window)
     return (
         (haystack_length + needle_length) // gas.bytes_per_gas
         + haystack_length * window // gas.search_compares_per_gas
