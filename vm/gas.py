@@ -18,7 +18,7 @@ Gas schedule (units of gas):
 | `**` and `<<`                          | as arithmetic, on the result size (checked first)   |
 | str search (find, count, replace,      | (n + m) / `bytes_per_gas` + n * min(m, 128) / 128:  |
 | split, `in`), strip(chars)             | CPython's worst case; strip n * len(chars) / 16     |
-| dict key                               | str/bytes: len / `bytes_per_gas`; int: bits / 2     |
+| dict key                               | str/bytes: len / `bytes_per_gas`; int: its bits     |
 | compare, `in`, index, count, min, max  | weight x `element_gas`; the weight (codec.          |
 | on containers                          | count_elements) is one per element, deeply and per  |
 |                                        | alias, `container_weight` more per container, one   |
@@ -82,7 +82,7 @@ event_byte_gas = 1
 contract_call_gas = 700  # every call, the transaction's own included: its fixed cost
 # Loading a contract's code, once per transaction and contract: a read of its source and,
 # on a miss of the node's memory cache, of its persisted compiled code (vm/contract.py).
-code_load_bytes_per_gas = 2
+code_load_bytes_per_gas = 1
 # Deploy validates, instruments and compiles the source (about 3 us per byte, linear in
 # the source size), and stores it: priced per byte of source.
 deploy_byte_gas = 150
@@ -119,7 +119,7 @@ key_bytes_max = 256
 dict_key_int_bits_max = 60  # int keys of dicts hash to themselves below 2**61 - 1
 # Distinct hashes still share probe sequences while they agree on the bits the probing has
 # consumed (5 more per step): up to ~(bits - 17) / 5 shared steps. Charged per dict access.
-dict_int_key_bits_per_gas = 2
+dict_int_key_bits_per_gas = 1
 value_bytes_max = 64 * 1024
 writes_per_tx_max = 1024
 write_bytes_per_tx_max = 1024 * 1024  # net key + value bytes one transaction leaves written

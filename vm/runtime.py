@@ -256,11 +256,25 @@ class Runtime:
             raise ContractFailure("container changed during iteration") from None
 
     def iterate_capped(self, iterable: Any, cost: int) -> Any:
-        """Iteration inside a comprehension, whose result grows with every item."""
-        for items, item in enumerate(self.iterate(iterable, cost), start=1):
-            if items > gas.container_elements_max:
-                raise LimitExceeded("comprehension exceeds the container size cap")
-            yield item
+        """Iteration inside a comprehension, whose result grows with every item: capped,
+        and each item also pays `element_gas` for its place in the result. One generator
+        (not one wrapping `iterate`): each item resumes it once."""
+        if type(iterable) not in _sized_types:
+            raise ContractRuntimeError(f"cannot iterate over {type(iterable).__name__}")
+        charge = self.charge
+        cost += gas.element_gas
+        items = 0
+        try:
+            for item in iterable:
+                charge(cost)
+                items += 1
+                if items > gas.container_elements_max:
+                    raise LimitExceeded("comprehension exceeds the container size cap")
+                yield item
+        except RecursionError:
+            raise
+        except RuntimeError:  # a dict changed size while being iterated
+            raise ContractFailure("container changed during iteration") from None
 
     def while_test(self, cost: int) -> bool:
         self.charge(cost)
