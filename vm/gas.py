@@ -83,9 +83,9 @@ contract_call_gas = 700  # every call, the transaction's own included: its fixed
 # Loading a contract's code, once per transaction and contract: a read of its source and,
 # on a miss of the node's memory cache, of its persisted compiled code (vm/contract.py).
 code_load_bytes_per_gas = 1
-# Deploy validates, instruments and compiles the source (about 3 us per byte, linear in
+# Deploy validates, instruments and compiles the source (2 to 5 us per byte, linear in
 # the source size), and stores it: priced per byte of source.
-deploy_byte_gas = 150
+deploy_byte_gas = 200
 
 # Every allocation a contract can make is charged first: at most this many bytes per gas
 # (the worst is a str of 4-byte code points, 4 bytes per code point at bytes_per_gas code
@@ -95,7 +95,7 @@ memory_bytes_per_gas_max = 16
 
 # --- hard limits ----------------------------------------------------------------------
 gas_limit_tx_max = 10_000_000
-source_bytes_max = 64 * 1024
+source_bytes_max = 48 * 1024  # a deploy of the largest source fits in gas_limit_tx_max
 source_tokens_per_line_max = 400
 bracket_depth_max = 24
 ast_depth_max = 64
@@ -129,6 +129,7 @@ return_bytes_max = 64 * 1024
 int_str_digits_max = 330  # 10**330 > 2**1024: int(str) and str(int) stay within int_bits_max
 
 assert int_str_digits_max * 3.3 > int_bits_max
+assert source_bytes_max * deploy_byte_gas + 50_000 < gas_limit_tx_max
 assert writes_per_tx_max * value_bytes_max <= 64 * 1024 * 1024
 assert function_depth_max + 4 * ast_depth_max + 200 < recursion_limit_min - 2_000
 assert contract_call_frames * contract_call_depth_max < function_depth_max
