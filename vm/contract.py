@@ -114,7 +114,9 @@ class Contract:
 def compile_contract(source: str) -> Contract:
     """Validates and instruments `source`; raises ContractValidationError."""
     tree, info = validate_source(source)
-    module = instrument(parse_quietly(source), info)  # the validated tree stays untouched
+    # The validated tree is not kept (the reference interpreter parses again on demand), so
+    # the instrumentation may reuse its nodes: one parse per deploy, not two.
+    module = instrument(tree, info)
     try:
         code = compile(module, "<contract>", "exec", dont_inherit=True, optimize=0)
     except (SyntaxError, ValueError, RecursionError):
@@ -153,7 +155,7 @@ def _persisted(contract: Contract) -> bytes:
     """What the code store keeps: everything a Contract holds but its source, in marshal
     (code objects, and constants, which are ints, str, bytes, bools, None and tuples)."""
     info = contract.info
-    described = tuple((f.name, f.kind, f.params) for f in info.functions.values())
+    described = tuple((f.name, f.kind, f.params, f.frames) for f in info.functions.values())
     record = (described, tuple(info.storage.items()), tuple(sorted(info.constants)))
     return marshal.dumps((record, contract.functions, contract.constants))
 
@@ -164,7 +166,10 @@ def _restored(source: str, data: bytes) -> Contract | None:
     except (ValueError, EOFError, TypeError):
         return None  # a damaged entry: compile instead
     info = ContractInfo(
-        {name: FunctionInfo(name, kind, tuple(params)) for name, kind, params in described},
+        {
+            name: FunctionInfo(name, kind, tuple(params), frames)
+            for name, kind, params, frames in described
+        },
         dict(storage),
         frozenset(constant_names),
     )

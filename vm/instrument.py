@@ -152,7 +152,7 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
         for argument in node.args.args:
             argument.annotation = None
-        frames = _constant(python_frames(node))
+        frames = _constant(self.info.functions[node.name].frames)
         guarded = ast.Try(**_at, 
             body=self._block(node.body),
             handlers=[],

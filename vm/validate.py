@@ -19,6 +19,7 @@ rule, the line and the column. The result is a `ContractInfo` describing the mod
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import tokenize
 import warnings
@@ -33,6 +34,7 @@ class FunctionInfo:
     name: str
     kind: str  # "export", "view" or "internal"
     params: tuple[str, ...]
+    frames: int = 1  # Python frames one call holds: its own + comprehension nesting
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +315,8 @@ class _FunctionChecker:
         self.module = module
         self.node = node
         self.locals: set[str] = set()
+        self.comprehension_depth = 0
+        self.frames = 1
 
     def check(self) -> None:
         node = self.node
@@ -333,6 +337,8 @@ class _FunctionChecker:
                 self._bind(child.id, child)
         for statement in node.body:
             self._statement(statement)
+        info = self.module.functions[node.name]
+        self.module.functions[node.name] = dataclasses.replace(info, frames=self.frames)
 
     def _bind(self, name: str, node: ast.AST) -> None:
         _check_identifier(name, node)
@@ -528,6 +534,15 @@ class _FunctionChecker:
         raise _fail("call-target", func, "only names and methods may be called")
 
     def _comprehension(self, node: ast.ListComp | ast.DictComp) -> None:
+        # Each comprehension runs in a frame of its own: count the lexical nesting (see
+        # instrument.python_frames, which the reference interpreter uses; a test checks
+        # they agree).
+        self.comprehension_depth += 1
+        self.frames = max(self.frames, 1 + self.comprehension_depth)
+        self._comprehension_parts(node)
+        self.comprehension_depth -= 1
+
+    def _comprehension_parts(self, node: ast.ListComp | ast.DictComp) -> None:
         for generator in node.generators:
             if generator.is_async:
                 raise _fail("async", node, "async comprehensions are not allowed")

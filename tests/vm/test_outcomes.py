@@ -203,3 +203,20 @@ def test_an_unexpected_exception_inside_the_vm_is_an_internal_error(
     monkeypatch.setattr(engine, "_pool", [])
     with pytest.raises(VMInternalError):
         vm.execute(contract.state, CONTRACT, "run", {}, CONTEXT, 100_000)
+
+
+@pytest.mark.parametrize("levels", [0, 1, 3, 8])
+def test_the_validator_and_the_reference_count_the_same_python_frames(levels: int) -> None:
+    import ast
+
+    from vm.instrument import python_frames
+
+    source = _nested_comprehension_recursion(levels) + (
+        "def g(xs: list) -> list:\n"
+        "    return [[y for y in [x]] for x in [z for z in xs]]\n"
+    )
+    contract = vm.compile_contract(source)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            assert contract.info.functions[node.name].frames == python_frames(node)
+    assert contract.info.functions["f"].frames == 1 + levels
