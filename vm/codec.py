@@ -133,6 +133,12 @@ encode_bytes: Callable[[Any], bytes] = _packer.pack
 _flat_scalars = frozenset({str, bytes, bool, type(None)})
 
 
+def encode_int(value: int) -> bytes:
+    """Canonical bytes of an int (checked against int_bits_max)."""
+    _check_int(value)
+    return _pack_int(value)
+
+
 def _pack_int(value: int) -> bytes:
     if _int64_min <= value <= _uint64_max:
         return _pack(value)
@@ -252,7 +258,7 @@ _uint_headers = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
 _ext8_header = 0xC7
 
 
-def _decode_int_fast(data: bytes) -> int | None:
+def decode_int_fast(data: bytes) -> int | None:
     """Integers are most stored values (balances, counters): decode them without the
     general unpacker. None when `data` is not a canonical non-negative or big int."""
     first = data[0]
@@ -293,7 +299,7 @@ def decode_weighed(data: bytes) -> tuple[Any, int]:
     """`decode`, and the weight of the value (count_elements): what a caller charges for
     the Python-level walks a decoded value takes."""
     if data:
-        number = _decode_int_fast(data)
+        number = decode_int_fast(data)
         if number is not None:
             return number, 1
     try:

@@ -177,8 +177,8 @@ def _restored(source: str, data: bytes) -> Contract | None:
 
 
 class ContractCache:
-    """Compiled contracts by source digest: most recently used first, bounded in entries
-    and in estimated bytes; backed by an optional persistent `CodeStore`."""
+    """Compiled contracts by source: most recently used first, bounded in entries and in
+    estimated bytes; backed by an optional persistent `CodeStore` (keyed by digest)."""
 
     def __init__(
         self,
@@ -196,18 +196,22 @@ class ContractCache:
         self.compiles = 0  # statistics: how often a miss had to compile
 
     def get(self, source: bytes) -> Contract:
-        """The compiled contract for `source` (UTF-8); raises ContractValidationError."""
-        digest = hashlib.sha256(source).digest()
-        contract = self.entries.get(digest)
+        """The compiled contract for `source` (UTF-8); raises ContractValidationError.
+
+        Keyed by the source bytes themselves (a state view hands out the same bytes object
+        for a contract, whose hash Python caches): a digest per call would cost a SHA-256
+        of the whole source on the hottest path. The digest is computed on a miss only."""
+        contract = self.entries.get(source)
         if contract is not None:
-            self.entries.move_to_end(digest)
+            self.entries.move_to_end(source)
             return contract
+        digest = hashlib.sha256(source).digest()
         failure = self.failures.get(digest)
         if failure is not None:
             raise ContractValidationError(failure.rule, failure.line, failure.column,
                                           failure.detail)
         contract = self._load(digest, source)
-        self._insert(digest, contract)
+        self._insert(source, contract)
         return contract
 
     def _load(self, digest: bytes, source: bytes) -> Contract:
@@ -230,8 +234,8 @@ class ContractCache:
             self.code_store.put(store_key, _persisted(contract))
         return contract
 
-    def _insert(self, digest: bytes, contract: Contract) -> None:
-        self.entries[digest] = contract
+    def _insert(self, source: bytes, contract: Contract) -> None:
+        self.entries[source] = contract
         self.bytes_used += contract.memory_bytes
         while len(self.entries) > 1 and (
             len(self.entries) > self.entries_max or self.bytes_used > self.bytes_max

@@ -46,6 +46,8 @@ _short_key_bytes_max = 64
 _short_value_bytes_max = 64
 _event_names_cached_max = 1024
 _pack_bytes: Callable[[Any], bytes] = codec.encode_bytes
+_decode_int = codec.decode_int_fast
+_encode_int = codec.encode_int
 _flat_types = frozenset({int, str, bytes, bool, type(None)})
 
 # Python exceptions that contract code can trigger through allowed operations; they become
@@ -677,6 +679,8 @@ class Runtime:
     def encode(self, value: Any, budget_elements: int) -> bytes:
         """codec.encode, charging element_gas per unit of the value's weight (the walks
         that check and pack it); the caller charges for the bytes."""
+        if type(value) is int:
+            return _encode_int(value)  # weight 1: the byte charge covers it
         data, weight = codec.encode_weighed(value, budget_elements)
         self.charge(weight * gas.element_gas)
         return data
@@ -690,7 +694,10 @@ class Runtime:
             return None
         self.charge(gas.storage_read_gas + len(data) * gas.storage_byte_gas)
         if len(data) < _short_value_bytes_max:
-            return codec.decode(data)  # a scalar or a few elements: the byte charge covers it
+            # A scalar or a few elements: the byte charge covers the walk. Most stored
+            # values are ints (balances, counters), decoded without the general unpacker.
+            number = _decode_int(data)
+            return number if number is not None else codec.decode(data)
         value, weight = codec.decode_weighed(data)
         self.charge(weight * gas.element_gas)
         return value

@@ -146,9 +146,11 @@ class Journal:
         previous = overlay.get(key, _missing)
         if previous is _missing and len(overlay) >= gas.writes_per_tx_max:
             raise LimitExceeded("too many writes in one transaction")
-        written = self.bytes_written + _stored_bytes(key, value)
-        if previous is not _missing:
-            written -= _stored_bytes(key, previous)
+        written = self.bytes_written
+        if value is not None:
+            written += len(key) + len(value)
+        if previous is not _missing and previous is not None:
+            written -= len(key) + len(previous)
         if written > gas.write_bytes_per_tx_max:
             raise LimitExceeded(f"more than {gas.write_bytes_per_tx_max} bytes written")
         self.bytes_written = written
