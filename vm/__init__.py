@@ -100,7 +100,8 @@ from vm.state import (
 )
 
 __all__ = [
-    "BlockContext", "CodeStore", "Contract", "ContractCache", "DictCodeStore", "ContractFailure", "ContractValidationError",
+    "BlockContext", "CodeStore", "Contract", "ContractCache", "ContractFailure",
+    "ContractValidationError", "DictCodeStore",
     "DictState", "ErrorCode", "Event", "ExecutionResult", "OutOfGas", "StateView", "VMError",
     "VMInternalError", "code_key", "compile_contract", "contract_address", "deploy",
     "execute", "query", "storage_base",

@@ -153,13 +153,13 @@ class _Instrumenter(ast.NodeTransformer):
         for argument in node.args.args:
             argument.annotation = None
         frames = _constant(self.info.functions[node.name].frames)
-        guarded = ast.Try(**_at, 
+        guarded = ast.Try(**_at,
             body=self._block(node.body),
             handlers=[],
             orelse=[],
             finalbody=[ast.Expr(**_at, value=_call("_leave", frames))],
         )
-        return ast.FunctionDef(**_at, 
+        return ast.FunctionDef(**_at,
             name=node.name,
             args=node.args,
             body=[ast.Expr(**_at, value=_call("_enter", frames)), guarded],
@@ -184,10 +184,11 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_For(self, node: ast.For) -> ast.For:
         iterator = _call("_it", self.visit(node.iter), _constant(loop_iteration_cost(node)))
-        return ast.For(**_at, target=node.target, iter=iterator, body=self._block(node.body), orelse=[])
+        body = self._block(node.body)
+        return ast.For(**_at, target=node.target, iter=iterator, body=body, orelse=[])
 
     def visit_While(self, node: ast.While) -> ast.While:
-        test = ast.BoolOp(**_at, 
+        test = ast.BoolOp(**_at,
             op=ast.And(),
             values=[_call("_wt", _constant(loop_iteration_cost(node))), self.visit(node.test)],
         )
@@ -234,21 +235,20 @@ class _Instrumenter(ast.NodeTransformer):
         value = self.visit(node.value)
         target = node.target
         if isinstance(target, ast.Name):
-            return ast.Assign(**_at, 
+            return ast.Assign(**_at,
                 targets=[ast.Name(**_at, id=target.id, ctx=ast.Store())],
                 value=_call(helper, _name(target.id), value),
             )
         assert isinstance(target, ast.Subscript)
         container, key = self._temporary(), self._temporary()
         current = _call("_getitem", _name(container), _name(key))
+        store_container = ast.Name(**_at, id=container, ctx=ast.Store())
+        store_key = ast.Name(**_at, id=key, ctx=ast.Store())
+        update = _call("_setitem", _name(container), _name(key), _call(helper, current, value))
         return [
-            ast.Assign(**_at, 
-                targets=[ast.Name(**_at, id=container, ctx=ast.Store())], value=self.visit(target.value)
-            ),
-            ast.Assign(**_at, targets=[ast.Name(**_at, id=key, ctx=ast.Store())], value=self.visit(target.slice)),
-            ast.Expr(**_at, value=
-                _call("_setitem", _name(container), _name(key), _call(helper, current, value))
-            ),
+            ast.Assign(**_at, targets=[store_container], value=self.visit(target.value)),
+            ast.Assign(**_at, targets=[store_key], value=self.visit(target.slice)),
+            ast.Expr(**_at, value=update),
         ]
 
     def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
@@ -270,7 +270,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         if is_native_compare(node):
-            return ast.Compare(**_at, 
+            return ast.Compare(**_at,
                 left=self.visit(node.left),
                 ops=node.ops,
                 comparators=[self.visit(node.comparators[0])],
@@ -307,7 +307,7 @@ class _Instrumenter(ast.NodeTransformer):
             receiver = func.value
             if isinstance(receiver, ast.Name) and receiver.id in self.info.storage:
                 return ast.Call(**_at, func=func, args=args, keywords=keywords)
-            return ast.Call(**_at, 
+            return ast.Call(**_at,
                 func=_name("_meth"),
                 args=[self.visit(receiver), _constant(func.attr), *args],
                 keywords=keywords,
@@ -318,7 +318,7 @@ class _Instrumenter(ast.NodeTransformer):
         return ast.ListComp(**_at, elt=self.visit(node.elt), generators=self._generators(node))
 
     def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
-        return ast.DictComp(**_at, 
+        return ast.DictComp(**_at,
             key=_call("_key", self.visit(node.key)),
             value=self.visit(node.value),
             generators=self._generators(node),
