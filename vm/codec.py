@@ -34,6 +34,7 @@ def _check_int(value: int) -> None:
 
 
 _int_types = frozenset({int, bool})
+_scalar_types = frozenset({int, bool, str, bytes, type(None)})
 _text_types = frozenset({str, bytes})
 _dict_key_int_bits_max = 60  # gas.dict_key_int_bits_max: see vm/runtime.py, _check_key
 
@@ -236,6 +237,9 @@ def _encode_with_dicts(value: Any) -> bytes:
                 parts.append(key_bytes)
                 walk(val)
         elif kind is list or kind is tuple:
+            if _scalar_types.issuperset(map(type, item)):
+                parts.append(packer.pack(item))  # no dict inside: one C-level pack
+                return
             parts.append(packer.pack_array_header(len(item)))
             for element in item:
                 walk(element)

@@ -114,8 +114,10 @@ def _check_key(key: Any) -> int:
         return len(key) // gas.bytes_per_gas  # hashed once per object, compared on a hit
     if kind is int:
         bits = key.bit_length()
+        if bits <= 16:
+            return 0
         if bits <= gas.dict_key_int_bits_max:
-            return bits // gas.dict_int_key_bits_per_gas
+            return (bits - 16) * gas.dict_int_key_gas_per_bit
     elif kind is bool:
         return 0
     raise ContractRuntimeError(
