@@ -33,12 +33,13 @@ from vm.state import DictState
 CHAIN_ID = "agora-bench"
 TOKEN_SOURCE = (Path(__file__).parents[1] / "vm" / "templates" / "token.py").read_text()
 GAS = 200_000
+DEPLOY_GAS = 2_000_000  # a deploy pays per source byte (vm/gas.py, deploy_byte_gas)
 
 
 def _signed(sender: Signer, contract: bytes, method: str, args: bytes,
-            nonce: int) -> Transaction:
+            nonce: int, gas: int = GAS) -> Transaction:
     # expires at the window's end (1,000 blocks with the default genesis): runs stay below
-    unsigned = Transaction(CHAIN_ID, sender.public_key, nonce, 1000, GAS, contract, method,
+    unsigned = Transaction(CHAIN_ID, sender.public_key, nonce, 1000, gas, contract, method,
                            args, b"\x00" * 64)
     return dataclasses.replace(unsigned, signature=sender.sign(unsigned.signing_bytes()))
 
@@ -78,7 +79,7 @@ def main() -> None:
     nonce = find_deploy_nonce(issuer.public_key, 0, 1)
     token = contract_address(issuer.public_key, nonce)
     chain.run([_signed(issuer, token, deploy_method, deploy_args(
-        TOKEN_SOURCE, {"token_name": "Gold", "amount": 10**15}), nonce)])
+        TOKEN_SOURCE, {"token_name": "Gold", "amount": 10**15}), nonce, DEPLOY_GAS)])
     chain.run([_signed(issuer, token, "transfer", encode_args(
         {"to": sender.public_key, "amount": 10**9}), nonce + 1 + n)
         for n, sender in enumerate(senders)])
