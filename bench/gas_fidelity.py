@@ -13,6 +13,9 @@ above 10x; the worst of each class is reported whatever it is.
 
 Classes (one or more cases each, the names say what they do):
 
+* `plain`: the interpreter's own work: loops, function calls, comprehensions (added after
+  the first "before" run: these were 8-14x at cc058e9 and came out at 16-25x once the
+  transfer's gas grew, until the static charges were raised).
 * `content`: cost that depends on argument content or type rather than size: `in` on a
   range with a non-int, `str.strip` with a long set of (wide, 4-byte) characters,
   `replace`/`split`/`find` with needles that defeat the fast search, case mapping of wide
@@ -132,6 +135,19 @@ def contract_case(
 
     return Case(name, klass, sizes, prepare)
 
+
+# --- plain: the interpreter's own work (loops, calls, comprehensions) -------------------------
+PLAIN = [
+    contract_case("for_loop_add", "plain", (10_000, 100_000, 300_000),
+                  "total = 0\nfor i in range(n):\n    total = total + i\nreturn total"),
+    contract_case("while_loop", "plain", (10_000, 100_000, 300_000),
+                  "i = 0\nwhile i < n:\n    i += 1\nreturn i"),
+    contract_case("function_calls", "plain", (10_000, 50_000, 100_000),
+                  "total = 0\nfor i in range(n):\n    total = total + f(i)\nreturn total",
+                  "\ndef f(x: int) -> int:\n    return x\n"),
+    contract_case("comprehension", "plain", (10_000, 50_000, 100_000),
+                  "return len([i for i in range(n)])"),
+]
 
 # --- content: cost by content or type, not size ----------------------------------------------
 CONTENT = [
@@ -315,7 +331,7 @@ ARGS = [
                   "m[1] = [i % 100 for i in range(n)]\nfor i in range(20):\n"
                   "    x = m[1]\nreturn 1"),
 ]
-CATALOGUE: list[Case] = [*CONTENT, *HASH, *DEEP, *CALLMISS, *DEPLOY, *ARGS]
+CATALOGUE: list[Case] = [*PLAIN, *CONTENT, *HASH, *DEEP, *CALLMISS, *DEPLOY, *ARGS]
 
 
 # --- the yardstick ----------------------------------------------------------------------------

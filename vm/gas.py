@@ -58,11 +58,14 @@ early (return, break, continue).
 from __future__ import annotations
 
 # --- static charges ---------------------------------------------------------------
-node_gas = 1
-function_call_gas = 20
-iteration_gas = 4
+# Calibrated against the token transfer (bench/gas_fidelity.py, class "plain"): an
+# iteration resumes a generator and runs a metered block (~250 ns), a helper call for an
+# operator ~100 ns, a function call enters and leaves the depth accounting.
+node_gas = 2
+function_call_gas = 40
+iteration_gas = 16
 builtin_call_gas = 5
-arith_gas = 1
+arith_gas = 3
 element_gas = 4  # per unit of a value's weight walked (codec.count_elements)
 container_weight = 16  # weight of a list, tuple or dict beyond its elements (a Python step)
 int_bits_per_gas = 64

@@ -252,7 +252,7 @@ def test_a_compiled_contracts_memory_estimate_is_above_its_measured_size(name: s
         'x = "\\U0001f600" * 200000\nreturn len(x)',
         "x = list(range(100000))\ny = list(range(100000))\nreturn len(x)",
         "x = {i: i for i in range(50000)}\nreturn len(x)",
-        "x = [2 ** 1000 + i for i in range(20000)]\nreturn len(x)",
+        "b = 2 ** 1000\nx = [b + i for i in range(20000)]\nreturn len(x)",
         "x = [[i] for i in range(50000)]\nreturn len(x)",
         'x = [str(i) * 10 for i in range(20000)]\nreturn len(x)',
     ],
