@@ -85,9 +85,20 @@ class NodeSection:
     # ... and at most this many bytes of them (encoded size): 32 blocks of 2,000
     # transfers are ~11 MB, while blocks of 64 KB txs (4 MiB each) would be 128 MiB.
     recent_blocks_bytes_max: int = 16 * MEBIBYTE_BYTES
+    # Compiled contracts kept in memory per shard (vm/contract.py ContractCache), bounded in
+    # count and in estimated bytes (a compiled 48 KB contract holds about 1 MB). A miss
+    # reads the compiled code this node persisted in LevelDB, or compiles the source.
+    contract_cache_entries: int = 256
+    contract_cache_bytes_max: int = 256 * MEBIBYTE_BYTES
 
     def validate(self) -> list[str]:
         problems = []
+        if self.contract_cache_entries < 1:
+            problems.append("node.contract_cache_entries must be >= 1, got "
+                            f"{self.contract_cache_entries}")
+        if self.contract_cache_bytes_max < 0:
+            problems.append("node.contract_cache_bytes_max must be >= 0, got "
+                            f"{self.contract_cache_bytes_max}")
         if self.recent_blocks_bytes_max < 0:
             problems.append("node.recent_blocks_bytes_max must be >= 0, got "
                             f"{self.recent_blocks_bytes_max}")

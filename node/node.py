@@ -111,6 +111,7 @@ from node.config import NodeConfig, frame_overhead_bytes
 from ledger.executor import fee_params, state_root_after
 from ledger.native import balance_of
 from ledger.types import ExecutionFault
+from vm.contract import ContractCache
 from node.genesis import Genesis
 from node.last_signed import LastSignedRecord, entries_per_kind_max, votes_of
 from storage.aio import AsyncChainStore
@@ -211,8 +212,11 @@ class Node:
         self.execution_limiter = trio.CapacityLimiter(genesis.shard_count)
         self.call_limiter = trio.CapacityLimiter(config.rpc.call_concurrent_max)
         self.executors = {
-            shard: build_executor(genesis, shard, is_committed=self.is_committed,
-                                  is_verified=self.is_verified)
+            shard: build_executor(
+                genesis, shard, is_committed=self.is_committed, is_verified=self.is_verified,
+                contract_cache=ContractCache(config.node.contract_cache_entries,
+                                             config.node.contract_cache_bytes_max,
+                                             code_store=_CodeStore(store)))
             for shard in range(genesis.shard_count)}
         self.metrics = NodeMetrics()
         self.receipt_waiters: dict[bytes, list[trio.Event]] = {}
@@ -1209,6 +1213,20 @@ def read_sync_blocks(store: ChainStore, shard: int, first: int, count: int, byte
             codec.decode_struct(Block, stored.block_bytes),
             codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
     return blocks
+
+
+class _CodeStore:
+    """``vm.contract.CodeStore`` over the node's LevelDB: compiled code persisted at first
+    compile, so a cache miss after a restart is a read, not a compile."""
+
+    def __init__(self, store: ChainStore) -> None:
+        self._store = store
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.get_code(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._store.put_code(key, value)
 
 
 class _StoreState:

@@ -258,6 +258,14 @@ def _ready_check(name: str) -> Callable[[Node], Any]:
     return probe
 
 
+def _contract_cache(node: Node) -> Any:
+    """The compiled-contract cache the node built for shard 0's executor (its bounds are
+    tested in tests/vm: eviction by count and by bytes)."""
+    from ledger.types import ContractKind
+
+    return node.executors[0].handlers[ContractKind.CONTRACT].cache  # type: ignore[attr-defined]
+
+
 def _last_signed_folder(node: Node) -> str:
     assert node.last_signed is not None
     return node.last_signed.directory.name
@@ -270,6 +278,9 @@ ROWS: dict[tuple[str, str], tuple[Any, Callable[[Node], Any]]] = {
     ("node", "recent_blocks_cached"): (2, _recent_blocks_held),
     ("node", "recent_blocks_bytes_max"): (1, _recent_blocks_held),
     ("node", "last_signed_dir"): ("signed_votes", _last_signed_folder),
+    ("node", "contract_cache_entries"): (8, lambda node: _contract_cache(node).entries_max),
+    ("node", "contract_cache_bytes_max"): (
+        1024 * 1024, lambda node: _contract_cache(node).bytes_max),
     ("health", "block_age_seconds_max"): (10.0, _ready_check("block_age")),
     ("health", "catchup_lag_blocks_max"): (2, _ready_check("catching_up")),
     ("consensus", "tick_interval_ms"): (100, _ticks_in_one_second),
