@@ -76,10 +76,14 @@ def create_validator_home(home: Path, name: str, p2p_address: str, rpc_address: 
     seed = seed if seed is not None else generate_seed()
     save_key(home / key_file_name, seed, overwrite=force)
     validator = Validator(name, Signer(seed).public_key, p2p_address, rpc_address)
-    host = listen_host or p2p_host
+    # Without --listen-host the node binds its genesis address (NetworkSection's empty
+    # defaults), so editing the address in the genesis is enough; with it, the node binds
+    # that host at the p2p port (a NAT or a container's port mapping).
+    network = NetworkSection() if listen_host is None else NetworkSection(
+        listen_host=listen_host, listen_port=p2p_port)
     config = NodeConfig(
         node=NodeSection(home_dir="."),
-        network=NetworkSection(listen_host=host, listen_port=p2p_port),
+        network=network,
         rpc=RpcSection(host=listen_host or rpc_host, port=rpc_port),
         metrics=MetricsSection(host=listen_host or rpc_host, port=metrics_port),
     )
