@@ -142,6 +142,10 @@ class NetworkSection:
     listen_host: str = ""
     # 0: the port of this validator's genesis address.
     listen_port: int = 0
+    # Every consensus message must fit: a VIEW-CHANGE / NEW-VIEW is at most
+    # consensus.types.new_view_bytes_max(n, window) (292 KB for 4 validators and a window
+    # of 64; checked against the genesis at start), a catch-up answer at most
+    # consensus.sync_response_bytes_max, a PRE-PREPARE one block (consensus.block_bytes_max).
     max_frame_bytes: int = 16 * MEBIBYTE_BYTES
     handshake_timeout_seconds: float = 5.0
     # The hello exchange, the first record each way, must finish in this.

@@ -3,8 +3,8 @@
 Issue #12 point 3. Before: ``_serve_sync`` read and decoded as many blocks as asked (up to
 1,024) on the event loop, with no byte limit; 64 blocks of 2,000 transfers made a 22 MB
 answer, ``PeerManager.send`` raised ``PayloadTooLarge`` and the node process died. Here a
-real node process (``agora node start``) holds 64 such blocks in its LevelDB, and this
-test, as validator 3 over a real authenticated link on 127.0.0.1, asks it for 1,024
+real node process (``agora node start``) holds 64 blocks of the same size (24 txs of 16 KB:
+fewer objects to build and decode, the same bytes) in its LevelDB, and this test, as validator 3 over a real authenticated link on 127.0.0.1, asks it for 1,024
 blocks twice: each answer must hold at most ``sync_batch_blocks`` blocks within
 ``sync_response_bytes_max``, start where asked, and the node must still answer its RPC.
 """
@@ -46,7 +46,8 @@ from storage.state_root import next_state_root
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 stored_blocks = 64
-block_txs = 2000
+block_txs = 24
+tx_args_bytes = 16 * 1024
 
 
 def _transfers(chain_id: str) -> tuple[Transaction, ...]:
@@ -54,14 +55,14 @@ def _transfers(chain_id: str) -> tuple[Transaction, ...]:
     txs = []
     for index in range(block_txs):
         tx = Transaction(chain_id, signer.public_key, index, 900, 0, b"", "transfer",
-                         codec.pack((hashlib.sha256(b"%d" % index).digest(), 10)), b"")
+                         bytes([index]) * tx_args_bytes, b"")
         txs.append(dataclasses.replace(tx, signature=signer.sign(tx.signing_bytes())))
     return tuple(txs)
 
 
 def _fill_store(home: Path) -> int:
-    """Finalize ``stored_blocks`` blocks of ``block_txs`` transfers in node0's store, as a
-    node that committed them would hold them; returns the bytes of one stored block."""
+    """Finalize ``stored_blocks`` blocks of ``block_txs`` txs in node0's store, as a node
+    that committed them would hold them; returns the bytes of one stored block."""
     config = load_config(home / "config.toml")
     config = dataclasses.replace(config, node=dataclasses.replace(config.node,
                                                                   home_dir=str(home)))

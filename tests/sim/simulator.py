@@ -323,6 +323,8 @@ class Simulator:
                     for reason, amount in sorted(host.replica.stats.ignored.items()):
                         self.count(f"ignored.{reason}", amount)
                     self.count("view_changes", host.replica.stats.view_changes)
+                    self.count("body_requests", host.replica.stats.body_requests)
+                    self.count("bodies_served", host.replica.stats.bodies_served)
         return SimResult(self.seed, failure, self.trace.hexdigest(), self.now, self.events,
                          self.scenario.describe(), finalized, time.monotonic() - started,
                          dict(sorted(self.counters.items())))
