@@ -55,6 +55,7 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   connection costs only a socket and hypercorn closes it after
   ``rpc.keep_alive_timeout_seconds``; hypercorn offers no accept-level cap.
 * ``GET /health``: ``{"status": "ok"}``.
+* ``GET /explorer/...``: the block explorer's pages (node/explorer/), when mounted.
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target)`` with kind
   ``"newBlocks"`` (target: shard) or ``"receipt"`` (target: tx hash), and
   ``agora_unsubscribe(id)``. Notifications are
@@ -451,6 +452,9 @@ class RpcServer:
         self.active_connections = 0
         self._subscription_ids = itertools.count(1)
         self.methods: dict[str, Method] = self._method_table()
+        # Other HTTP apps on this port by path prefix (node/explorer/ mounts "/explorer"):
+        # ASGI callables, counted against connections_max like RPC requests.
+        self.mounts: dict[str, Callable[[dict[str, Json], Any, Any], Awaitable[None]]] = {}
 
     # -- running ----------------------------------------------------------------------
 
@@ -484,6 +488,11 @@ class RpcServer:
         if path == "/health" and method == "GET":
             await _send_json(send, 200, {"status": "ok"})
             return
+        mounted = next((app for prefix, app in self.mounts.items()
+                        if path == prefix or path.startswith(prefix + "/")), None)
+        if mounted is not None:
+            await self._mounted(mounted, scope, receive, send)
+            return
         if path != "/":
             await _send_json(send, 404, {"error": f"no such path {path!r}; POST JSON-RPC to /"})
             return
@@ -515,6 +524,18 @@ class RpcServer:
             await send({"type": "http.response.body", "body": b""})
         else:
             await _send_json(send, 200, reply)
+
+    async def _mounted(self, app: Any, scope: dict[str, Json], receive: Any, send: Any) -> None:
+        if self.active_connections >= self.config.connections_max:
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"text/plain"), (b"retry-after", b"1")]})
+            await send({"type": "http.response.body", "body": b"too many connections\n"})
+            return
+        self.active_connections += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            self.active_connections -= 1
 
     async def _read_body(self, scope: dict[str, Json], receive: Any) -> bytes | None:
         """The body, or None if it is over the limit (not read past the limit)."""

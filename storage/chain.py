@@ -345,6 +345,21 @@ class ChainReader:
                 return bytes(receipt)
         return None
 
+    def get_block_receipts(self, shard: int, height: int) -> list[tuple[int, bytes]]:
+        """``(position, encoded receipt)`` of every stored receipt of a finalized block, in
+        position order; empty for a block without txs or a height not finalized. One read
+        for a whole block, for scans over recent blocks (the explorer's history)."""
+        _check_shard(shard)
+        if not GENESIS_HEIGHT <= height <= self.last_height(shard):
+            return []
+        key = _receipts_key(shard, height)
+        raw = self._reader.get(key)
+        if raw is None:
+            return []
+        what = f"receipts of shard {shard} height {height}"
+        pairs = _unpack(_unseal(key, raw, what, self._location), what, self._location)
+        return [(int(position), bytes(receipt)) for position, receipt in pairs]
+
     def get_state(self, shard: int, key: bytes) -> bytes | None:
         """The shard's current value for ``key``, or None."""
         _check_shard(shard)
