@@ -95,8 +95,9 @@
       points.push(value);
       peak = Math.max(peak, value);
     }
-    const scale = Math.pow(10, Math.floor(Math.log10(peak)));
-    const yMax = Math.ceil(peak / scale) * scale;
+    // A round top that four gridlines divide into whole numbers.
+    const step = Math.pow(10, Math.floor(Math.log10(Math.max(1, peak / 4))));
+    const yMax = Math.max(4, Math.ceil(peak / (4 * step)) * 4 * step);
     g.strokeStyle = "#c8cdd4";
     g.fillStyle = "#38414d";
     g.font = "12px system-ui, sans-serif";
