@@ -26,7 +26,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from node.client import Account, AgoraClient
+from node.client import Account, AgoraClient, RpcCallError
 from node.demo import Demo
 from node.sharding import shard_of_account
 from tests.e2e.cluster import TestCluster, running_cluster, wait_until
@@ -38,6 +38,9 @@ chromedriver_path = "/usr/bin/chromedriver"
 page_wait_seconds = 20.0
 window_width_px = 1280
 shards = 2
+# Slower empty blocks than the e2e default, so that the transfers of _populate stay inside
+# agora_recentActivity's window (256 blocks per shard) for the whole module on a slow box.
+empty_block_interval_ms = 600
 
 payload = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 markup_contract = '''
@@ -114,7 +117,8 @@ def _populate(cluster: TestCluster) -> Chain:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with running_cluster(tmp_path_factory.mktemp("explorer") / "cluster", validators=4,
-                         shards=shards) as cluster:
+                         shards=shards, empty_block_interval_ms=empty_block_interval_ms
+                         ) as cluster:
         yield _populate(cluster)
 
 
@@ -306,6 +310,22 @@ def test_a_contract_shows_its_template_methods_source_and_recent_events(
     txs = _rows(browser, "account-txs")
     assert any(row[5] == "buy" for row in txs)
     _shoot(browser, screenshots, "contract")
+
+
+def test_recent_activity_is_bounded_and_says_what_it_scanned(chain: Chain) -> None:
+    client = chain.cluster.client(2)  # any node answers alike
+    full = client.call("agora_recentActivity", chain.friend.hex())
+    assert full["blocks_per_shard"] == 256 and full["complete"]
+    assert [item["hash"] for item in full["txs"]] == chain.transfer_hashes[::-1]
+    assert [item["role"] for item in full["txs"]] == ["recipient"] * 3
+    one = client.call("agora_recentActivity", chain.friend.hex(), 1)
+    assert all(item["from_height"] == item["to_height"] for item in one["scanned"])
+    capped = client.call("agora_recentActivity", chain.friend.hex(), 10**9)
+    assert capped["blocks_per_shard"] == 256
+    for bad in (["zz"], [chain.friend.hex(), 0], [chain.friend.hex(), "10"]):
+        with pytest.raises(RpcCallError) as error:
+            client.call("agora_recentActivity", *bad)
+        assert error.value.code == -32602
 
 
 def test_markup_from_the_chain_is_shown_as_text_and_never_runs(
