@@ -394,7 +394,7 @@ def _coverage(activity: Json) -> Safe:
     ranges = "; ".join(f"shard {item['shard']}: heights {item['from_height']}–"
                        f"{item['to_height']}" for item in activity["scanned"])
     note = "" if activity["complete"] else " The scan stopped early at its bounds."
-    return el("p", {"class": "note"}, f"Scanned the last {activity['blocks_per_shard']} "
+    return el("p", {"class": "note"}, f"Scanned up to the last {activity['blocks_per_shard']} "
               f"blocks of each shard ({ranges}), newest first.{note}")
 
 
