@@ -320,6 +320,9 @@ class NodeConfig:
         if (self.rpc.enabled and self.metrics.enabled and self.rpc.port != 0
                 and (self.rpc.host, self.rpc.port) == (self.metrics.host, self.metrics.port)):
             problems.append("rpc and metrics must not listen on the same host:port")
+        if self.explorer.page_size_max + 2 > self.rpc.batch_length_max:
+            # A page's reads go through the RPC as one batch: a page and two more reads.
+            problems.append("explorer.page_size_max must be at most rpc.batch_length_max - 2")
         return problems
 
     def validate(self) -> NodeConfig:

@@ -104,7 +104,7 @@ def block_link(shard: int, height: int, label: str | None = None) -> Safe:
 def format_time_ms(timestamp_ms: int | None) -> Safe:
     if not isinstance(timestamp_ms, int) or timestamp_ms <= 0:
         return esc("—")
-    moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000, datetime.UTC)
     text = moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{timestamp_ms % 1000:03d} UTC"
     return el("time", {"datetime": moment.isoformat()}, text)
 

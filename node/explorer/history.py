@@ -129,7 +129,7 @@ class RecentActivity:
             budget[0] -= len(block.txs)
             low = height
             self._match_block(shard, height, block, address, with_events, txs, events)
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
         return low, True
 
     def _match_block(self, shard: int, height: int, block: Block, address: bytes,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Union
 
 
 class Safe(str):
@@ -21,7 +20,7 @@ class Safe(str):
     __slots__ = ()
 
 
-Child = Union[Safe, str, int, None, Iterable["Child"]]
+Child = Safe | str | int | None | Iterable["Child"]
 
 # Elements without content or closing tag (HTML Living Standard, "void elements").
 _void = frozenset({"br", "hr", "img", "input", "link", "meta"})
@@ -103,7 +102,7 @@ def document(title: str, main: Child, *, scripts: tuple[str, ...] = (),
                 el("a", {"class": "skip", "href": "#main"}, "Skip to content"),
                 el("nav", {"aria-label": "Explorer"},
                    link("/explorer", el("strong", None, "Agora explorer")),
-                   link("/explorer/shards", "Blocks")),
+                   link("/explorer/shard/0", "Blocks")),
                 search)
     footer = el("footer", None, "Read-only view of this node's finalized chain, built from "
                 "its JSON-RPC (", el("code", None, "POST /"), ") and WebSocket API.")

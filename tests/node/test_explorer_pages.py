@@ -11,6 +11,7 @@ from node.config import ExplorerSection
 from node.explorer import pages
 from node.explorer.app import Explorer
 from node.explorer.html import Safe, el, esc
+from vm import codec as vm_codec
 
 Json = Any
 tip = 40
@@ -36,8 +37,9 @@ def _block(shard: int, height: int) -> Json:
 def _receipt(**extra: Json) -> Json:
     return {"tx_hash": tx_hash, "status": 2, "status_name": "REVERT", "ok": False,
             "gas_used": 7, "error": evil,
-            "events": [{"contract": address, "name": "Note", "data": "81a17482a3" + "abc".encode(
-                ).hex()}], "result": "", "shard": 0, "height": 3, "position": 0, **extra}
+            "events": [{"contract": address, "name": "Note", "data": vm_codec.encode(
+                {"text": evil}, 100).hex()}],
+            "result": "", "shard": 0, "height": 3, "position": 0, **extra}
 
 
 class FakeRpc:
@@ -201,3 +203,12 @@ async def test_static_assets_are_served_and_head_has_no_body(explorer: Explorer)
     assert "agora_subscribe" in body
     status, headers, body = await _get(explorer, "/explorer", "HEAD")
     assert status == 200 and body == "" and int(headers[b"content-length"]) > 0
+
+
+def test_a_page_size_the_rpc_batch_cannot_hold_is_a_config_error() -> None:
+    from consensus.errors import ConfigError
+    from node.config import parse_config
+
+    with pytest.raises(ConfigError, match="explorer.page_size_max"):
+        parse_config("[rpc]\nbatch_length_max = 20\n[explorer]\npage_size_max = 25\n")
+    assert parse_config("[explorer]\npage_size_max = 98\n").explorer.page_size_max == 98
