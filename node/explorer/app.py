@@ -185,12 +185,12 @@ class Explorer:
                 return await self.shard_blocks(_number(shard, "shard"),
                                                _optional_number(query, "from"))
             case ["block", shard, height]:
-                return await self.block(("agora_getBlock",
-                                         [_number(shard, "shard"), _number(height, "height"),
-                                          True]), _optional_number(query, "page") or 0)
+                return await self.block_at(_number(shard, "shard"), _number(height, "height"),
+                                           _optional_number(query, "page") or 0)
             case ["block", block_hash]:
-                return await self.block(("agora_getBlockByHash", [_digest(block_hash), True]),
-                                        _optional_number(query, "page") or 0)
+                digest = _digest(block_hash)
+                return await self.block(("agora_getBlockByHash", [digest, True]),
+                                        f"hash {digest}", _optional_number(query, "page") or 0)
             case ["tx", tx_hash]:
                 return await self.tx(_digest(tx_hash))
             case ["account", address]:
@@ -258,13 +258,15 @@ class Explorer:
             if heights else []
         return pages.shard_blocks(shard, shard_count, top, blocks, validators, size, first)
 
-    async def block(self, request: tuple[str, list[Json]], page: int) -> Safe:
-        if request[0] == "agora_getBlock" and request[1][0] >= await self.shard_count():
-            raise _not_found(f"Shard {request[1][0]} does not exist.")
+    async def block_at(self, shard: int, height: int, page: int) -> Safe:
+        if shard >= await self.shard_count():
+            raise _not_found(f"Shard {shard} does not exist.")
+        return await self.block(("agora_getBlock", [shard, height, True]),
+                                f"height {height} of shard {shard}", page)
+
+    async def block(self, request: tuple[str, list[Json]], where: str, page: int) -> Safe:
         block, validators = await self.calls(request, ("agora_validators", []))
         if block is None:
-            where = (f"height {request[1][1]} of shard {request[1][0]}"
-                     if request[0] == "agora_getBlock" else f"hash {request[1][0]}")
             raise _not_found(f"No finalized block at {where} on this node.")
         size = self.config.page_size_max
         txs = block["txs"][page * size:(page + 1) * size]

@@ -22,7 +22,7 @@ holds up consensus.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -50,6 +50,17 @@ class _Match:
     position: int
     timestamp_ms: int
     role: str
+
+
+@dataclass(slots=True)
+class _Scan:
+    """One request's scan: the address looked for, what was found, the txs it may still
+    examine (``history_txs_max`` over all shards)."""
+
+    address: bytes
+    txs_left: int
+    txs: list[dict[str, Json]] = field(default_factory=list)
+    events: list[dict[str, Json]] = field(default_factory=list)
 
 
 def _native_recipient(args: bytes) -> bytes | None:
@@ -95,63 +106,62 @@ class RecentActivity:
         shard_count = self.node.genesis.shard_count
         home = shard_of_account(address, shard_count)
         is_contract = self.node.store.get_state(home, code_key(address)) is not None
-        budget = [self.config.history_txs_max]
-        txs: list[dict[str, Json]] = []
-        events: list[dict[str, Json]] = []
+        scan = _Scan(address, self.config.history_txs_max)
         scanned = []
         complete = True
         for shard in range(shard_count):
             top = self.node.store.last_height(shard)
-            low, finished = await self._scan_shard(
-                shard, top, window, address, is_contract and shard == home, budget, txs, events)
+            low, finished = await self._scan_shard(scan, shard, top, window,
+                                                   is_contract and shard == home)
             scanned.append({"shard": shard, "from_height": low, "to_height": top})
             complete = complete and finished
         items_max = self.config.history_items_max
-        order = _newest_first
         return {"address": address.hex(), "shard": home, "is_contract": is_contract,
                 "blocks_per_shard": window, "scanned": scanned,
-                "complete": complete and len(txs) <= items_max and len(events) <= items_max,
-                "txs": sorted(txs, key=order)[:items_max],
-                "events": sorted(events, key=order)[:items_max]}
+                "complete": complete and len(scan.txs) <= items_max
+                and len(scan.events) <= items_max,
+                "txs": sorted(scan.txs, key=_newest_first)[:items_max],
+                "events": sorted(scan.events, key=_newest_first)[:items_max]}
 
-    async def _scan_shard(self, shard: int, top: int, window: int, address: bytes,
-                          with_events: bool, budget: list[int], txs: list[dict[str, Json]],
-                          events: list[dict[str, Json]]) -> tuple[int, bool]:
+    async def _scan_shard(self, scan: _Scan, shard: int, top: int, window: int,
+                          with_events: bool) -> tuple[int, bool]:
         """Scan heights top, top-1, ... within the window; returns (lowest height scanned,
-        whether the window was scanned in full)."""
+        whether the window was scanned in full). A shard stops once it has found
+        ``history_items_max`` items of each kind it looks for: the newest items of all
+        shards are among the newest of each, so the merged answer is still newest first."""
         items_max = self.config.history_items_max
+        txs_before, events_before = len(scan.txs), len(scan.events)
         low = top + 1
         for height in range(top, max(0, top - window), -1):
-            if budget[0] <= 0 or (len(txs) >= items_max and
-                                  (not with_events or len(events) >= items_max)):
+            enough = (len(scan.txs) - txs_before >= items_max and
+                      (not with_events or len(scan.events) - events_before >= items_max))
+            if scan.txs_left <= 0 or enough:
                 return low, False
             block = self._block(shard, height)
-            budget[0] -= len(block.txs)
+            scan.txs_left -= len(block.txs)
             low = height
-            self._match_block(shard, height, block, address, with_events, txs, events)
+            self._match_block(scan, shard, height, block, with_events)
             await trio.lowlevel.checkpoint()
         return low, True
 
-    def _match_block(self, shard: int, height: int, block: Block, address: bytes,
-                     with_events: bool, txs: list[dict[str, Json]],
-                     events: list[dict[str, Json]]) -> None:
+    def _match_block(self, scan: _Scan, shard: int, height: int, block: Block,
+                     with_events: bool) -> None:
         time_ms = block.header.timestamp_ms
         matches = [_Match(shard, height, position, time_ms, role)
                    for position, tx in enumerate(block.txs)
-                   if (role := _role(tx, address)) is not None]
+                   if (role := _role(tx, scan.address)) is not None]
         if not matches and not (with_events and block.txs):
             return
         receipts = {position: decode_receipt(raw) for position, raw in
                     self.node.store.get_block_receipts(shard, height)}
         for match in matches:
-            tx = block.txs[match.position]
             receipt = receipts.get(match.position)
-            txs.append(_tx_item(tx, match, receipt))
+            scan.txs.append(_tx_item(block.txs[match.position], match, receipt))
         if with_events:
             for position, receipt in sorted(receipts.items()):
                 for index, event in enumerate(receipt.events):
-                    if event.contract == address:
-                        events.append({
+                    if event.contract == scan.address:
+                        scan.events.append({
                             "tx_hash": receipt.tx_hash.hex(), "shard": shard,
                             "height": height, "position": position, "index": index,
                             "timestamp_ms": time_ms, "contract": event.contract.hex(),

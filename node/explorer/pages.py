@@ -391,8 +391,10 @@ def _methods(info: Json | None) -> Safe:
 
 
 def _coverage(activity: Json) -> Safe:
-    ranges = "; ".join(f"shard {item['shard']}: heights {item['from_height']}–"
-                       f"{item['to_height']}" for item in activity["scanned"])
+    ranges = "; ".join(
+        f"shard {item['shard']}: " + (f"heights {item['from_height']}–{item['to_height']}"
+                                      if item["from_height"] <= item["to_height"] else "none")
+        for item in activity["scanned"])
     note = "" if activity["complete"] else " The scan stopped early at its bounds."
     return el("p", {"class": "note"}, f"Scanned up to the last {activity['blocks_per_shard']} "
               f"blocks of each shard ({ranges}), newest first.{note}")
