@@ -41,6 +41,9 @@ agora_subscribe (WebSocket)         kind, target                         subscri
 agora_unsubscribe (WebSocket)       subscription                         bool
 ==================================  ===================================  =================
 
+``agora_recentActivity(address, blocks?)`` (an address's recent txs and a contract's recent
+events, a bounded scan) is added to ``methods`` by node/explorer/history.py.
+
 Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 
 * ``POST /``: one request or a batch. An empty batch is one ``-32600`` error; every member

@@ -90,15 +90,16 @@ class FakeRpc:
         raise AssertionError(f"unexpected {method}")
 
 
-async def _get(explorer: Explorer, path: str, method: str = "GET"
+async def _get(explorer: Any, path: str, method: str = "GET"
                ) -> tuple[int, dict[bytes, bytes], str]:
+    """Serve one request through an ASGI app (the explorer or the whole RPC server)."""
     sent: list[Json] = []
 
     async def send(message: Json) -> None:
         sent.append(message)
 
     path, _, query = path.partition("?")
-    await explorer({"type": "http", "method": method, "path": path,
+    await explorer({"type": "http", "method": method, "path": path, "headers": [],
                     "query_string": query.encode()}, None, send)
     start, body = sent
     return start["status"], dict(start["headers"]), body["body"].decode()
@@ -212,3 +213,23 @@ def test_a_page_size_the_rpc_batch_cannot_hold_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="explorer.page_size_max"):
         parse_config("[rpc]\nbatch_length_max = 20\n[explorer]\npage_size_max = 25\n")
     assert parse_config("[explorer]\npage_size_max = 98\n").explorer.page_size_max == 98
+
+
+async def test_the_rpc_server_serves_the_mount_within_its_connection_limit(
+        explorer: Explorer) -> None:
+    from types import SimpleNamespace
+
+    from node.config import RpcSection
+    from node.rpc import RpcServer
+
+    api = SimpleNamespace(status=None, validators=None, peers=None)
+    server = RpcServer(api, RpcSection(port=0, connections_max=1))  # type: ignore[arg-type]
+    server.mounts["/explorer"] = explorer
+    status, _, body = await _get(server, f"/explorer/tx/{tx_hash}")
+    assert status == 200 and tx_hash in body and server.active_connections == 0
+    server.active_connections = 1  # the one allowed connection is busy
+    status, _, _ = await _get(server, "/explorer")
+    assert status == 503
+    server.active_connections = 0
+    status, _, body = await _get(server, "/explorers")
+    assert status == 404 and "no such path" in body  # a prefix match is a whole segment
