@@ -19,14 +19,15 @@ import time
 from pathlib import Path
 
 from consensus.types import Block, BlockHeader, Signer, Transaction, tx_root
-from node.contracts import (
+from ledger.contracts import (
     contract_address,
     deploy_args,
     deploy_method,
     encode_args,
     find_deploy_nonce,
 )
-from node.executor import Executor, Status, build_executor
+from ledger.executor import Executor, build_executor
+from ledger.types import Status
 from node.genesis import Genesis, Validator
 from vm.state import DictState
 

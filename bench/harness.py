@@ -411,7 +411,7 @@ class SetupRunner:
 
     def add_account(self, name: str) -> int:
         from consensus.types import Signer
-        from node.sharding import shard_of_account
+        from ledger.sharding import shard_of_account
 
         seed = workloads.sender_seed(len(self.seeds), b"agora-bench-setup/" + name.encode())
         self.seeds.append(seed)
@@ -426,7 +426,7 @@ class SetupRunner:
     def deploy(self, index: int, template: str, shard: int, **init: Any
                ) -> workloads.TxSpec:
         """A deploy spec by account ``index`` at an address in ``shard`` (fresh per run)."""
-        from node.contracts import contract_address, find_deploy_nonce
+        from ledger.contracts import contract_address, find_deploy_nonce
 
         address = self.address(index)
         nonce = find_deploy_nonce(address, shard, self.shard_count,

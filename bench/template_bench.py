@@ -1,4 +1,4 @@
-"""Micro-benchmark: VM calls per second of each of the 12 contract templates (not a test).
+"""Micro-benchmark: VM calls per second of each of the 28 contract templates (not a test).
 
     .venv/bin/python -m bench.template_bench [--calls 2000] [--rounds 3] [--json PATH]
 
@@ -23,6 +23,22 @@ bench/vm_bench.py does for the token and NFT transfer:
 | kyc | `register` | a new identity each call |
 | provenance | `anchor` | a new content hash each call |
 | swap | `claim` | a new funded token-for-token swap each call (opened and deposited in setup) |
+| tickets | `buy` | one event, one tier with room for every call, one buyer |
+| membership | `subscribe` | one subscriber renews one plan each call, block time 60 s later |
+| crowdfund | `pledge` | one campaign, one backer, 1 unit per call |
+| fractional | `buyout` | a new vault each call (items minted and locked in setup) |
+| mysterybox | `reveal` | the third reveal of a new draw, which draws and settles it |
+| loyalty | `redeem` | 1 point per call from one holder's lot at a partner |
+| giftcard | `redeem` | 1 unit per call from one card at an accepted merchant |
+| staking | `stake` | 1 unit per call, one block later each call (rewards accrue) |
+| vesting | `claim` | one linear grant, block time 10 s later each call |
+| multisig | `execute` | a new 2-of-3 token transfer proposal each call (approved in setup) |
+| oracle | `submit` | five reporters in turn |
+| did | `create` | a new DID with one key and one service each call |
+| dispute | `open_escrow` | a new escrow each call |
+| drop | `mint` | allow-list phase, 1 item per call, a 10-hash proof (1,024-leaf tree) |
+| bonding | `buy` | 1 unit per call (the price rises along the curve) |
+| bridge | `mint` | the wrapped side, a proven lock message per call (one root over all) |
 
 Every timed call must succeed (`result.ok`, and `buy` must return True): a failure raises
 `CallFailed`, so the loop never measures failures. `split.distribute` only does work when
@@ -46,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import vm
+from vm import templates as helpers
 from vm.state import DictState
 from vm.templates import load
 
@@ -55,7 +72,9 @@ TIME_START = 1_700_000_000
 FAR_FUTURE = TIME_START + 10**8
 FUNDS = 10**30
 TEMPLATES = ("token", "nft", "items", "split", "market", "auction", "rental", "licence",
-             "dao", "kyc", "provenance", "swap")
+             "dao", "kyc", "provenance", "swap", "tickets", "membership", "crowdfund",
+             "fractional", "mysterybox", "loyalty", "giftcard", "staking", "vesting",
+             "multisig", "oracle", "did", "dispute", "drop", "bonding", "bridge")
 
 
 def account(name: str) -> bytes:
@@ -313,11 +332,255 @@ def swap_workload(total: int) -> Workload:
     return Workload("swap", "claim", chain.state, calls)
 
 
+def at(sender: bytes, height: int, time_: int, counter: int) -> vm.BlockContext:
+    """A context at a given height and block time (for calls spread over blocks)."""
+    return vm.BlockContext(sender=sender, height=height, time=time_,
+                           tx_hash=(10**9 + counter).to_bytes(32, "big"))
+
+
+def tickets_workload(total: int) -> Workload:
+    chain = Setup()
+    tickets = TARGET["tickets"]
+    chain.token(holders=(ALICE,), spenders=(tickets,))
+    chain.deploy("tickets", tickets, ISSUER, token_address=TOKEN)
+    event = chain.ok(tickets, "create_event", ISSUER, starts_at=FAR_FUTURE,
+                     tiers=[["floor", 100, total]], resale_cap_bp=11000, royalty_bp=500)
+    call = chain.call(tickets, "buy", ALICE, event=event, tier=0)
+    return Workload("tickets", "buy", chain.state, [call] * total)
+
+
+def membership_workload(total: int) -> Workload:
+    chain = Setup()
+    passes = TARGET["membership"]
+    chain.token(holders=(ALICE,), spenders=(passes,))
+    chain.deploy("membership", passes, ISSUER, token_address=TOKEN)
+    plan = chain.ok(passes, "create_plan", ISSUER, price=30, period_seconds=3600)
+    calls = [Call(passes, "subscribe", {"plan": plan, "periods": 1},
+                  at(ALICE, chain.height, chain.time + 60 * index, index))
+             for index in range(total)]
+    return Workload("membership", "subscribe", chain.state, calls)
+
+
+def crowdfund_workload(total: int) -> Workload:
+    chain = Setup()
+    fund = TARGET["crowdfund"]
+    chain.token(holders=(ALICE,), spenders=(fund,))
+    chain.deploy("crowdfund", fund, ISSUER, token_address=TOKEN)
+    campaign = chain.ok(fund, "create", ISSUER, goal=10**6, deadline=FAR_FUTURE)
+    call = chain.call(fund, "pledge", ALICE, campaign=campaign, amount=1)
+    return Workload("crowdfund", "pledge", chain.state, [call] * total)
+
+
+def fractional_workload(total: int) -> Workload:
+    chain = Setup()
+    vaults = TARGET["fractional"]
+    chain.token(holders=(BOB,), spenders=(vaults,))
+    chain.deploy("nft", NFT, ISSUER)
+    chain.deploy("fractional", vaults, ISSUER, token_address=TOKEN)
+    chain.ok(NFT, "set_approval_for_all", ALICE, operator=vaults, approved=True)
+    for item in range(1, total + 1):
+        chain.ok(NFT, "mint", ISSUER, to=ALICE, token=item, royalty_bp=0)
+        chain.ok(vaults, "lock", ALICE, collection=NFT, item=item, fractions=1000,
+                 reserve_price=500)
+    context = chain.context(BOB)
+    calls = [Call(vaults, "buyout", {"vault": vault}, context) for vault in range(1, total + 1)]
+    return Workload("fractional", "buyout", chain.state, calls)
+
+
+def mysterybox_workload(total: int) -> Workload:
+    chain = Setup()
+    box = TARGET["mysterybox"]
+    witness = account("witness")
+    chain.token(holders=(ALICE, BOB, witness), spenders=(box,))
+    chain.deploy("mysterybox", box, ISSUER, token_address=TOKEN)
+    series = chain.ok(box, "create_series", BOB, price=100, bond=50, witness=witness,
+                      outcomes=[["common", 70], ["rare", 25], ["legendary", 5]],
+                      commit_blocks=10**5, reveal_blocks=10**5)
+    secrets = {who: who[:16] for who in (ALICE, BOB, witness)}
+    calls = []
+    for draw in range(1, total + 1):
+        chain.ok(box, "buy", ALICE, series=series,
+                 commitment=helpers.box_commitment(draw, ALICE, secrets[ALICE]))
+        for who in (BOB, witness):
+            chain.ok(box, "commit", who, draw=draw,
+                     commitment=helpers.box_commitment(draw, who, secrets[who]))
+        for who in (ALICE, BOB):
+            chain.ok(box, "reveal", who, draw=draw, secret=secrets[who])
+        calls.append(chain.call(box, "reveal", witness, draw=draw, secret=secrets[witness]))
+    return Workload("mysterybox", "reveal", chain.state, calls)
+
+
+def loyalty_workload(total: int) -> Workload:
+    chain = Setup()
+    points = chain.deploy("loyalty", TARGET["loyalty"], ISSUER)
+    shop = account("shop")
+    chain.ok(points, "set_partner", ISSUER, merchant=shop, allowed=True)
+    chain.ok(points, "mint", ISSUER, to=ALICE, amount=FUNDS, expires_height=10**9)
+    call = chain.call(points, "redeem", ALICE, amount=1, merchant=shop)
+    return Workload("loyalty", "redeem", chain.state, [call] * total)
+
+
+def giftcard_workload(total: int) -> Workload:
+    chain = Setup()
+    cards = TARGET["giftcard"]
+    shop = account("shop")
+    chain.token(spenders=(cards,))
+    chain.ok(TOKEN, "approve", ISSUER, spender=cards, amount=FUNDS)
+    chain.deploy("giftcard", cards, ISSUER, token_address=TOKEN)
+    chain.ok(cards, "accept_merchant", ISSUER, merchant=shop, accepted=True)
+    card = chain.ok(cards, "issue", ISSUER, holder=ALICE, amount=FUNDS, expires_at=FAR_FUTURE,
+                    transferable=False)
+    call = chain.call(cards, "redeem", ALICE, card=card, amount=1, merchant=shop)
+    return Workload("giftcard", "redeem", chain.state, [call] * total)
+
+
+def staking_workload(total: int) -> Workload:
+    chain = Setup()
+    pool = TARGET["staking"]
+    chain.token(holders=(ALICE, BOB), spenders=(pool,))
+    chain.ok(TOKEN, "approve", ISSUER, spender=pool, amount=FUNDS)
+    chain.deploy("staking", pool, ISSUER, token_address=TOKEN, reward_per_block=10,
+                 unstake_delay_blocks=5)
+    chain.ok(pool, "fund", ISSUER, amount=FUNDS)
+    chain.ok(pool, "stake", BOB, amount=1000)
+    calls = [Call(pool, "stake", {"amount": 1},
+                  at(ALICE, chain.height + index + 1, chain.time + 5 * (index + 1), index))
+             for index in range(total)]
+    return Workload("staking", "stake", chain.state, calls)
+
+
+def vesting_workload(total: int) -> Workload:
+    chain = Setup()
+    vest = TARGET["vesting"]
+    chain.token(spenders=(vest,))
+    chain.ok(TOKEN, "approve", ISSUER, spender=vest, amount=FUNDS)
+    chain.deploy("vesting", vest, ISSUER, token_address=TOKEN)
+    grant = chain.ok(vest, "grant", ISSUER, beneficiary=ALICE, amount=FUNDS, start=chain.time,
+                     cliff_seconds=0, duration_seconds=10**8, revocable=True)
+    calls = [Call(vest, "claim", {"grant_id": grant},
+                  at(ALICE, chain.height + index + 1, chain.time + 10 * (index + 1), index))
+             for index in range(total)]
+    return Workload("vesting", "claim", chain.state, calls)
+
+
+def multisig_workload(total: int) -> Workload:
+    chain = Setup()
+    wallet = TARGET["multisig"]
+    carol = account("carol")
+    chain.token()
+    chain.deploy("multisig", wallet, ISSUER, owner_list=[ALICE, BOB, carol], threshold_count=2)
+    chain.ok(TOKEN, "transfer", ISSUER, to=wallet, amount=FUNDS)
+    for proposal in range(1, total + 1):
+        chain.ok(wallet, "propose", ALICE, action=["transfer", TOKEN, carol, 1],
+                 expires_height=10**9)
+        chain.ok(wallet, "approve", BOB, proposal=proposal)
+    context = chain.context(carol)
+    calls = [Call(wallet, "execute", {"proposal": proposal}, context)
+             for proposal in range(1, total + 1)]
+    return Workload("multisig", "execute", chain.state, calls)
+
+
+def oracle_workload(total: int) -> Workload:
+    chain = Setup()
+    feed = chain.deploy("oracle", TARGET["oracle"], ISSUER, max_age_seconds=60, min_reports=3)
+    reporters = [account(f"reporter-{index}") for index in range(5)]
+    for reporter in reporters:
+        chain.ok(feed, "set_reporter", ISSUER, reporter=reporter, allowed=True)
+    contexts = [chain.context(reporter) for reporter in reporters]
+    calls = [Call(feed, "submit", {"value": 1000 + index % 7}, contexts[index % 5])
+             for index in range(total)]
+    return Workload("oracle", "submit", chain.state, calls)
+
+
+def did_workload(total: int) -> Workload:
+    chain = Setup()
+    dids = chain.deploy("did", TARGET["did"], ISSUER)
+    key = ["key-1", "Ed25519VerificationKey2020", "ab" * 32, ["authentication"]]
+    call = chain.call(dids, "create", ALICE, keys=[key],
+                      services=[["shop", "LinkedDomains", "https://alice.example"]])
+    return Workload("did", "create", chain.state, [call] * total)
+
+
+def dispute_workload(total: int) -> Workload:
+    chain = Setup()
+    court = TARGET["dispute"]
+    chain.token(holders=(ALICE,), spenders=(court,))
+    chain.deploy("dispute", court, ISSUER, token_address=TOKEN)
+    call = chain.call(court, "open_escrow", ALICE, seller=BOB, arbiter=ISSUER, amount=10,
+                      protection_seconds=3600, arbiter_seconds=3600, default_buyer_bp=10000)
+    return Workload("dispute", "open_escrow", chain.state, [call] * total)
+
+
+def drop_workload(total: int) -> Workload:
+    chain = Setup()
+    drop = TARGET["drop"]
+    chain.token(holders=(ALICE,), spenders=(drop,))
+    chain.deploy("nft", NFT, ISSUER)
+    entries = [(ALICE, total)] + [(account(f"listed-{index}"), 1) for index in range(1023)]
+    chain.deploy("drop", drop, ISSUER, token_address=TOKEN, collection=NFT,
+                 treasury=account("treasury"), price=10, supply_max=total,
+                 allowlist_root=helpers.allowlist_root(entries), allowlist_start=chain.time,
+                 public_start=FAR_FUTURE, end_time=FAR_FUTURE + 1, public_cap=1)
+    chain.ok(NFT, "set_minter", ISSUER, new_minter=drop)
+    call = chain.call(drop, "mint", ALICE, quantity=1, proof=helpers.allowlist_proof(entries, 0),
+                      allowance=total)
+    return Workload("drop", "mint", chain.state, [call] * total)
+
+
+def bonding_workload(total: int) -> Workload:
+    chain = Setup()
+    curve = TARGET["bonding"]
+    chain.token(holders=(ALICE,), spenders=(curve,))
+    chain.deploy("bonding", curve, ISSUER, token_address=TOKEN, base_price=10, slope=1,
+                 supply_max=10**9, fee_bp=100, beneficiary=ISSUER)
+    call = chain.call(curve, "buy", ALICE, amount=1, max_cost=FUNDS)
+    return Workload("bonding", "buy", chain.state, [call] * total)
+
+
+def bridge_workload(total: int) -> Workload:
+    chain = Setup()
+    origin, wrapped = account("bridge-origin"), TARGET["bridge"]
+    roots = account("roots")
+    members = [account(f"validator-{index}") for index in range(4)]
+    chain.token(holders=(ALICE,), spenders=(origin,))
+    chain.deploy("receipt_roots", roots, ISSUER, member_list=members, threshold_count=3)
+    chain.deploy("bridge", origin, ISSUER, mode="origin", local_chain="a", remote_chain="b",
+                 verifier=account("unused-verifier"), token_address=TOKEN)
+    chain.deploy("bridge", wrapped, ISSUER, mode="wrapped", local_chain="b", remote_chain="a",
+                 verifier=roots)
+    chain.ok(origin, "set_peer", ISSUER, peer_address=wrapped)
+    chain.ok(wrapped, "set_peer", ISSUER, peer_address=origin)
+    messages = []
+    for _ in range(total):
+        nonce = chain.ok(origin, "lock", ALICE, amount=1, recipient=BOB)
+        query = vm.query(chain.state, origin, "message_of",
+                         {"kind": 1, "nonce": nonce, "recipient": BOB, "amount": 1,
+                          "outbound": True}, chain.context(ALICE), SETUP_GAS)
+        check(query, "bridge message_of")
+        messages.append(query.value)
+    root = helpers.bridge_message_root(messages)
+    for member in members[:3]:
+        chain.ok(roots, "attest", member, chain="a", height=1, root=root)
+    context = chain.context(ALICE)
+    calls = [Call(wrapped, "mint", {"nonce": index + 1, "recipient": BOB, "amount": 1,
+                                    "height": 1,
+                                    "path": helpers.bridge_message_proof(messages, index)},
+                  context) for index in range(total)]
+    return Workload("bridge", "mint", chain.state, calls)
+
+
 WORKLOADS: dict[str, Callable[[int], Workload]] = {
     "token": token_workload, "nft": nft_workload, "items": items_workload,
     "split": split_workload, "market": market_workload, "auction": auction_workload,
     "rental": rental_workload, "licence": licence_workload, "dao": dao_workload,
     "kyc": kyc_workload, "provenance": provenance_workload, "swap": swap_workload,
+    "tickets": tickets_workload, "membership": membership_workload,
+    "crowdfund": crowdfund_workload, "fractional": fractional_workload,
+    "mysterybox": mysterybox_workload, "loyalty": loyalty_workload,
+    "giftcard": giftcard_workload, "staking": staking_workload, "vesting": vesting_workload,
+    "multisig": multisig_workload, "oracle": oracle_workload, "did": did_workload,
+    "dispute": dispute_workload, "drop": drop_workload, "bonding": bonding_workload,
+    "bridge": bridge_workload,
 }
 assert tuple(WORKLOADS) == TEMPLATES
 

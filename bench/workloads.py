@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 from consensus import codec
 from consensus.types import Signer, Transaction
-from node.sharding import shard_of_account
+from ledger.sharding import shard_of_account
 
 transfer_amount = 1
 sender_balance = 10**12
@@ -438,7 +438,7 @@ def sign_specs(job: SignJob) -> list[tuple[bytes, str]]:
         if signer is None:
             signer = signers[spec.sender] = Signer(job.seeds[spec.sender])
         if spec.contract:
-            from node.contracts import encode_args
+            from ledger.contracts import encode_args
 
             shard = shard_of_account(spec.contract, len(job.expiry_heights))
             args = encode_args(dict(spec.args))

@@ -12,11 +12,11 @@ import trio
 
 from consensus import codec
 from consensus.types import Block, CommitCertificate, Transaction
-from node.executor import decode_receipt
+from ledger.types import decode_receipt
 from node.mempool import MempoolInfo
-from node.native import balance_of
+from ledger.native import balance_of
 from node.rpc import BlockInfo, ReceiptInfo, TxInfo, invalid_params
-from node.sharding import shard_of_account
+from ledger.sharding import shard_of_account
 
 if TYPE_CHECKING:
     from node.node import FinalizedBlock, Node
@@ -157,7 +157,7 @@ class LocalNodeApi:
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes:
         """A read-only ``@view`` call against the contract's shard's committed state."""
-        from node.contracts import _decode_named_args, query
+        from ledger.contracts import _decode_named_args, query
         from node.rpc import Code, RpcError
 
         named = _decode_named_args(args)

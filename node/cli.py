@@ -293,8 +293,13 @@ def call(rpc_url: str, contract_hex: str, method: str, args_json: str,
 @main.command("demo")
 @click.option("--rpc", "rpc_url", default=None,
               help="a running node (default: start a fresh local 4-validator cluster)")
-def demo(rpc_url: str | None) -> None:
-    """Deploy the templates, sell a collectible, show the royalty and the 30/40/30 split."""
+@click.option("--scenario", type=click.Choice(["marketplace", "tickets", "mysterybox"]),
+              default="marketplace", show_default=True,
+              help="marketplace: a collectible sale with royalty and 30/40/30 split; "
+                   "tickets: capped resale, royalty, check-in, cancellation refund; "
+                   "mysterybox: a commit-reveal draw and a forfeited bond")
+def demo(rpc_url: str | None, scenario: str) -> None:
+    """Run a marketplace story on a cluster and show where the value went."""
     import tempfile
 
     from node.demo import DemoFailed, run_demo
@@ -302,7 +307,7 @@ def demo(rpc_url: str | None) -> None:
 
     try:
         if rpc_url is not None:
-            run_demo(rpc_url)
+            run_demo(rpc_url, scenario=scenario)
             return
         with tempfile.TemporaryDirectory(prefix="agora-demo-") as directory:
             base = free_port_block(12)
@@ -311,7 +316,7 @@ def demo(rpc_url: str | None) -> None:
             local.start()
             try:
                 local.wait_ready()
-                run_demo(local.rpc_urls[0])
+                run_demo(local.rpc_urls[0], scenario=scenario)
             finally:
                 local.stop()
     except DemoFailed as error:

@@ -35,7 +35,7 @@ from consensus import codec
 from consensus.errors import AgoraError, ClientError
 from consensus.types import Signer, Transaction
 from node import keys
-from node.sharding import home_shard
+from ledger.sharding import home_shard
 
 default_timeout_seconds = 30.0
 default_expiry_blocks = 100
@@ -185,7 +185,7 @@ class AgoraClient:
         """A signed deploy of ``source``; the contract address is ``tx.contract``. With
         ``shard`` the address is chosen in that shard (contracts that call each other must
         share one)."""
-        from node.contracts import (contract_address, deploy_args, deploy_method,
+        from ledger.contracts import (contract_address, deploy_args, deploy_method,
                                     find_deploy_nonce)
 
         _chain, shard_count = self.chain()
@@ -201,7 +201,7 @@ class AgoraClient:
                             gas_limit: int = default_contract_gas, **options: Any
                             ) -> Transaction:
         """A signed call of an exported contract method with named arguments."""
-        from node.contracts import encode_args
+        from ledger.contracts import encode_args
 
         return self.build_raw(account, contract, method, encode_args(dict(args or {})),
                               gas_limit=gas_limit, **options)
@@ -226,7 +226,7 @@ class AgoraClient:
     def view(self, contract: bytes, method: str, args: dict[str, Any] | None = None,
              sender: bytes | None = None) -> Any:
         """Call a ``@view`` method read-only; returns the decoded value."""
-        from node.contracts import encode_args
+        from ledger.contracts import encode_args
         from vm import codec as vm_codec
 
         params: list[Any] = [contract.hex(), method, encode_args(dict(args or {})).hex()]

@@ -1,6 +1,13 @@
-"""``agora demo``: a marketplace sale on a running cluster, narrated.
+"""``agora demo``: marketplace stories on a running cluster, narrated.
 
-Deploys the templates (KYC registry, platform token, collectible, 30/40/30 revenue split,
+Scenarios (``agora demo --scenario NAME``): ``marketplace`` (the default, below),
+``tickets`` (a capped resale with royalty, a refused overpriced
+resale and double check-in, a cancelled event refunding the holder) and ``mysterybox``
+(a three-party commit-reveal draw, then a draw the seller
+withholds, which forfeits the seller's bond to the buyer). Each prints where the value went,
+read back from chain state, and checks that it is conserved.
+
+The marketplace scenario deploys the templates (KYC registry, platform token, collectible, 30/40/30 revenue split,
 marketplace) side by side in one shard, mints a collectible with a 10 % royalty paid to the
 split, lists it, buys it with tokens, and shows where every token of the price went:
 the seller's proceeds, the platform fee, and the royalty divided 30/40/30 between the
@@ -33,11 +40,13 @@ class DemoFailed(RuntimeError):
 
 
 class Demo:
+    cast: tuple[str, ...] = ("issuer", "verifier", "rights holder", "channel", "platform",
+                             "alice", "bob")
+
     def __init__(self, client: AgoraClient, console: Console) -> None:
         self.client = client
         self.console = console
-        self.people = {name: Account.generate() for name in (
-            "issuer", "verifier", "rights holder", "channel", "platform", "alice", "bob")}
+        self.people = {name: Account.generate() for name in self.cast}
         self.contracts: dict[str, bytes] = {}
 
     def address(self, name: str) -> bytes:
@@ -147,5 +156,215 @@ class Demo:
             raise DemoFailed(f"unexpected figures: {figures}, owed {owed}")
 
 
-def run_demo(rpc_url: str, console: Console | None = None) -> dict[str, int]:
-    return Demo(AgoraClient(rpc_url), console or Console()).run()
+class Story(Demo):
+    """What the scenarios beyond the marketplace share: a token, refusals shown as such,
+    waiting for heights, and a table of who gained or lost what."""
+
+    def expect_revert(self, contract: str, method: str, by: str, reason: str,
+                      **args: Any) -> None:
+        """Sends a call that must be refused with `reason`; the refusal changes nothing."""
+        tx = self.client.build_contract_call(self.people[by], self.contracts[contract],
+                                             method, args)
+        receipt = self.client.submit_and_wait(tx, timeout_seconds=30)
+        error = str(receipt.get("error") or "")
+        if receipt.get("ok") or reason not in error:
+            raise DemoFailed(f"{contract}.{method} should have been refused with "
+                             f"{reason!r}: {receipt}")
+        self.console.print(f"   refused as it should be: {contract}.{method} -> {error!r}")
+
+    def block_time_seconds(self) -> int:
+        latest = self.client.latest_block(demo_shard)
+        return 0 if latest is None else int(latest["timestamp_ms"]) // 1000
+
+    def wait_for_height(self, height: int, timeout_seconds: float = 60.0) -> None:
+        """Waits (the primary cuts an empty block every second) until `height` exists."""
+        import time
+
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            latest = self.client.latest_block(demo_shard)
+            if latest is not None and int(latest["height"]) >= height:
+                return
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"shard {demo_shard} did not reach height {height} "
+                                 f"within {timeout_seconds:.0f} s")
+            time.sleep(0.2)
+
+    def holdings(self, names: tuple[str, ...]) -> dict[str, int]:
+        return {name: self.balance(name) for name in names}
+
+    def report_moves(self, title: str, before: dict[str, int], after: dict[str, int],
+                     notes: dict[str, str]) -> dict[str, int]:
+        table = Table(title=title)
+        table.add_column("account")
+        table.add_column("before", justify="right")
+        table.add_column("after", justify="right")
+        table.add_column("change", justify="right")
+        table.add_column("why")
+        moves = {name: after[name] - before[name] for name in before}
+        for name in before:
+            table.add_row(name, str(before[name]), str(after[name]), f"{moves[name]:+d}",
+                          notes.get(name, ""))
+        self.console.print(table)
+        total = sum(moves.values())
+        self.console.print(f"sum of changes = {total}: "
+                           f"{'conserved' if total == 0 else 'NOT CONSERVED'}")
+        if total != 0:
+            raise DemoFailed(f"value not conserved: {moves}")
+        return moves
+
+
+class TicketsStory(Story):
+    """Tickets with a capped resale, a royalty, check-in once, and a cancellation refund."""
+
+    cast = ("organiser", "gate", "alice", "bob")
+    face_price = 100
+    cap_bp = 12_000
+    royalty_bp = 1_000
+
+    def run(self) -> dict[str, int]:
+        out = self.console
+        out.rule("Agora demo: event tickets with a capped resale, a royalty and a refund")
+        out.print("1. Deploying the token and the tickets template in shard 0")
+        self.deploy("token", "organiser", token_name="Gold", amount=10 * buyer_funds)
+        self.deploy("tickets", "organiser", token_address=self.contracts["token"])
+        for fan in ("alice", "bob"):
+            self.send("token", "transfer", "organiser", to=self.address(fan),
+                      amount=buyer_funds)
+            self.send("token", "approve", fan, spender=self.contracts["tickets"],
+                      amount=buyer_funds)
+        starts_at = self.block_time_seconds() + 3600
+        event = self.send("tickets", "create_event", "organiser", starts_at=starts_at,
+                          tiers=[["floor", self.face_price, 2]],
+                          resale_cap_bp=self.cap_bp, royalty_bp=self.royalty_bp)
+        self.send("tickets", "set_gate", "organiser", event=event,
+                  gate=self.address("gate"), allowed=True)
+        names = ("organiser", "alice", "bob", "tickets")
+        before = self.holdings(names)
+        out.print(f"2. Alice buys a floor ticket at face value {self.face_price} (into escrow)")
+        ticket = self.send("tickets", "buy", "alice", event=event, tier=0)
+        out.print("3. Alice tries to resell above the organiser's 120 % cap, then at the cap")
+        self.expect_revert("tickets", "list_resale", "alice", "price above the cap",
+                           ticket=ticket, price=121)
+        self.send("tickets", "list_resale", "alice", ticket=ticket, price=120)
+        out.print("4. Bob buys the resale: 10 % royalty to the organiser, the rest to Alice")
+        self.send("tickets", "buy_resale", "bob", ticket=ticket)
+        out.print("5. The gate checks Bob in; a second check-in is refused")
+        self.send("tickets", "check_in", "gate", ticket=ticket, holder=self.address("bob"))
+        self.expect_revert("tickets", "check_in", "gate", "checked in", ticket=ticket,
+                           holder=self.address("bob"))
+        out.print("6. The organiser cancels the event; Bob, the holder, is refunded the face "
+                  "value")
+        self.send("tickets", "cancel_event", "organiser", event=event)
+        self.send("tickets", "refund", "bob", ticket=ticket)
+        self.expect_revert("tickets", "refund", "bob", "already refunded", ticket=ticket)
+        after = self.holdings(names)
+        return self.report_moves("Where the value went (read back from chain state)", before,
+                                 after, {
+                                     "organiser": "royalty 12 on the 120 resale",
+                                     "alice": "paid 100, resold for 120 less the royalty",
+                                     "bob": "paid 120, refunded the 100 face value",
+                                     "tickets": "escrow: 100 in, 100 refunded"})
+
+
+class MysteryBoxStory(Story):
+    """A blind box drawn by three-party commit-reveal, and a withheld reveal forfeited."""
+
+    cast = ("seller", "witness", "alice")
+    price = 100
+    bond = 400
+    outcomes = [["common", 70], ["rare", 25], ["legendary", 5]]
+    window_blocks = 12
+    next_draw = 1  # the contract numbers draws 1, 2, ... (a fresh deployment)
+
+    def commit_all(self, draw: int, secrets_by_name: dict[str, bytes]) -> None:
+        from vm.templates import box_commitment
+
+        for name in ("seller", "witness"):
+            self.send("mysterybox", "commit", name, draw=draw,
+                      commitment=box_commitment(draw, self.address(name),
+                                                secrets_by_name[name]))
+
+    def buy(self, series: int, secrets_by_name: dict[str, bytes]) -> int:
+        from vm.templates import box_commitment
+
+        next_draw = self.next_draw
+        self.next_draw += 1
+        draw = self.send("mysterybox", "buy", "alice", series=series,
+                         commitment=box_commitment(next_draw, self.address("alice"),
+                                                   secrets_by_name["alice"]))
+        if draw != next_draw:
+            raise DemoFailed(f"expected draw {next_draw}, got {draw}")
+        return int(draw)
+
+    def run(self) -> dict[str, int]:
+        import secrets
+
+        out = self.console
+        out.rule("Agora demo: a mystery box drawn by buyer, seller and witness together")
+        out.print("1. Deploying the token and the mystery box in shard 0")
+        self.deploy("token", "seller", token_name="Gold", amount=10 * buyer_funds)
+        self.deploy("mysterybox", "seller", token_address=self.contracts["token"])
+        for name in ("witness", "alice"):
+            self.send("token", "transfer", "seller", to=self.address(name), amount=buyer_funds)
+        for name in ("seller", "witness", "alice"):
+            self.send("token", "approve", name, spender=self.contracts["mysterybox"],
+                      amount=buyer_funds)
+        series = self.send("mysterybox", "create_series", "seller", price=self.price,
+                           bond=self.bond, witness=self.address("witness"),
+                           outcomes=self.outcomes, commit_blocks=self.window_blocks,
+                           reveal_blocks=self.window_blocks)
+        odds = ", ".join(f"{label} {weight} %" for label, weight in self.outcomes)
+        out.print(f"   series {series}: price {self.price}, bond {self.bond}, odds {odds}")
+        names = ("seller", "witness", "alice", "mysterybox")
+        before = self.holdings(names)
+        out.print("2. Alice buys a box and commits; the seller and the witness commit "
+                  "(posting bonds); all three reveal")
+        first = {name: secrets.token_bytes(32) for name in ("seller", "witness", "alice")}
+        draw = self.buy(series, first)
+        self.commit_all(draw, first)
+        self.expect_revert("mysterybox", "reveal", "alice", "wrong secret", draw=draw,
+                           secret=b"not my secret at all")
+        for name in ("alice", "witness", "seller"):
+            self.send("mysterybox", "reveal", name, draw=draw, secret=first[name])
+        index, label = self.view("mysterybox", "outcome_of", draw=draw)
+        out.print(f"   draw {draw}: outcome {index} [bold]{label}[/] (seed from all three "
+                  "secrets, no block data)")
+        out.print("3. A second box: the seller commits but never reveals")
+        second = {name: secrets.token_bytes(32) for name in ("seller", "witness", "alice")}
+        withheld = self.buy(series, second)
+        self.commit_all(withheld, second)
+        for name in ("alice", "witness"):
+            self.send("mysterybox", "reveal", name, draw=withheld, secret=second[name])
+        deadline = int(self.view("mysterybox", "draw_of", draw=withheld)["reveal_deadline"])
+        self.expect_revert("mysterybox", "settle", "alice", "too early", draw=withheld)
+        out.print(f"   waiting for the reveal deadline (height {deadline})")
+        self.wait_for_height(deadline)
+        self.send("mysterybox", "settle", "alice", draw=withheld)
+        out.print("   settled: Alice refunded the price plus the seller's forfeited bond")
+        after = self.holdings(names)
+        moves = self.report_moves("Where the value went (read back from chain state)",
+                                  before, after, {
+                                      "seller": "+100 for box 1, -400 bond forfeited on box 2",
+                                      "witness": "bonds returned both times",
+                                      "alice": "-100 for box 1, +400 seller's bond on box 2",
+                                      "mysterybox": "holds nothing once both draws settle"})
+        if moves["alice"] != self.bond - self.price or moves["mysterybox"] != 0:
+            raise DemoFailed(f"unexpected moves: {moves}")
+        return {**moves, "outcome": int(index)}
+
+
+scenarios = ("marketplace", "tickets", "mysterybox")
+
+
+def run_demo(rpc_url: str, console: Console | None = None,
+             scenario: str = "marketplace") -> dict[str, int]:
+    """Runs one scenario against the node at ``rpc_url``; returns its figures."""
+    client, out = AgoraClient(rpc_url), console or Console()
+    if scenario == "marketplace":
+        return Demo(client, out).run()
+    if scenario == "tickets":
+        return TicketsStory(client, out).run()
+    if scenario == "mysterybox":
+        return MysteryBoxStory(client, out).run()
+    raise DemoFailed(f"unknown scenario {scenario!r}; choose one of {', '.join(scenarios)}")

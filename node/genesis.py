@@ -42,7 +42,7 @@ from typing import Any
 from consensus import codec
 from consensus.errors import ConfigError
 from node.config import NodeConfig
-from node.sharding import shard_count_max, shard_of_account
+from ledger.sharding import shard_count_max, shard_of_account
 
 amount_max = 2**63 - 1
 address_bytes = 32

@@ -36,7 +36,7 @@ from typing import NoReturn
 from consensus.errors import ClientError, DecodeError
 from consensus.types import Transaction, check_transaction_shape, decode_transaction
 from node.config import MempoolSection
-from node.sharding import home_shard
+from ledger.sharding import home_shard
 
 # Stale expiry-heap entries tolerated per shard before the heap is rebuilt.
 expiry_heap_slack_entries = 1024

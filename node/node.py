@@ -36,6 +36,7 @@ import functools
 import enum
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -74,9 +75,9 @@ from consensus.types import (
     encode_message,
     sign_message,
 )
-from node.committed import CommittedTxIndex
+from ledger.committed import CommittedTxIndex
 from node.config import NodeConfig
-from node.executor import state_root_after
+from ledger.executor import state_root_after
 from node.genesis import Genesis
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
@@ -123,7 +124,7 @@ class Node:
 
     def __init__(self, config: NodeConfig, genesis: Genesis, signer: Signer,
                  store: ChainStore) -> None:
-        from node.executor import build_executor
+        from ledger.executor import build_executor
         from node.mempool import Mempool
         from node.metrics import NodeMetrics
 
@@ -241,14 +242,14 @@ class Node:
                               block.header.timestamp_ms, tuple(executed))
 
     def genesis_state_root(self, shard: int) -> bytes:
-        from node.executor import genesis_state_writes
+        from ledger.executor import genesis_state_writes
         from storage.state_root import EMPTY_STATE_ROOT, next_state_root
 
         return next_state_root(EMPTY_STATE_ROOT, 0, genesis_state_writes(self.genesis, shard))
 
     def _ensure_genesis(self, shard: int) -> None:
         """Finalize the shard's genesis (height 0: its initial state) on first start."""
-        from node.executor import genesis_state_writes
+        from ledger.executor import genesis_state_writes
 
         if self.store.finalized(shard) is not None:
             return
@@ -817,8 +818,40 @@ def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:
     return kind, value[1]
 
 
+class _ClockOffset:
+    """A test-only offset added to the node's wall clock (block timestamps and their
+    bound), read from the file named by ``AGORA_TEST_CLOCK_OFFSET_FILE`` (an integer of
+    milliseconds) at most every ``reread_seconds``. Unset, as in production, it is 0. The
+    reliability suite skews one node's clock with it; timers run on the monotonic clock and
+    are untouched, as an NTP step would leave them."""
+
+    reread_seconds = 0.1
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.offset_ms = 0
+        self.read_at = -math.inf
+
+    def now_ms(self) -> int:
+        wall_ms = math.floor(time.time() * 1000)
+        if self.path is None:
+            return wall_ms
+        now = time.monotonic()
+        if now - self.read_at >= self.reread_seconds:
+            self.read_at = now
+            try:
+                self.offset_ms = int(Path(self.path).read_text().strip() or 0)
+            except (OSError, ValueError) as error:
+                logger.warning("clock offset file %s unreadable, offset 0: %s", self.path, error)
+                self.offset_ms = 0
+        return wall_ms + self.offset_ms
+
+
+_clock = _ClockOffset(os.environ.get("AGORA_TEST_CLOCK_OFFSET_FILE"))
+
+
 def _now_ms() -> int:
-    return math.floor(time.time() * 1000)
+    return _clock.now_ms()
 
 
 __all__ = ["Node", "WireKind"]

@@ -92,7 +92,7 @@ from hypercorn.trio import serve
 from consensus.errors import ClientError, DecodeError
 from consensus.types import Block, CommitCertificate, Transaction, decode_transaction
 from node.config import RpcSection
-from node.executor import Receipt, Status
+from ledger.types import Receipt, Status
 from node.mempool import MempoolInfo, RejectReason, TxRejected
 
 logger = logging.getLogger(__name__)

@@ -122,6 +122,8 @@ class LocalCluster:
         self.homes = sorted((path for path in directory.glob("node*") if path.is_dir()),
                             key=lambda path: int(path.name[4:]))
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        # Extra environment per node index (tests use it, e.g. to preload libfaketime).
+        self.node_env: dict[int, dict[str, str]] = {}
         from node.config import load_config
 
         self.rpc_urls = []
@@ -136,7 +138,7 @@ class LocalCluster:
             self.processes[index] = subprocess.Popen(
                 [sys.executable, "-m", "node.cli", "node", "start", "--home", str(home)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.node_env.get(index, {})})
             log.close()
 
     def wait_ready(self, timeout_seconds: float = ready_timeout_seconds,

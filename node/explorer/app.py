@@ -285,7 +285,7 @@ class Explorer:
         return pages.tx_page(tx, receipt)
 
     async def account(self, address: str) -> Safe:
-        from node.sharding import shard_of_account
+        from ledger.sharding import shard_of_account
 
         shard = shard_of_account(bytes.fromhex(address), await self.shard_count())
         account, code_hex, activity = await self.calls(

@@ -30,10 +30,10 @@ import trio
 from consensus import codec
 from consensus.errors import DecodeError
 from consensus.types import Block
+from ledger.sharding import shard_of_account
+from ledger.types import Receipt, Status, decode_receipt
 from node.config import ExplorerSection
-from node.executor import Receipt, Status, decode_receipt
 from node.rpc import Method, Param, invalid_params, p_digest
-from node.sharding import shard_of_account
 from vm.state import code_key
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import pytest
 from bench import workloads
 from bench.workloads import Capabilities, WorkloadUnavailable
 from consensus.types import decode_transaction
-from node.sharding import home_shard, shard_of_account
+from ledger.sharding import home_shard, shard_of_account
 
 
 def test_account_plan_gives_each_shard_its_senders_deterministically() -> None:
@@ -114,7 +114,7 @@ def test_availability_table_lists_every_workload() -> None:
 
 
 def test_token_transfers_are_signed_vm_calls_in_the_tokens_shard() -> None:
-    from node.contracts import _decode_named_args
+    from ledger.contracts import _decode_named_args
 
     token = workloads.WORKLOADS["token_transfer"]
     assert isinstance(token, workloads.TokenTransfer)
@@ -235,7 +235,7 @@ def test_purchases_buy_distinct_listings_from_one(deployed: workloads.AccountPla
 
 def test_mixed_collectible_specs_sign_into_calls_of_the_right_shard(
         deployed: workloads.AccountPlan) -> None:
-    from node.contracts import _decode_named_args
+    from ledger.contracts import _decode_named_args
 
     plan = deployed
     weights = workloads.parse_mix("native_transfer=3,nft_mint=1,nft_transfer=1,"

@@ -26,9 +26,9 @@ import httpx
 import pytest
 from rich.console import Console
 
+from ledger.sharding import shard_of_account
 from node.client import Account, AgoraClient, RpcCallError
 from node.demo import Demo
-from node.sharding import shard_of_account
 from tests.e2e.cluster import TestCluster, running_cluster, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

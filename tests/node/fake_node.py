@@ -10,12 +10,12 @@ import trio
 
 from consensus.types import Block, BlockHeader, Transaction, tx_root
 from node.config import MempoolSection
-from node.executor import Executor, build_executor, genesis_state_writes
+from ledger.executor import Executor, build_executor, genesis_state_writes
 from node.genesis import Genesis
 from node.mempool import Mempool, MempoolInfo
-from node.native import balance_of
+from ledger.native import balance_of
 from node.rpc import BlockInfo, Json, ReceiptInfo, TxInfo, call_not_available, invalid_params
-from node.sharding import shard_of_account
+from ledger.sharding import shard_of_account
 
 
 class DictView:

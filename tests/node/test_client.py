@@ -14,7 +14,7 @@ from node.client import Account, AgoraClient, RpcCallError, TransportError
 from node.config import RpcSection
 from node.genesis import Balance, Genesis, Validator
 from node.rpc import Code, RpcServer
-from node.sharding import shard_of_account
+from ledger.sharding import shard_of_account
 from tests.node.fake_node import FakeNode
 from tests.node.txs import CHAIN_ID, signer
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from consensus import codec
+from ledger.sharding import shard_of_account
+from ledger.types import Receipt, ReceiptEvent, Status
 from node.config import ExplorerSection
-from node.executor import Receipt, ReceiptEvent, Status
 from node.explorer.history import RecentActivity
-from node.sharding import shard_of_account
 from tests.node.txs import make_tx, signer
 from vm.state import code_key
 

@@ -9,7 +9,7 @@ import pytest
 from consensus.errors import ClientError
 from node.config import MempoolSection
 from node.mempool import Mempool, MempoolFull, RejectReason, TxRejected
-from node.sharding import home_shard, shard_of_account
+from ledger.sharding import home_shard, shard_of_account
 from tests.node.txs import CHAIN_ID, make_tx, signer
 
 

@@ -15,7 +15,7 @@ from consensus.types import Signer, Transaction
 from node.config import MempoolSection, RpcSection
 from node.genesis import Balance, Genesis, Validator
 from node.rpc import Code, RpcServer
-from node.sharding import shard_of_account
+from ledger.sharding import shard_of_account
 from tests.node.fake_node import FakeNode
 from tests.node.txs import CHAIN_ID, make_tx, signer
 from tests.node.ws_client import WsClient

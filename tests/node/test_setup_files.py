@@ -15,7 +15,7 @@ from node import config as config_module
 from node.config import NodeConfig, load_config, parse_config
 from node.genesis import Balance, Genesis, Validator, genesis_from_dict, load_genesis
 from node.keys import load_seed, load_signer, save_key
-from node.sharding import home_shard, shard_of_account
+from ledger.sharding import home_shard, shard_of_account
 
 
 def test_shard_of_account_is_sha256_prefix_mod_count() -> None:

@@ -10,10 +10,16 @@ import pytest
 import vm
 from tests.templates.market_setup import ALICE, BOB, MARKET, NFT, make_world
 from vm.contract import compile_contract
-from vm.templates import load
+from vm.templates import NAMES, load
 
-TEMPLATES = ["token", "nft", "items", "split", "market", "auction", "rental", "licence",
-             "dao", "kyc", "provenance", "swap"]
+TEMPLATES = list(NAMES)
+
+
+def test_every_template_file_is_named_and_there_are_28_marketplace_templates() -> None:
+    directory = Path(vm.__file__).parent / "templates"
+    files = sorted(path.stem for path in directory.glob("*.py") if path.stem != "__init__")
+    assert files == sorted(NAMES)
+    assert len([name for name in NAMES if name != "receipt_roots"]) == 28
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -46,3 +52,23 @@ def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(example, "README.md", "exec"), {})  # noqa: S102 - our own documentation
     assert capsys.readouterr().out.strip().endswith("250")
+
+
+def _new_template_examples() -> tuple[str, list[str]]:
+    readme = (Path(vm.__file__).parent / "templates" / "README.md").read_text()
+    section = readme.split("## Templates 13 to 28", 1)[1].split("## Known limits", 1)[0]
+    prelude = section.split("```python prelude\n", 1)[1].split("```", 1)[0]
+    examples = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    return prelude, examples
+
+
+def test_the_readme_has_an_example_for_each_of_the_sixteen_new_templates() -> None:
+    assert len(_new_template_examples()[1]) == 16
+
+
+@pytest.mark.parametrize("index", range(16))
+def test_each_new_template_example_runs(index: int) -> None:
+    prelude, examples = _new_template_examples()
+    namespace: dict[str, object] = {}
+    code = compile(prelude + examples[index], f"README.md example {index + 13}", "exec")
+    exec(code, namespace)  # noqa: S102 - our own documentation

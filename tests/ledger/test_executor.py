@@ -9,21 +9,11 @@ from hypothesis import strategies as st
 
 from consensus import codec
 from consensus.types import Block, BlockHeader, Signer, Transaction, merkle_root, tx_root
-from node.executor import (
-    BlockResult,
-    ContractKind,
-    Executor,
-    Receipt,
-    ReceiptEvent,
-    Status,
-    build_executor,
-    decode_receipt,
-    genesis_state_writes,
-    state_root_after,
-)
+from ledger.executor import Executor, build_executor, genesis_state_writes, state_root_after
+from ledger.types import BlockResult, ContractKind, Receipt, ReceiptEvent, Status, decode_receipt
 from node.genesis import Balance, Genesis, GenesisConsensus, Validator
-from node.native import balance_key, balance_of
-from node.sharding import shard_of_account
+from ledger.native import balance_key, balance_of
+from ledger.sharding import shard_of_account
 from tests.node.txs import CHAIN_ID, make_tx, signer
 
 SHARDS = 2
@@ -195,7 +185,7 @@ def test_a_vm_handler_plugs_into_the_dispatch_table() -> None:
     executor = build_executor(_genesis(), 0)
 
     def fake_vm(tx, context, state):  # type: ignore[no-untyped-def]
-        from node.executor import CallOutcome
+        from ledger.types import CallOutcome
 
         state.put(b"S" + tx.contract + b"x\x00", b"\x01")
         return CallOutcome(Status.OK, gas_used=42, result=codec.pack(7))

@@ -1,6 +1,6 @@
 """The built-in native ledger (``contract == b""``): balances, transfers, issuer mints.
 
-Key layout (in the state of the shard that owns the account, ``node.sharding``)::
+Key layout (in the state of the shard that owns the account, ``ledger.sharding``)::
 
     b"bal/" + address (32 bytes)  ->  balance as 8-byte big-endian unsigned
 
@@ -28,8 +28,8 @@ from collections.abc import Iterable
 from consensus import codec
 from consensus.errors import DecodeError
 from consensus.types import Transaction
-from node.executor import CallContext, CallOutcome, StateView, Status, TxState
-from node.sharding import shard_of_account
+from ledger.types import CallContext, CallOutcome, StateView, Status, TxState
+from ledger.sharding import shard_of_account
 
 balance_prefix = b"bal/"
 address_bytes = 32

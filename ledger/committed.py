@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from consensus.types import Transaction
-from node.sharding import home_shard
+from ledger.sharding import home_shard
 
 
 class CommittedTxIndex:

@@ -1,7 +1,7 @@
 """Contract transactions: the VM plugged into the executor's dispatch table.
 
 Transactions with ``contract != b""`` are contract transactions, ordered and executed in
-the contract's shard (``node.sharding.home_shard``):
+the contract's shard (``ledger.sharding.home_shard``):
 
 - **Deploy**: ``method == "_deploy"`` (a name no contract can export: the VM forbids a
   leading underscore), ``contract == contract_address(sender, nonce)`` and ``args`` the VM
@@ -26,8 +26,8 @@ from typing import Any
 
 import vm
 from consensus.types import Transaction
-from node.executor import CallContext, CallOutcome, Status, TxState
-from node.sharding import shard_of_account
+from ledger.types import CallContext, CallOutcome, Status, TxState
+from ledger.sharding import shard_of_account
 from vm import codec as vm_codec
 from vm import gas as vm_gas
 from vm.errors import VMError

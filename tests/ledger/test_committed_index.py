@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.committed import CommittedTxIndex
+from ledger.committed import CommittedTxIndex
 from tests.node.txs import make_tx, signer
 
 WINDOW = 10

@@ -15,7 +15,7 @@ How it works:
   (hash already committed, or twice in this block), signature. A correct primary never
   proposes such txs; a faulty one may, so they get failure receipts rather than halting.
 * Dispatch is a table keyed by :class:`ContractKind`: ``NATIVE`` (``contract == b""``)
-  goes to ``node.native``; ``CONTRACT`` has no handler until the VM lands, so those txs
+  goes to ``ledger.native``; ``CONTRACT`` has no handler until the VM lands, so those txs
   get a ``NO_HANDLER`` receipt. The VM plugs in as ``handlers[ContractKind.CONTRACT]``.
 * ``state_writes`` is the block's net write set, sorted by key (the order
   ``storage.state_root`` hashes in); ``receipts_root`` is the Merkle root
@@ -37,167 +37,27 @@ Receipt status codes are part of the consensus format: 0..99 mirror ``vm.errors.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from consensus import codec
 from consensus.types import Block, Transaction, merkle_root
-from node.sharding import home_shard
-
-StateWrite = tuple[bytes, bytes | None]
-_missing = object()
-
-
-class Status(enum.IntEnum):
-    """Receipt status codes. Never renumber: they are stored and hashed."""
-
-    OK = 0
-    OUT_OF_GAS = 1
-    REVERT = 2
-    LIMIT_EXCEEDED = 3
-    CALL_DEPTH = 4
-    RUNTIME_ERROR = 5
-    READ_ONLY = 6
-    NO_SUCH_METHOD = 7
-    NO_SUCH_CONTRACT = 8
-    INVALID_ARGUMENT = 9
-    INVALID_VALUE = 10
-    INVALID_CONTRACT = 11
-    WRONG_CHAIN = 100
-    WRONG_SHARD = 101
-    EXPIRED = 102
-    EXPIRY_TOO_FAR = 103
-    ALREADY_COMMITTED = 104
-    BAD_SIGNATURE = 105
-    NO_HANDLER = 106
-    INSUFFICIENT_BALANCE = 107
-    NOT_ISSUER = 108
-    BALANCE_OVERFLOW = 109
-    CROSS_SHARD = 110
-
-
-class ContractKind(enum.Enum):
-    NATIVE = "native"
-    CONTRACT = "contract"
-
-
-def contract_kind(tx: Transaction) -> ContractKind:
-    return ContractKind.NATIVE if tx.contract == b"" else ContractKind.CONTRACT
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptEvent:
-    """An event a tx emitted; ``data`` is canonical msgpack (same shape as the VM's)."""
-
-    contract: bytes
-    name: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """The outcome of one tx; stored under its hash as ``codec.encode(receipt)``."""
-
-    tx_hash: bytes
-    status: int
-    gas_used: int
-    error: str
-    events: tuple[ReceiptEvent, ...]
-    result: bytes  # canonical msgpack of the return value, b"" when there is none
-
-    def encoded(self) -> bytes:
-        """``codec.encode(self)``, packed as one plain tuple in a single msgpack call (one
-        receipt per tx per node; the field-by-field encoder cost 3.5 us, this 0.7 us).
-        Every field is a plain value the executor produced; tests/node/test_executor.py
-        checks the bytes equal ``codec.encode`` for any receipt."""
-        return codec.pack_trusted((
-            self.tx_hash, int(self.status), self.gas_used, self.error,
-            [(event.contract, event.name, event.data) for event in self.events],
-            self.result))
-
-    @property
-    def is_ok(self) -> bool:
-        return self.status == Status.OK
-
-
-def decode_receipt(data: bytes) -> Receipt:
-    return codec.decode_struct(Receipt, data)
-
-
-@dataclass(frozen=True, slots=True)
-class BlockResult:
-    receipts: tuple[Receipt, ...]  # one per tx, in block order
-    receipt_bytes: tuple[bytes, ...]  # canonical bytes of each receipt
-    state_writes: tuple[StateWrite, ...]  # net, sorted by key
-    receipts_root: bytes
-
-    @property
-    def receipts_to_store(self) -> tuple[tuple[bytes, bytes], ...]:
-        """``(tx_hash, receipt bytes)`` for ChainStore.finalize_block; replays left out."""
-        return tuple((receipt.tx_hash, data) for receipt, data in
-                     zip(self.receipts, self.receipt_bytes)
-                     if receipt.status != Status.ALREADY_COMMITTED)
-
-    @property
-    def txs_to_index(self) -> tuple[tuple[bytes, int], ...]:
-        """``(tx_hash, position)`` for ChainStore.finalize_block; replays left out."""
-        return tuple((receipt.tx_hash, position) for position, receipt in
-                     enumerate(self.receipts) if receipt.status != Status.ALREADY_COMMITTED)
-
-
-class StateView(Protocol):
-    """The shard's state as of the previous height (the VM's ``StateView`` shape)."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a handler knows about the tx and its block (never the wall clock)."""
-
-    shard: int
-    shard_count: int
-    height: int
-    time_ms: int
-    tx_hash: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class CallOutcome:
-    status: int
-    gas_used: int = 0
-    error: str = ""
-    result: bytes = b""
-
-
-class TxState:
-    """One tx's writes and events over the block overlay; merged only on success."""
-
-    __slots__ = ("_base", "_block", "events", "writes")
-
-    def __init__(self, base: StateView, block_overlay: dict[bytes, bytes | None]) -> None:
-        self._base = base
-        self._block = block_overlay
-        self.writes: dict[bytes, bytes | None] = {}
-        self.events: list[ReceiptEvent] = []
-
-    def get(self, key: bytes) -> bytes | None:
-        for layer in (self.writes, self._block):
-            value = layer.get(key, _missing)
-            if value is not _missing:
-                return value  # type: ignore[return-value]
-        return self._base.get(key)
-
-    def put(self, key: bytes, value: bytes | None) -> None:
-        self.writes[key] = value
-
-    def emit(self, contract: bytes, name: str, data: bytes) -> None:
-        self.events.append(ReceiptEvent(contract, name, data))
-
-
-Handler = Callable[[Transaction, CallContext, TxState], CallOutcome]
+from ledger.contracts import ContractHandler
+from ledger.native import NativeLedger, genesis_writes
+from ledger.sharding import home_shard
+from ledger.types import (
+    BlockResult,
+    CallContext,
+    CallOutcome,
+    ContractKind,
+    GenesisLike,
+    Handler,
+    Receipt,
+    StateView,
+    StateWrite,
+    Status,
+    TxState,
+    contract_kind,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,29 +138,19 @@ def state_root_after(previous_root: bytes, height: int, result: BlockResult) -> 
     return next_state_root(previous_root, height, result.state_writes)
 
 
-def build_executor(genesis: object, shard: int, *,
+def build_executor(genesis: GenesisLike, shard: int, *,
                    is_committed: Callable[[Transaction], bool] = lambda tx: False,
                    is_verified: Callable[[bytes], bool] = lambda tx_hash: False) -> Executor:
-    """An executor for ``shard`` of ``genesis`` (a ``node.genesis.Genesis``) with the native
-    ledger registered; the VM will be registered here as ``ContractKind.CONTRACT``."""
-    from node.genesis import Genesis
-    from node.native import NativeLedger
-
-    assert isinstance(genesis, Genesis)
-    params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count,
-                            genesis.consensus.tx_validity_window_blocks)
-    from node.contracts import ContractHandler
-
+    """An executor for ``shard`` of ``genesis`` with the native ledger and the contract VM
+    registered."""
+    window = genesis.consensus.tx_validity_window_blocks  # type: ignore[attr-defined]
+    params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count, window)
     handlers: dict[ContractKind, Handler] = {ContractKind.NATIVE: NativeLedger(genesis.issuers),
                                              ContractKind.CONTRACT: ContractHandler()}
     return Executor(params, handlers, is_committed, is_verified)
 
 
-def genesis_state_writes(genesis: object, shard: int) -> tuple[StateWrite, ...]:
+def genesis_state_writes(genesis: GenesisLike, shard: int) -> tuple[StateWrite, ...]:
     """The height-0 write set of ``shard``: its initial balances, sorted by key."""
-    from node.genesis import Genesis
-    from node.native import genesis_writes
-
-    assert isinstance(genesis, Genesis)
     pairs = [(item.address, item.amount) for item in genesis.balances_of_shard(shard)]
     return tuple(genesis_writes(pairs))

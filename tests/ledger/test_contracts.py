@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from consensus.types import Block, BlockHeader, Signer, Transaction, tx_root
-from node.contracts import (
+from ledger.contracts import (
     contract_address,
     deploy_args,
     deploy_method,
@@ -14,9 +14,10 @@ from node.contracts import (
     find_deploy_nonce,
     query,
 )
-from node.executor import Status, build_executor, genesis_state_writes
+from ledger.executor import build_executor, genesis_state_writes
+from ledger.types import Status
 from node.genesis import Genesis, GenesisConsensus, Validator
-from node.sharding import shard_of_account
+from ledger.sharding import shard_of_account
 from tests.node.txs import CHAIN_ID, signer
 
 SHARDS = 2
