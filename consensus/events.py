@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from consensus.types import (
+    Block,
     Checkpoint,
     CommittedBlock,
     Message,
     PreparedCertificate,
     PrePrepare,
+    PrePrepareHead,
     Prepare,
     Transaction,
 )
@@ -73,16 +75,19 @@ Event: TypeAlias = MessageReceived | Tick | Propose | Executed
 
 @dataclass(frozen=True, slots=True)
 class VoteRecord:
-    """A PRE-PREPARE or PREPARE this replica signed."""
+    """A PRE-PREPARE or PREPARE this replica signed (a re-proposal whose body it does not
+    hold yet is recorded by its head: the signature covers just that)."""
 
-    message: PrePrepare | Prepare
+    message: PrePrepare | Prepare | PrePrepareHead
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedRecord:
-    """A prepared certificate, persisted before this replica sends its COMMIT."""
+    """A prepared certificate and its block, persisted before this replica sends its
+    COMMIT (the certificate holds only the digest; a NEW-VIEW may need the body)."""
 
     certificate: PreparedCertificate
+    block: Block
 
 
 @dataclass(frozen=True, slots=True)

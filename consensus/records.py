@@ -19,8 +19,11 @@ from consensus.events import (
 )
 from consensus.types import (
     PrePrepare,
+    PrePrepareHead,
     Prepare,
     Tag,
+    check_certificate_shape,
+    check_head_shape,
     check_shape,
     decode_message,
     encode_message,
@@ -32,10 +35,14 @@ class RecordKind(enum.IntEnum):
     PREPARED = 2
     VIEW = 3
     STABLE_CHECKPOINT = 4
+    VOTE_HEAD = 5  # a re-proposal signed by its head (PrePrepareHead)
 
 
 def encode_record(record: Record) -> bytes:
     match record:
+        case VoteRecord(message=PrePrepareHead() as head):
+            return codec.array_header(2) + codec.pack(int(RecordKind.VOTE_HEAD)) + \
+                codec.encode(head)
         case VoteRecord():
             return codec.pack((int(RecordKind.VOTE), encode_message(record.message)))
         case PreparedRecord():
@@ -65,14 +72,18 @@ def decode_record(data: bytes) -> Record:
             raise DecodeError("vote record holds a PRE-PREPARE or PREPARE")
         assert isinstance(message, (PrePrepare, Prepare))
         return VoteRecord(message)
+    if kind is RecordKind.VOTE_HEAD:
+        head = codec.from_plain(PrePrepareHead, value[1])
+        check_head_shape(head)
+        return VoteRecord(head)
     cls = {RecordKind.PREPARED: PreparedRecord, RecordKind.VIEW: ViewRecord,
            RecordKind.STABLE_CHECKPOINT: StableCheckpointRecord}[kind]
     record = codec.from_plain(cls, value[1])
     match record:
-        case PreparedRecord(certificate=certificate):
-            check_shape(certificate.pre_prepare)
-            for prepare in certificate.prepares:
-                check_shape(prepare)
+        case PreparedRecord(certificate=certificate, block=block):
+            check_certificate_shape(certificate)
+            if block.hash() != certificate.pre_prepare.digest:
+                raise DecodeError("prepared record: the block is not the certificate's")
         case StableCheckpointRecord(proof=proof):
             for checkpoint in proof:
                 check_shape(checkpoint)

@@ -37,6 +37,14 @@ How it works
   highest-view prepared block of each height while they chain; backups recompute the same
   choice from the same VIEW-CHANGEs and accept only an identical NEW-VIEW. ``f + 1``
   VIEW-CHANGEs for higher views make a replica join the view change (§4.5.2).
+- **View-change messages carry digests, not blocks.** A prepared certificate is the
+  PRE-PREPARE's head, the block header and the PREPAREs; a NEW-VIEW re-proposes by head.
+  Their size depends on n and the window only (``types.view_change_bytes_max``). A replica
+  that re-proposes or accepts a re-proposal takes the body from what it holds (its
+  prepared block, the block it committed); otherwise it asks the replicas whose signatures
+  show they held it (BLOCK-REQUEST, one at a time, rotating on the retransmit period) and
+  neither prepares nor commits that height until it holds a body with that digest. A
+  stale VIEW-CHANGE gets the NEW-VIEW again at most once per sender per retransmit period.
 - **Persist before send.** Every PRE-PREPARE and PREPARE it signs, every prepared
   certificate before its COMMIT, every view move and every stable checkpoint are emitted as
   records ahead of the messages; a restarted replica refuses to sign a different digest for
@@ -84,8 +92,11 @@ from consensus.types import (
     CommittedBlock,
     Message,
     NewView,
+    BlockRequest,
+    BlockResponse,
     PreparedCertificate,
     PrePrepare,
+    PrePrepareHead,
     Prepare,
     Signer,
     SyncRequest,
@@ -190,6 +201,11 @@ class Ignored(enum.Enum):
     SYNC_REQUEST = "sync_request_for_shell"
     NOT_READY_TO_PROPOSE = "not_ready_to_propose"
     OVERSIZE_BATCH = "oversize_batch"
+    UNKNOWN_BODY = "block_request_for_unknown_body"
+    BODY_REQUESTS_EXCEEDED = "block_requests_exceeded"
+    UNSOLICITED_BODY = "unsolicited_block_response"
+    INVALID_BODY = "invalid_block_response"
+    NEW_VIEW_RESENT_RECENTLY = "new_view_resent_recently"
 
 
 @dataclass(slots=True)
@@ -201,6 +217,8 @@ class ReplicaStats:
     blocks_synced: int = 0
     sync_requests: int = 0
     checkpoints_stable: int = 0
+    body_requests: int = 0
+    bodies_served: int = 0
 
     def count(self, reason: Ignored) -> None:
         self.ignored[reason.value] = self.ignored.get(reason.value, 0) + 1
@@ -216,14 +234,30 @@ class Slot:
     prepares: dict[int, Prepare] = field(default_factory=dict)  # current view, by sender
     commits: dict[int, Commit] = field(default_factory=dict)  # current view, by sender
     prepared: PreparedCertificate | None = None  # highest view; survives view changes
+    prepared_block: Block | None = None  # the body of ``prepared``
     commit_sent_view: int = -1
     committed: CommittedBlock | None = None
+    # A re-proposal of the current view whose body we do not hold yet, who to ask for it
+    # (replicas whose signatures show they held it) and how many asks went out.
+    awaiting: PrePrepareHead | None = None
+    holders: tuple[int, ...] = ()
+    asks: int = 0
 
     def reset_view_state(self) -> None:
         self.pre_prepare = None
         self.linked = False
         self.prepares = {}
         self.commits = {}
+        self.awaiting, self.holders, self.asks = None, (), 0
+
+    def body(self, digest: bytes) -> Block | None:
+        """A block with hash ``digest`` that this slot holds, if any."""
+        for block in (self.prepared_block,
+                      self.pre_prepare.block if self.pre_prepare is not None else None,
+                      self.committed.block if self.committed is not None else None):
+            if block is not None and block.hash() == digest:
+                return block
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,28 +285,47 @@ def _vote_content(message: Message) -> object:
 
 def compute_new_view(
     view_changes: Iterable[ViewChange], window: int
-) -> tuple[int, tuple[Checkpoint, ...], list[Block]]:
+) -> tuple[int, tuple[Checkpoint, ...], list[BlockHeader]]:
     """The NEW-VIEW choice from a set of valid VIEW-CHANGEs (§4.4), a pure function.
 
-    Start at the highest stable checkpoint; for each following height take the block of
-    the highest-view prepared certificate, as long as it chains onto the previous choice.
+    Start at the highest stable checkpoint; for each following height take the block (by
+    its header) of the highest-view prepared certificate, as long as it chains onto the
+    previous choice.
     """
     changes = sorted(view_changes, key=lambda vc: vc.sender)
     best = max(changes, key=lambda vc: (vc.height, -vc.sender))
     start, proof = best.height, best.checkpoint_proof
     previous = proof[0].block_hash if start > 0 else zero_digest
-    chosen: list[Block] = []
+    chosen: list[BlockHeader] = []
     for height in range(start + 1, start + window + 1):
-        candidates = [cert.pre_prepare for vc in changes for cert in vc.prepared
+        candidates = [cert for vc in changes for cert in vc.prepared
                       if cert.pre_prepare.height == height]
         if not candidates:
             break
-        pick = max(candidates, key=lambda pp: (pp.view, pp.digest))
-        if pick.block.header.prev_hash != previous:
+        pick = max(candidates, key=lambda cert: (cert.pre_prepare.view,
+                                                 cert.pre_prepare.digest))
+        if pick.header.prev_hash != previous:
             break
-        chosen.append(pick.block)
-        previous = pick.digest
+        chosen.append(pick.header)
+        previous = pick.pre_prepare.digest
     return start, proof, chosen
+
+
+def body_holders(view_changes: Iterable[ViewChange], height: int,
+                 digest: bytes) -> tuple[int, ...]:
+    """Replicas whose signatures in ``view_changes`` show they held the block ``digest``
+    at ``height``: first the senders of VIEW-CHANGEs that carry its certificate (they
+    were alive for this view change and keep the body with the certificate), then its
+    proposer and the backups that prepared it."""
+    senders: set[int] = set()
+    signers: set[int] = set()
+    for view_change in view_changes:
+        for cert in view_change.prepared:
+            if cert.pre_prepare.height == height and cert.pre_prepare.digest == digest:
+                senders.add(view_change.sender)
+                signers.add(cert.pre_prepare.sender)
+                signers.update(prepare.sender for prepare in cert.prepares)
+    return tuple(sorted(senders)) + tuple(sorted(signers - senders))
 
 
 class Replica:
@@ -314,8 +367,12 @@ class Replica:
         self._checkpoints: dict[int, dict[int, Checkpoint]] = {}
         self._view_changes: dict[int, ViewChange] = {}  # latest per sender
         self._new_view_sent: NewView | None = None
-        # What this replica signed: (tag, view, height) -> the PRE-PREPARE or PREPARE.
-        self._signed: dict[tuple[int, int, int], PrePrepare | Prepare] = {}
+        self._new_view_resent_to: set[int] = set()  # this retransmit period
+        # Bodies served this retransmit period: (requester, height, digest).
+        self._bodies_served: set[tuple[int, int, bytes]] = set()
+        # What this replica signed: (tag, view, height) -> the PRE-PREPARE or PREPARE (a
+        # re-proposal whose body it did not hold: its head).
+        self._signed: dict[tuple[int, int, int], PrePrepare | Prepare | PrePrepareHead] = {}
         self._peer_heights: dict[int, int] = {}
         self._sync: _SyncState | None = None
         self._sync_rotation = 0
@@ -368,8 +425,9 @@ class Replica:
             records.append(StableCheckpointRecord(self._low_proof))
         records.extend(VoteRecord(message) for _key, message in sorted(
             self._signed.items(), key=lambda item: item[0]))
-        records.extend(PreparedRecord(slot.prepared) for _height, slot in
-                       sorted(self._slots.items()) if slot.prepared is not None)
+        records.extend(PreparedRecord(slot.prepared, slot.prepared_block)
+                       for _height, slot in sorted(self._slots.items())
+                       if slot.prepared is not None and slot.prepared_block is not None)
         return records
 
     def check_invariants(self) -> None:
@@ -387,6 +445,12 @@ class Replica:
             assert len(slot.prepares) <= config.n and len(slot.commits) <= config.n
             if slot.prepared is not None:
                 assert slot.prepared.pre_prepare.height == height
+                assert slot.prepared_block is not None
+                assert slot.prepared_block.hash() == slot.prepared.pre_prepare.digest
+                assert slot.prepared.header == slot.prepared_block.header
+            if slot.awaiting is not None:
+                assert slot.pre_prepare is None and slot.awaiting.view == self.view
+                assert slot.holders and self.id not in slot.holders
             if slot.committed is not None:
                 assert slot.committed.certificate.height == height
         for height in range(max(self.low, self._link_floor, self._recent_floor()) + 1,
@@ -396,6 +460,8 @@ class Replica:
         for by_sender in self._checkpoints.values():
             assert len(by_sender) <= config.n
         assert len(self._view_changes) <= config.n
+        assert len(self._new_view_resent_to) <= config.n
+        assert len(self._bodies_served) <= config.n * window
         assert len(self._signed) <= 2 * window + 2
         backlog = self.last_delivered - self.last_executed
         assert len(self._executed) <= window + config.state_root_lag_blocks + \
@@ -438,19 +504,35 @@ class Replica:
                     if (isinstance(message, PrePrepare) and message.view == self.view
                             and not self.in_view_change and self._in_window(message.height)):
                         self._slot(message.height).pre_prepare = message
-                case PreparedRecord(certificate=certificate):
+                case PreparedRecord(certificate=certificate, block=block):
                     height = certificate.pre_prepare.height
                     if self._in_window(height):
                         slot = self._slot(height)
                         if (slot.prepared is None or slot.prepared.pre_prepare.view
                                 < certificate.pre_prepare.view):
-                            slot.prepared = certificate
+                            slot.prepared, slot.prepared_block = certificate, block
+        self._restore_head_votes()
         self._prune_signed()
         self._recreate_checkpoints(self._pending)
         if self.in_view_change:
             self._send_view_change(self._pending)
         for height in sorted(self._slots):
             self._maybe_link(height, self._pending)
+
+    def _restore_head_votes(self) -> None:
+        """A re-proposal we signed by its head before the restart: take it up again if we
+        hold its body (our prepared block), else wait for the next view change."""
+        if self.in_view_change:
+            return
+        for (tag, view, height), message in sorted(self._signed.items(),
+                                                   key=lambda item: item[0]):
+            if (tag != int(PrePrepare.tag) or view != self.view
+                    or not isinstance(message, PrePrepareHead) or not self._in_window(height)):
+                continue
+            slot = self._slot(height)
+            body = slot.body(message.digest)
+            if slot.pre_prepare is None and body is not None:
+                slot.pre_prepare = message.with_block(body)
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -476,6 +558,10 @@ class Replica:
                 self._on_sync_response(message, out)
             case SyncRequest():
                 self.stats.count(Ignored.SYNC_REQUEST)
+            case BlockRequest():
+                self._on_block_request(message, out)
+            case BlockResponse():
+                self._on_block_response(message, out)
 
     def _common_guard(self, message: Message) -> Ignored | None:
         if message.chain_id != self.config.chain_id:
@@ -520,7 +606,7 @@ class Replica:
         if self.halted is not None or self.in_view_change or not self.is_primary:
             return None
         in_view = [height for height, slot in self._slots.items()
-                   if slot.pre_prepare is not None]
+                   if slot.pre_prepare is not None or slot.awaiting is not None]
         height = max([self.last_delivered, self.low, *in_view]) + 1
         if height > self.low + self.config.watermark_window_blocks:
             return None
@@ -662,7 +748,9 @@ class Replica:
             if len(matching) < self.config.quorum - 1:
                 return
             slot.prepared = PreparedCertificate(
-                pre_prepare, tuple(matching[: self.config.quorum - 1]))
+                pre_prepare.head(), pre_prepare.block.header,
+                tuple(matching[: self.config.quorum - 1]))
+            slot.prepared_block = pre_prepare.block
         self._maybe_send_commit(height, out)
 
     def _maybe_send_commit(self, height: int, out: Output) -> None:
@@ -674,7 +762,8 @@ class Replica:
                 return
             if not self._is_committing_or_final(height - 1):
                 return
-            out.persist.append(PreparedRecord(slot.prepared))
+            assert slot.prepared_block is not None
+            out.persist.append(PreparedRecord(slot.prepared, slot.prepared_block))
             digest = slot.prepared.pre_prepare.digest
             commit = self._sign(Commit(self.config.chain_id, self.config.shard, self.view,
                                        height, self.id, digest, b""))
@@ -736,7 +825,8 @@ class Replica:
             self.config.chain_id, self.config.shard, self.view, height, digest,
             tuple(CommitSignature(commit.sender, commit.signature)
                   for commit in matching[: self.config.quorum]))
-        slot.committed = CommittedBlock(slot.prepared.pre_prepare.block, certificate)
+        assert slot.prepared_block is not None
+        slot.committed = CommittedBlock(slot.prepared_block, certificate)
 
     def _maybe_deliver(self, out: Output) -> None:
         while True:
@@ -904,8 +994,12 @@ class Replica:
         self._ticks_without_progress += 1
         self._sync_backoff_ticks = max(0, self._sync_backoff_ticks - 1)
         retransmit_ticks = max(2, self.config.view_timeout_ticks // 4)
-        if not self.in_view_change and self._ticks_without_progress % retransmit_ticks == 0:
-            self._retransmit_votes(out)
+        if self._ticks_without_progress % retransmit_ticks == 0:
+            self._new_view_resent_to.clear()
+            self._bodies_served.clear()
+            if not self.in_view_change:
+                self._retransmit_votes(out)
+                self._ask_bodies(out)
         if self._sync is not None:
             self._sync.ticks_left -= 1
             if self._sync.ticks_left <= 0:
@@ -983,9 +1077,8 @@ class Replica:
         reason = None
         if message.view < self.view or (message.view == self.view and not self.in_view_change):
             reason = Ignored.STALE_VIEW
-            if (message.view == self.view and self._new_view_sent is not None
-                    and self._verify(message)):
-                out.send.append(Send(message.sender, self._new_view_sent))
+            if message.view == self.view and self._new_view_sent is not None:
+                self._maybe_resend_new_view(message, out)
         else:
             earlier = self._view_changes.get(message.sender)
             if earlier is not None and earlier.view >= message.view:
@@ -1000,6 +1093,19 @@ class Replica:
         self._view_changes[message.sender] = message
         self._maybe_join_view_change(out)
         self._maybe_new_view(out)
+
+    def _maybe_resend_new_view(self, message: ViewChange, out: Output) -> None:
+        """A replica still asks for the view we installed: it missed our NEW-VIEW. Send it
+        again, at most once per sender per retransmit period (it is up to
+        ``types.new_view_bytes_max`` bytes; a replay of old VIEW-CHANGEs must not turn
+        into a stream of them)."""
+        assert self._new_view_sent is not None
+        if message.sender in self._new_view_resent_to:
+            self.stats.count(Ignored.NEW_VIEW_RESENT_RECENTLY)
+            return
+        if self._verify(message):
+            self._new_view_resent_to.add(message.sender)
+            out.send.append(Send(message.sender, self._new_view_sent))
 
     def _maybe_join_view_change(self, out: Output) -> None:
         """f + 1 VIEW-CHANGEs for later views: join the smallest view they vouch for."""
@@ -1053,8 +1159,11 @@ class Replica:
             return "a certificate for another chain or shard"
         if pre_prepare.sender != self.primary(pre_prepare.view):
             return "a pre-prepare not from its view's primary"
-        if check_pre_prepare_body(pre_prepare) is not None:
-            return "a pre-prepare whose block does not match"
+        header = certificate.header
+        if header.hash() != pre_prepare.digest or (
+                header.chain_id, header.shard, header.height) != (
+                pre_prepare.chain_id, pre_prepare.shard, pre_prepare.height):
+            return "a pre-prepare whose block header does not match"
         if not self._verify(pre_prepare):
             return "a bad pre-prepare signature"
         senders = set()
@@ -1082,15 +1191,18 @@ class Replica:
         if len(changes) < self.config.quorum:
             return
         changes = changes[: self.config.quorum]
-        start, _proof, blocks = compute_new_view(changes, self.config.watermark_window_blocks)
-        pre_prepares = tuple(
-            self._sign(PrePrepare(self.config.chain_id, self.config.shard, self.view,
-                                  start + 1 + index, self.id, block.hash(), block, b""))
-            for index, block in enumerate(blocks))
+        start, _proof, headers = compute_new_view(changes,
+                                                  self.config.watermark_window_blocks)
+        heads = tuple(
+            self._sign(PrePrepareHead(self.config.chain_id, self.config.shard, self.view,
+                                      start + 1 + index, self.id, header.hash(), b""))
+            for index, header in enumerate(headers))
         new_view = self._sign(NewView(self.config.chain_id, self.config.shard, self.view,
-                                      start, self.id, tuple(changes), pre_prepares, b""))
-        for pre_prepare in pre_prepares:
-            self._record_vote(pre_prepare, out)
+                                      start, self.id, tuple(changes), heads, b""))
+        for head in heads:
+            slot = self._slots.get(head.height)
+            body = slot.body(head.digest) if slot is not None else None
+            self._record_vote(head if body is None else head.with_block(body), out)
         out.send.append(Send(None, new_view))
         self._install_new_view(new_view, out)
         self._new_view_sent = new_view
@@ -1123,15 +1235,15 @@ class Replica:
             why = self._invalid_view_change(view_change)
             if why is not None:
                 return why
-        start, _proof, blocks = compute_new_view(message.view_changes,
-                                                 self.config.watermark_window_blocks)
-        if message.height != start or len(message.pre_prepares) != len(blocks):
+        start, _proof, headers = compute_new_view(message.view_changes,
+                                                  self.config.watermark_window_blocks)
+        if message.height != start or len(message.pre_prepares) != len(headers):
             return "the re-proposals differ from those the VIEW-CHANGEs determine"
-        for index, (pre_prepare, block) in enumerate(zip(message.pre_prepares, blocks)):
+        for index, (pre_prepare, header) in enumerate(zip(message.pre_prepares, headers)):
             if (pre_prepare.chain_id, pre_prepare.shard, pre_prepare.view, pre_prepare.height,
                     pre_prepare.sender, pre_prepare.digest) != (
                     self.config.chain_id, self.config.shard, message.view, start + 1 + index,
-                    message.sender, block.hash()) or pre_prepare.block != block:
+                    message.sender, header.hash()):
                 return "a re-proposal differs from the one the VIEW-CHANGEs determine"
             if not self._verify(pre_prepare):
                 return "a bad re-proposal signature"
@@ -1149,17 +1261,78 @@ class Replica:
             self._adopt_checkpoint(proof, out)
             if self.halted is not None:
                 return
-        for pre_prepare in message.pre_prepares:
-            if not self._in_window(pre_prepare.height):
+        for head in message.pre_prepares:
+            if not self._in_window(head.height):
                 continue
-            if pre_prepare.sender != self.id and not self._may_sign(
-                    Prepare, pre_prepare.view, pre_prepare.height, pre_prepare.digest):
+            if head.sender != self.id and not self._may_sign(
+                    Prepare, head.view, head.height, head.digest):
                 self.stats.count(Ignored.CONFLICTS_WITH_VOTE)
                 continue
-            slot = self._slot(pre_prepare.height)
-            slot.pre_prepare, slot.linked = pre_prepare, False
+            slot = self._slot(head.height)
+            body = slot.body(head.digest)
+            if body is not None:
+                slot.pre_prepare, slot.linked = head.with_block(body), False
+                continue
+            holders = tuple(replica for replica in body_holders(
+                message.view_changes, head.height, head.digest) if replica != self.id)
+            if holders:  # else only we signed for it, and we lost it: wait for the timeout
+                slot.awaiting, slot.holders, slot.asks = head, holders, 0
+        self._ask_bodies(out)
         for height in sorted(self._slots):
             self._maybe_link(height, out)
+
+    # -- block bodies for re-proposals ---------------------------------------------------
+
+    def _ask_bodies(self, out: Output) -> None:
+        """Ask for every re-proposed body we still lack, each from its next holder."""
+        for height, slot in sorted(self._slots.items()):
+            if slot.awaiting is None:
+                continue
+            peer = slot.holders[slot.asks % len(slot.holders)]
+            slot.asks += 1
+            request = self._sign(BlockRequest(self.config.chain_id, self.config.shard,
+                                              self.view, height, self.id,
+                                              slot.awaiting.digest, b""))
+            out.send.append(Send(peer, request))
+            self.stats.body_requests += 1
+
+    def _on_block_request(self, message: BlockRequest, out: Output) -> None:
+        slot = self._slots.get(message.height)
+        body = slot.body(message.digest) if slot is not None else None
+        key = (message.sender, message.height, message.digest)
+        reason = None
+        if body is None:
+            reason = Ignored.UNKNOWN_BODY
+        elif key in self._bodies_served or \
+                len(self._bodies_served) >= self.config.n * self.config.watermark_window_blocks:
+            reason = Ignored.BODY_REQUESTS_EXCEEDED
+        elif not self._verify(message):
+            reason = Ignored.BAD_SIGNATURE
+        if reason is not None:
+            self.stats.count(reason)
+            return
+        assert body is not None
+        self._bodies_served.add(key)
+        self.stats.bodies_served += 1
+        out.send.append(Send(message.sender, self._sign(BlockResponse(
+            self.config.chain_id, self.config.shard, self.view, message.height, self.id,
+            body, b""))))
+
+    def _on_block_response(self, message: BlockResponse, out: Output) -> None:
+        """A body proves itself by its hash: no signature check is needed."""
+        slot = self._slots.get(message.height)
+        if slot is None or slot.awaiting is None or self.in_view_change:
+            self.stats.count(Ignored.UNSOLICITED_BODY)
+            return
+        pre_prepare = slot.awaiting.with_block(message.block)
+        if check_pre_prepare_body(pre_prepare) is not None:
+            self.stats.count(Ignored.INVALID_BODY)
+            return
+        slot.pre_prepare, slot.linked = pre_prepare, False
+        slot.awaiting, slot.holders, slot.asks = None, (), 0
+        if pre_prepare.sender == self.id:
+            self._record_vote(pre_prepare, out)
+        self._maybe_link(message.height, out)
 
     # -- catch-up ------------------------------------------------------------------------
 
@@ -1212,9 +1385,10 @@ class Replica:
             delivered += 1
         if delivered == 0:
             self._sync_rotation += 1
-        # A full response means there is more: ask again at once. Otherwise wait a sync
-        # timeout, so that peers that cannot serve us are not asked in a loop (PBFT §6.2).
-        self._sync_continue = delivered == sync.count
+        # Progress means there may be more: ask again at once (an answer may hold fewer
+        # blocks than asked for, cut by the responder's byte budget). Otherwise wait a
+        # sync timeout, so peers that cannot serve us are not asked in a loop (PBFT §6.2).
+        self._sync_continue = delivered > 0
         if not self._sync_continue:
             self._sync_backoff_ticks = self.config.sync_timeout_ticks
         proof = message.checkpoint_proof

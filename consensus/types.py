@@ -8,9 +8,19 @@ another kind. Every PBFT message names chain id, shard, view, height and sender.
 
 A PRE-PREPARE carries its whole block; its ``digest`` field is the block hash (the hash of
 the canonical header, which commits to the transactions through ``tx_root``), and
-``check_pre_prepare_body`` pairs the two. Blocks keep the view and proposer of the view
-they were first proposed in, so a block re-proposed in a NEW-VIEW keeps its hash and the
-chain of ``prev_hash`` links stays valid.
+``check_pre_prepare_body`` pairs the two. Its signature covers every field but the block
+(the digest stands for it, as in Castro & Liskov's ``<PRE-PREPARE, v, n, d>``), so the
+same signature is valid on its :class:`PrePrepareHead`. Blocks keep the view and proposer
+of the view they were first proposed in, so a block re-proposed in a NEW-VIEW keeps its
+hash and the chain of ``prev_hash`` links stays valid.
+
+Bounded by construction: every message but PRE-PREPARE, SYNC-RESPONSE and BLOCK-RESPONSE
+(which carry blocks, bounded by the block and catch-up limits) has a size that does not
+depend on block size. Prepared certificates and NEW-VIEW re-proposals carry a
+PRE-PREPARE's head and the block header, never the block; a replica that lacks the body of
+a re-proposed digest asks for it with BLOCK-REQUEST. ``view_change_bytes_max`` and
+``new_view_bytes_max`` give the bound from n and the watermark window; the node asserts it
+is below its frame limit.
 
 Wire format of a message: ``[tag, [fields...]]``; ``decode_message`` checks the tag, the
 struct shape, every field type and the total size, and raises ``DecodeError``.
@@ -19,6 +29,7 @@ struct shape, every field type and the total size, and raises ``DecodeError``.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NewType, TypeAlias
@@ -40,6 +51,7 @@ digest_bytes = 32
 public_key_bytes = 32
 signature_bytes = 64
 zero_digest = Digest(b"\x00" * digest_bytes)
+chain_id_bytes_max = 64  # as the genesis allows (node.genesis.chain_id_chars_max, ASCII)
 
 
 class Tag(enum.IntEnum):
@@ -54,6 +66,8 @@ class Tag(enum.IntEnum):
     NEW_VIEW = 7
     SYNC_REQUEST = 8
     SYNC_RESPONSE = 9
+    BLOCK_REQUEST = 10
+    BLOCK_RESPONSE = 11
 
 
 def _domain(tag: Tag) -> bytes:
@@ -280,6 +294,9 @@ class _Signed:
 
 @dataclass(frozen=True, slots=True)
 class PrePrepare(_Signed):
+    """A proposal with its block. The signature covers the head (every field but the
+    block); ``check_pre_prepare_body`` ties the block to ``digest``."""
+
     chain_id: str
     shard: int
     view: int
@@ -289,6 +306,33 @@ class PrePrepare(_Signed):
     block: Block
     signature: bytes
     tag = Tag.PRE_PREPARE
+
+    def head(self) -> PrePrepareHead:
+        return PrePrepareHead(self.chain_id, self.shard, self.view, self.height, self.sender,
+                              self.digest, self.signature)
+
+    def signing_bytes(self) -> bytes:
+        return self.head().signing_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class PrePrepareHead(_Signed):
+    """A PRE-PREPARE without its block: what its signature covers, so the same signature
+    is valid on both. Never sent alone; carried in prepared certificates and NEW-VIEWs."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    digest: bytes
+    signature: bytes
+    tag = Tag.PRE_PREPARE
+
+    def with_block(self, block: Block) -> PrePrepare:
+        """The full PRE-PREPARE; the caller checks ``block.hash() == digest``."""
+        return PrePrepare(self.chain_id, self.shard, self.view, self.height, self.sender,
+                          self.digest, block, self.signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,9 +376,12 @@ class Checkpoint(_Signed):
 
 @dataclass(frozen=True, slots=True)
 class PreparedCertificate:
-    """A PRE-PREPARE and a quorum-minus-one of matching PREPAREs from other replicas."""
+    """A PRE-PREPARE's head, the header of its block (``header.hash() == digest``: the
+    NEW-VIEW choice follows ``prev_hash`` links) and a quorum-minus-one of matching
+    PREPAREs from other replicas. Its size does not depend on the block's."""
 
-    pre_prepare: PrePrepare
+    pre_prepare: PrePrepareHead
+    header: BlockHeader
     prepares: tuple[Prepare, ...]
 
 
@@ -361,7 +408,8 @@ class ViewChange(_Signed):
 @dataclass(frozen=True, slots=True)
 class NewView(_Signed):
     """NEW-VIEW for ``view``: the quorum of VIEW-CHANGEs and the re-proposals computed from
-    them; ``height`` is the stable checkpoint height the new view starts from."""
+    them, by digest (a replica without a re-proposed body fetches it with BLOCK-REQUEST);
+    ``height`` is the stable checkpoint height the new view starts from."""
 
     chain_id: str
     shard: int
@@ -369,7 +417,7 @@ class NewView(_Signed):
     height: int
     sender: int
     view_changes: tuple[ViewChange, ...]
-    pre_prepares: tuple[PrePrepare, ...]
+    pre_prepares: tuple[PrePrepareHead, ...]
     signature: bytes
     tag = Tag.NEW_VIEW
 
@@ -405,9 +453,38 @@ class SyncResponse(_Signed):
     tag = Tag.SYNC_RESPONSE
 
 
+@dataclass(frozen=True, slots=True)
+class BlockRequest(_Signed):
+    """Ask a peer for the body of the block ``digest`` at ``height`` (a NEW-VIEW
+    re-proposed it and this replica does not hold it)."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    digest: bytes
+    signature: bytes
+    tag = Tag.BLOCK_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResponse(_Signed):
+    """The body asked for by a BLOCK-REQUEST; it proves itself by its hash."""
+
+    chain_id: str
+    shard: int
+    view: int
+    height: int
+    sender: int
+    block: Block
+    signature: bytes
+    tag = Tag.BLOCK_RESPONSE
+
+
 Message: TypeAlias = (
     PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | SyncRequest
-    | SyncResponse
+    | SyncResponse | BlockRequest | BlockResponse
 )
 
 message_types: dict[Tag, type] = {
@@ -419,6 +496,8 @@ message_types: dict[Tag, type] = {
     Tag.NEW_VIEW: NewView,
     Tag.SYNC_REQUEST: SyncRequest,
     Tag.SYNC_RESPONSE: SyncResponse,
+    Tag.BLOCK_REQUEST: BlockRequest,
+    Tag.BLOCK_RESPONSE: BlockResponse,
 }
 
 
@@ -539,6 +618,7 @@ def check_transaction_shape(tx: Transaction) -> None:
 
 
 def _check_header_shape(header: BlockHeader) -> None:
+    _require(len(header.chain_id.encode()) <= chain_id_bytes_max, "header.chain_id too long")
     _require(len(header.prev_hash) == digest_bytes, "header.prev_hash must be 32 bytes")
     _require(len(header.tx_root) == digest_bytes, "header.tx_root must be 32 bytes")
     _require(len(header.state_root) == digest_bytes, "header.state_root must be 32 bytes")
@@ -547,7 +627,8 @@ def _check_header_shape(header: BlockHeader) -> None:
         _require(0 <= getattr(header, name) < 2**63, f"header.{name} out of range")
 
 
-def _check_common(message: Message) -> None:
+def _check_common(message: Message | PrePrepareHead) -> None:
+    _require(len(message.chain_id.encode()) <= chain_id_bytes_max, "chain_id too long")
     for name in ("shard", "view", "height", "sender"):
         _require(0 <= getattr(message, name) < 2**63, f"{type(message).__name__}.{name} "
                  "out of range")
@@ -572,14 +653,18 @@ def check_shape(message: Message) -> None:
             for checkpoint in message.checkpoint_proof:
                 check_shape(checkpoint)
             for certificate in message.prepared:
-                check_shape(certificate.pre_prepare)
-                for prepare in certificate.prepares:
-                    check_shape(prepare)
+                check_certificate_shape(certificate)
         case NewView():
             for view_change in message.view_changes:
                 check_shape(view_change)
-            for pre_prepare in message.pre_prepares:
-                check_shape(pre_prepare)
+            for head in message.pre_prepares:
+                check_head_shape(head)
+        case BlockRequest():
+            _require(len(message.digest) == digest_bytes, "digest must be 32 bytes")
+        case BlockResponse():
+            _check_header_shape(message.block.header)
+            for tx in message.block.txs:
+                check_transaction_shape(tx)
         case SyncRequest():
             _require(0 < message.count <= 1024, "SyncRequest.count must be 1..1024")
         case SyncResponse():
@@ -592,6 +677,66 @@ def check_shape(message: Message) -> None:
                     _require(len(signature.signature) == signature_bytes, "cert signature size")
             for checkpoint in message.checkpoint_proof:
                 check_shape(checkpoint)
+
+
+def check_head_shape(head: PrePrepareHead) -> None:
+    _check_common(head)
+    _require(len(head.digest) == digest_bytes, "digest must be 32 bytes")
+
+
+def check_certificate_shape(certificate: PreparedCertificate) -> None:
+    check_head_shape(certificate.pre_prepare)
+    _check_header_shape(certificate.header)
+    for prepare in certificate.prepares:
+        check_shape(prepare)
+
+
+# -- size bounds of the view-change messages -----------------------------------------------
+
+_int_max_field = 2**63 - 1  # every int field is checked to be below 2**63
+
+
+def _largest_checkpoint(sender: int) -> Checkpoint:
+    return Checkpoint("x" * chain_id_bytes_max, _int_max_field, _int_max_field,
+                      _int_max_field, sender, b"\xff" * digest_bytes, b"\xff" * digest_bytes,
+                      b"\xff" * signature_bytes)
+
+
+def _largest_certificate(n: int) -> PreparedCertificate:
+    chain, big, digest = "x" * chain_id_bytes_max, _int_max_field, b"\xff" * digest_bytes
+    head = PrePrepareHead(chain, big, big, big, big, digest, b"\xff" * signature_bytes)
+    header = BlockHeader(chain, big, big, digest, big, big, big, digest, big, digest, digest)
+    prepares = tuple(Prepare(chain, big, big, big, big, digest, b"\xff" * signature_bytes)
+                     for _ in range(max(0, n - 1)))
+    return PreparedCertificate(head, header, prepares)
+
+
+@functools.lru_cache(maxsize=64)
+def view_change_bytes_max(n: int, window_blocks: int) -> int:
+    """An upper bound on the wire size of any VIEW-CHANGE a replica accepts: a valid one
+    has at most ``n`` checkpoints (distinct senders), at most ``window_blocks``
+    certificates (increasing heights inside the window), each with at most ``n - 1``
+    prepares (distinct backups), every field at its largest encoding."""
+    certificate = _largest_certificate(n)
+    message = ViewChange("x" * chain_id_bytes_max, _int_max_field, _int_max_field,
+                         _int_max_field, _int_max_field,
+                         tuple(_largest_checkpoint(_int_max_field) for _ in range(n)),
+                         tuple(certificate for _ in range(window_blocks)),
+                         b"\xff" * signature_bytes)
+    return len(encode_message(message))
+
+
+@functools.lru_cache(maxsize=64)
+def new_view_bytes_max(n: int, window_blocks: int) -> int:
+    """An upper bound on the wire size of any NEW-VIEW a replica accepts or sends: at most
+    ``n`` VIEW-CHANGEs (distinct senders) and ``window_blocks`` re-proposal heads."""
+    chain, big = "x" * chain_id_bytes_max, _int_max_field
+    head = PrePrepareHead(chain, big, big, big, big, b"\xff" * digest_bytes,
+                          b"\xff" * signature_bytes)
+    skeleton = NewView(chain, big, big, big, big, (),
+                       tuple(head for _ in range(window_blocks)), b"\xff" * signature_bytes)
+    # The view changes' array header: at most 5 bytes (msgpack array32).
+    return len(encode_message(skeleton)) + 5 + n * view_change_bytes_max(n, window_blocks)
 
 
 def check_pre_prepare_body(message: PrePrepare) -> str | None:

@@ -24,7 +24,9 @@ How it works:
 Replay and the receipt store: a tx whose hash is already committed gets a receipt with
 status ``ALREADY_COMMITTED`` in ``receipts`` (every tx has one, and the receipts root
 covers them all), but ``BlockResult.receipts_to_store`` leaves it out so the original
-receipt, stored under the same hash, is never overwritten.
+receipt, stored under the same hash, is never overwritten. The same holds for every tx the
+precheck refuses (``types.NOT_ADMITTED``): it is neither indexed nor stored, and counts as
+committed nowhere (the replay rule in ``ledger.committed`` is per shard).
 
 What the node must provide: a state view and an ``is_committed`` callback that reflect
 every height executed before this one (including executed heights not yet finalized),
@@ -48,6 +50,7 @@ from ledger.types import (
     BlockResult,
     CallContext,
     CallOutcome,
+    NOT_ADMITTED,
     ContractKind,
     GenesisLike,
     Handler,
@@ -87,8 +90,10 @@ class Executor:
             tx_hash = tx.hash()
             context = CallContext(self.params.shard, self.params.shard_count, header.height,
                                   header.timestamp_ms, tx_hash)
-            receipts.append(self._execute_tx(tx, context, state_view, overlay, seen))
-            seen.add(tx_hash)
+            receipt = self._execute_tx(tx, context, state_view, overlay, seen)
+            receipts.append(receipt)
+            if receipt.status not in NOT_ADMITTED:
+                seen.add(tx_hash)  # admitted: a second copy in this block is a replay
         encoded = tuple(receipt.encoded() for receipt in receipts)
         writes = tuple(sorted(overlay.items()))
         return BlockResult(tuple(receipts), encoded, writes, merkle_root(list(encoded)))
@@ -124,6 +129,9 @@ class Executor:
             return CallOutcome(Status.EXPIRED, error=f"tx expired at height {tx.expiry_height}")
         if tx.expiry_height > height + params.tx_validity_window_blocks:
             return CallOutcome(Status.EXPIRY_TOO_FAR, error="expiry beyond the validity window")
+        # The replay rule (ledger.committed): admitted earlier in this block, or on this
+        # shard's chain inside the tx's validity window. is_committed answers that for the
+        # home shard, which is this shard once the check above passed.
         if context.tx_hash in seen or self.is_committed(tx):
             return CallOutcome(Status.ALREADY_COMMITTED, error="tx is already committed")
         if not (self.is_verified(context.tx_hash) or tx.has_valid_signature()):

@@ -49,6 +49,12 @@ class Status(enum.IntEnum):
     CROSS_SHARD = 110
 
 
+# Statuses of the executor's precheck: the tx was not admitted to this shard's chain.
+NOT_ADMITTED = frozenset({Status.WRONG_CHAIN, Status.WRONG_SHARD, Status.EXPIRED,
+                          Status.EXPIRY_TOO_FAR, Status.ALREADY_COMMITTED,
+                          Status.BAD_SIGNATURE})
+
+
 class ContractKind(enum.Enum):
     NATIVE = "native"
     CONTRACT = "contract"
@@ -106,16 +112,20 @@ class BlockResult:
 
     @property
     def receipts_to_store(self) -> tuple[tuple[bytes, bytes], ...]:
-        """``(tx_hash, receipt bytes)`` for ChainStore.finalize_block; replays left out."""
+        """``(tx_hash, receipt bytes)`` for ChainStore.finalize_block: admitted txs only
+        (a replay's receipt must not overwrite the original one under the same hash)."""
         return tuple((receipt.tx_hash, data) for receipt, data in
                      zip(self.receipts, self.receipt_bytes)
-                     if receipt.status != Status.ALREADY_COMMITTED)
+                     if receipt.status not in NOT_ADMITTED)
 
     @property
     def txs_to_index(self) -> tuple[tuple[bytes, int], ...]:
-        """``(tx_hash, position)`` for ChainStore.finalize_block; replays left out."""
+        """``(tx_hash, position)`` for ChainStore.finalize_block and the replay index:
+        admitted txs only. A tx refused by the precheck (another chain or shard, outside
+        its window, a replay, a bad signature) is not committed here: indexing it would
+        make the replay rule depend on other shards' chains (ledger.committed)."""
         return tuple((receipt.tx_hash, position) for position, receipt in
-                     enumerate(self.receipts) if receipt.status != Status.ALREADY_COMMITTED)
+                     enumerate(self.receipts) if receipt.status not in NOT_ADMITTED)
 
 
 class StateView(Protocol):

@@ -79,9 +79,15 @@ class NodeSection:
     # agora_getTransaction, latest and awaited blocks); older ones are read from LevelDB.
     # About 0.8 KB per tx held: 32 full blocks of block_txs_max 2,000 are ~50 MB.
     recent_blocks_cached: int = 32
+    # ... and at most this many bytes of them (encoded size): 32 blocks of 2,000
+    # transfers are ~11 MB, while blocks of 64 KB txs (4 MiB each) would be 128 MiB.
+    recent_blocks_bytes_max: int = 16 * MEBIBYTE_BYTES
 
     def validate(self) -> list[str]:
         problems = []
+        if self.recent_blocks_bytes_max < 0:
+            problems.append("node.recent_blocks_bytes_max must be >= 0, got "
+                            f"{self.recent_blocks_bytes_max}")
         if self.recent_blocks_cached < 0:
             problems.append("node.recent_blocks_cached must be >= 0, got "
                             f"{self.recent_blocks_cached}")
@@ -156,6 +162,11 @@ class NetworkSection:
         return NetworkConfig(**values)
 
 
+# What a consensus message's envelope adds around its bounded body (wire kind, the
+# message's own header fields and signature), with room to spare.
+frame_overhead_bytes = 64 * 1024
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConsensusSection:
     """``[consensus]``: local pacing of the replicas. Parameters every validator must share
@@ -173,6 +184,11 @@ class ConsensusSection:
     watermark_window_blocks: int = 64
     state_root_lag_blocks: int = 4
     sync_batch_blocks: int = 64
+    # A catch-up answer holds at most sync_batch_blocks blocks and this many bytes (one
+    # block always, if it fits the frame); must be below network.max_frame_bytes.
+    sync_response_bytes_max: int = 8 * MEBIBYTE_BYTES
+    # Catch-up answers being built at once for one peer; more requests from it are dropped.
+    sync_answers_per_peer_max: int = 2
     # Committed tx hashes remembered for replay protection, per shard.
     recent_tx_hashes_max: int = 1_000_000
     # With nothing to propose, the primary still cuts an empty block this often, so the
@@ -186,7 +202,8 @@ class ConsensusSection:
             "tick_interval_ms", "block_interval_ms", "block_txs_max", "block_bytes_max",
             "request_timeout_ticks", "view_change_timeout_ticks", "view_change_backoff_factor",
             "checkpoint_interval_blocks", "watermark_window_blocks", "sync_batch_blocks",
-            "recent_tx_hashes_max", "empty_block_interval_ms", "event_queue_max"))
+            "sync_response_bytes_max", "sync_answers_per_peer_max", "recent_tx_hashes_max",
+            "empty_block_interval_ms", "event_queue_max"))
         if self.empty_block_interval_ms * 2 > self.view_change_timeout_ticks * \
                 self.tick_interval_ms:
             problems.append("consensus.empty_block_interval_ms must be at most half the view "
@@ -320,6 +337,10 @@ class NodeConfig:
         if (self.rpc.enabled and self.metrics.enabled and self.rpc.port != 0
                 and (self.rpc.host, self.rpc.port) == (self.metrics.host, self.metrics.port)):
             problems.append("rpc and metrics must not listen on the same host:port")
+        if self.consensus.sync_response_bytes_max + frame_overhead_bytes > \
+                self.network.max_frame_bytes:
+            problems.append("consensus.sync_response_bytes_max must be below "
+                            "network.max_frame_bytes (less the message overhead)")
         if self.explorer.page_size_max + 2 > self.rpc.batch_length_max:
             # A page's reads go through the RPC as one batch: a page and two more reads.
             problems.append("explorer.page_size_max must be at most rpc.batch_length_max - 2")

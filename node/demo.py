@@ -176,7 +176,7 @@ class Story(Demo):
         latest = self.client.latest_block(demo_shard)
         return 0 if latest is None else int(latest["timestamp_ms"]) // 1000
 
-    def wait_for_height(self, height: int, timeout_seconds: float = 60.0) -> None:
+    def wait_for_height(self, height: int, timeout_seconds: float = 120.0) -> None:
         """Waits (the primary cuts an empty block every second) until `height` exists."""
         import time
 
@@ -274,7 +274,9 @@ class MysteryBoxStory(Story):
     price = 100
     bond = 400
     outcomes = [["common", 70], ["rare", 25], ["legendary", 5]]
-    window_blocks = 12
+    # Generous windows: empty blocks (1 s apart by default) keep coming while a loaded
+    # machine is slow to answer, and every commit and reveal must land inside them.
+    window_blocks = 20
     next_draw = 1  # the contract numbers draws 1, 2, ... (a fresh deployment)
 
     def commit_all(self, draw: int, secrets_by_name: dict[str, bytes]) -> None:

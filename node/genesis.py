@@ -185,7 +185,24 @@ def check_config_against_genesis(config: NodeConfig, genesis: Genesis) -> list[s
     if config.node.node_index >= len(genesis.validators):
         problems.append(f"node.node_index {config.node.node_index} is not a validator of the "
                         f"genesis ({len(genesis.validators)} validators)")
+    view_change_bound = view_change_messages_bytes_max(genesis)
+    if view_change_bound > config.network.max_frame_bytes:
+        problems.append(f"network.max_frame_bytes ({config.network.max_frame_bytes}) is below "
+                        f"the largest NEW-VIEW of this genesis ({view_change_bound} bytes for "
+                        f"{len(genesis.validators)} validators and a window of "
+                        f"{shared.watermark_window_blocks} blocks)")
     return problems
+
+
+def view_change_messages_bytes_max(genesis: Genesis) -> int:
+    """The largest VIEW-CHANGE or NEW-VIEW frame a node of ``genesis`` may send or get
+    (``consensus.types.new_view_bytes_max`` plus the envelope): they carry digests and
+    certificates, never blocks, so this depends on n and the window only."""
+    from consensus.types import new_view_bytes_max
+    from node.config import frame_overhead_bytes
+
+    return new_view_bytes_max(len(genesis.validators),
+                              genesis.consensus.watermark_window_blocks) + frame_overhead_bytes
 
 
 def _chain_problems(genesis: Genesis) -> list[str]:

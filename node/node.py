@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import trio
 
 from consensus import codec
@@ -62,6 +63,7 @@ from consensus.records import decode_record, encode_record
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
     Block,
+    BlockHeader,
     Checkpoint,
     CommitCertificate,
     CommittedBlock,
@@ -76,7 +78,7 @@ from consensus.types import (
     sign_message,
 )
 from ledger.committed import CommittedTxIndex
-from node.config import NodeConfig
+from node.config import NodeConfig, frame_overhead_bytes
 from ledger.executor import state_root_after
 from node.genesis import Genesis
 from storage.aio import AsyncChainStore
@@ -88,6 +90,7 @@ gossip_batch_txs_max = 512
 gossip_flush_interval_seconds = 0.01
 gossip_batches_queued_max = 256
 executed_roots_recovered = 256
+sync_answer_threads_max = 2  # catch-up answers built at once (worker threads)
 
 
 class WireKind(enum.IntEnum):
@@ -136,6 +139,14 @@ class Node:
         self.index = config.node.node_index
         assert genesis.validator_keys[self.index] == signer.public_key, \
             "the node key is not validator %d of the genesis" % self.index
+        from node.genesis import view_change_messages_bytes_max
+
+        # Every message is bounded by construction: the view-change messages by n and the
+        # window (not block size), catch-up answers by sync_response_bytes_max.
+        assert view_change_messages_bytes_max(genesis) <= config.network.max_frame_bytes, \
+            "the largest NEW-VIEW does not fit a frame"
+        assert config.consensus.sync_response_bytes_max + frame_overhead_bytes <= \
+            config.network.max_frame_bytes
         self.signatures = SignatureChecker(config.mempool.capacity_txs)
         for shard in range(genesis.shard_count):
             self._ensure_genesis(shard)
@@ -143,7 +154,7 @@ class Node:
             genesis.shard_count, genesis.consensus.tx_validity_window_blocks,
             config.node.committed_index_txs,
             [store.last_height(shard) + 1 for shard in range(genesis.shard_count)],
-            lookup=lambda tx_hash: store.get_tx_location(tx_hash) is not None)
+            lookup=functools.partial(_stored_tx_location, store))
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
                                is_committed=self.is_committed)
         self.executors = {
@@ -162,6 +173,10 @@ class Node:
         self._gossip_in_send, self._gossip_in_receive = trio.open_memory_channel[
             tuple[bytes, ...]](gossip_batches_queued_max)
         self.peer_manager: Any = None
+        self._nursery: trio.Nursery | None = None
+        self._sync_answers: collections.Counter[int] = collections.Counter()  # in flight
+        self._sync_limiter = trio.CapacityLimiter(sync_answer_threads_max)
+        self.sync_answers = 0  # catch-up answers sent, cumulative
         self.shards: dict[int, ShardRuntime] = {}
         for shard in range(genesis.shard_count):
             self.shards[shard] = self._build_shard(shard)
@@ -219,7 +234,8 @@ class Node:
         return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
                             execute_receive, last_view=replica.view, state=StateCache(
                                 self.store, shard, self.config.node.state_cache_entries),
-                            recent=RecentBlocks(self.config.node.recent_blocks_cached))
+                            recent=RecentBlocks(self.config.node.recent_blocks_cached,
+                                                self.config.node.recent_blocks_bytes_max))
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -237,9 +253,23 @@ class Node:
                 executed.append(ExecutedRoot(past, *roots))
         if tip is None:
             return RecoveredState(tuple(records), 0, b"\x00" * 32, 0, tuple(executed))
-        block = codec.decode_struct(Block, tip.block_bytes)
-        return RecoveredState(tuple(records), height, tip.block_hash,
-                              block.header.timestamp_ms, tuple(executed))
+        header = stored_header(tip.block_bytes)
+        return RecoveredState(tuple(records), height, tip.block_hash, header.timestamp_ms,
+                              tuple(executed), self._recent_links(shard, height))
+
+    def _recent_links(self, shard: int, height: int) -> tuple[tuple[int, bytes, int], ...]:
+        """(height, hash, timestamp) of the finalized blocks of the last watermark window
+        below the tip: without them a restarted replica cannot re-sign its checkpoints
+        above the stable one, nor check re-proposals of those heights against its chain
+        (it would neither help a stuck window move nor prepare in the next view)."""
+        window = self.genesis.consensus.watermark_window_blocks
+        links = []
+        for past in range(max(1, height - window), height):
+            stored = self.store.get_block(shard, past)
+            assert stored is not None, "get_block raises for a missing finalized block"
+            links.append((past, stored.block_hash,
+                          stored_header(stored.block_bytes).timestamp_ms))
+        return tuple(links)
 
     def genesis_state_root(self, shard: int) -> bytes:
         from ledger.executor import genesis_state_writes
@@ -301,6 +331,7 @@ class Node:
             self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
         self.started_trio = trio.current_time()
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             await nursery.start(self.peer_manager.run)
             nursery.start_soon(self._metrics_loop)
             nursery.start_soon(self._network_loop)
@@ -351,10 +382,27 @@ class Node:
 
     async def _step(self, runtime: ShardRuntime, event: Any) -> None:
         if isinstance(event, MessageReceived) and isinstance(event.message, SyncRequest):
-            self._serve_sync(runtime.shard, event.message)
+            self._maybe_serve_sync(runtime.shard, event.message)
             return
         out = runtime.replica.step(event)
         await self._carry_out(runtime, out)
+
+    def _send(self, to: int | None, message: Message) -> None:
+        """Hand one consensus message to the network (None: every peer). A payload above
+        the frame limit is a bug in a bound, never a reason to stop: count it, say so."""
+        from network.errors import PayloadTooLarge
+
+        payload = encode_wire(WireKind.CONSENSUS, encode_message(message))
+        try:
+            if to is None:
+                self.peer_manager.broadcast(payload)
+            else:
+                self.peer_manager.send(to, payload)
+        except PayloadTooLarge as error:
+            name = type(message).__name__
+            self.dropped[f"oversize_{name}"] += 1
+            logger.error("node=%d shard=%d not sent: a %s of %d bytes (%s)", self.index,
+                         message.shard, name, len(payload), error)
 
     async def _carry_out(self, runtime: ShardRuntime, out: Output) -> None:
         shard, replica = runtime.shard, runtime.replica
@@ -367,11 +415,7 @@ class Node:
                 if isinstance(record, StableCheckpointRecord):
                     await self._compact_records(runtime, record)
         for send in out.send:
-            payload = encode_wire(WireKind.CONSENSUS, encode_message(send.message))
-            if send.to is None:
-                self.peer_manager.broadcast(payload)
-            else:
-                self.peer_manager.send(send.to, payload)
+            self._send(send.to, send.message)
         for item in out.deliver:
             await runtime.execute_send.send(item)
         if out.halted is not None:
@@ -400,20 +444,54 @@ class Node:
         self.mempool.release(abandoned)
         logger.info("node=%d shard=%d view=%d", self.index, runtime.shard, runtime.last_view)
 
-    def _serve_sync(self, shard: int, request: SyncRequest) -> None:
-        """Answer a peer's catch-up request from the block store (not the replica)."""
-        if not request.has_valid_signature(self.genesis.validator_keys):
+    def _maybe_serve_sync(self, shard: int, request: SyncRequest) -> None:
+        """Answer a peer's catch-up request in a task of its own, outside the replica loop,
+        at most ``sync_answers_per_peer_max`` at once per peer (more are dropped: the peer
+        asks again after its timeout)."""
+        peer = request.sender
+        if self._sync_answers[peer] >= self.config.consensus.sync_answers_per_peer_max:
+            self.dropped["sync_answers_per_peer_max"] += 1
             return
-        last = self.store.last_height(shard)
-        blocks = []
-        end = min(last, request.height + request.count - 1)
-        for height in range(request.height, end + 1):
-            stored = self.store.get_block(shard, height)
-            if stored is None:
-                break
-            blocks.append(CommittedBlock(
-                codec.decode_struct(Block, stored.block_bytes),
-                codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
+        assert self._nursery is not None, "sync requests arrive only while running"
+        self._sync_answers[peer] += 1
+        self._nursery.start_soon(self._serve_sync, shard, request)
+
+    async def _serve_sync(self, shard: int, request: SyncRequest) -> None:
+        """Answer a peer's catch-up request from the block store: at most
+        ``sync_batch_blocks`` blocks and ``sync_response_bytes_max`` bytes from the height
+        asked. Signature check, store reads, decoding, encoding and signing run in a worker
+        thread (``sync_limiter``), so a large answer never holds up the event loop."""
+        try:
+            view = self.shards[shard].replica.view
+            payload = await trio.to_thread.run_sync(
+                self._build_sync_answer, shard, request, view, limiter=self._sync_limiter)
+            if payload is None:
+                self.dropped["sync_request_bad_signature"] += 1
+                return
+            self.sync_answers += 1
+            self._send_payload(request.sender, payload, "SyncResponse")
+        finally:
+            self._sync_answers[request.sender] -= 1
+
+    def _send_payload(self, to: int, payload: bytes, name: str) -> None:
+        from network.errors import PayloadTooLarge
+
+        try:
+            self.peer_manager.send(to, payload)
+        except PayloadTooLarge as error:
+            self.dropped[f"oversize_{name}"] += 1
+            logger.error("node=%d not sent: a %s of %d bytes (%s)", self.index, name,
+                         len(payload), error)
+
+    def _build_sync_answer(self, shard: int, request: SyncRequest, view: int) -> bytes | None:
+        """The wire payload answering ``request`` (None if its signature is bad). Runs in a
+        worker thread: it reads only the store (thread-safe) and immutable values."""
+        if not request.has_valid_signature(self.genesis.validator_keys):
+            return None
+        blocks = read_sync_blocks(self.store, shard, request.height, min(
+            request.count, self.config.consensus.sync_batch_blocks),
+            self.config.consensus.sync_response_bytes_max,
+            self.config.network.max_frame_bytes - frame_overhead_bytes)
         proof: tuple[Checkpoint, ...] = ()
         raw = self.store.get_stable_checkpoint(shard)
         if raw is not None:
@@ -421,10 +499,9 @@ class Node:
             assert isinstance(record, StableCheckpointRecord)
             proof = record.proof
         response = sign_message(SyncResponse(
-            self.genesis.chain_id, shard, self.shards[shard].replica.view, request.height,
-            self.index, tuple(blocks), proof, b""), self.signer)
-        self.peer_manager.send(request.sender, encode_wire(
-            WireKind.CONSENSUS, encode_message(response)))
+            self.genesis.chain_id, shard, view, request.height, self.index, tuple(blocks),
+            proof, b""), self.signer)
+        return encode_wire(WireKind.CONSENSUS, encode_message(response))
 
     # -- proposer --------------------------------------------------------------------------
 
@@ -598,9 +675,32 @@ class Node:
                 await self._gossip_wakeup.wait()
             self._gossip_wakeup = trio.Event()
             while self._gossip:
-                batch = self._gossip[:gossip_batch_txs_max]
-                del self._gossip[:gossip_batch_txs_max]
-                self.peer_manager.broadcast(encode_wire(WireKind.TXS, tuple(batch)))
+                batch = self._take_gossip_batch()
+                payload = encode_wire(WireKind.TXS, tuple(batch))
+                self._broadcast_payload(payload, "tx_gossip")
+
+    def _take_gossip_batch(self) -> list[bytes]:
+        """The next gossip batch: at most gossip_batch_txs_max txs and half a frame of bytes
+        (at least one tx; one tx is at most mempool.tx_bytes_max, far below a frame)."""
+        bytes_max = self.config.network.max_frame_bytes // 2
+        count, total = 0, 0
+        for raw in self._gossip[:gossip_batch_txs_max]:
+            if count and total + len(raw) > bytes_max:
+                break
+            count, total = count + 1, total + len(raw)
+        batch = self._gossip[:count]
+        del self._gossip[:count]
+        return batch
+
+    def _broadcast_payload(self, payload: bytes, name: str) -> None:
+        from network.errors import PayloadTooLarge
+
+        try:
+            self.peer_manager.broadcast(payload)
+        except PayloadTooLarge as error:
+            self.dropped[f"oversize_{name}"] += 1
+            logger.error("node=%d not sent: a %s of %d bytes (%s)", self.index, name,
+                         len(payload), error)
 
     def peer_refusals(self) -> dict[str, int]:
         """Peer links refused by reason (network/), as plain counts."""
@@ -743,18 +843,26 @@ class RecentBlocks:
     """The last ``entries_max`` finalized blocks of a shard, decoded, for the RPC: explorers,
     wallets and the bench poll the newest heights, and reading one from LevelDB meant a
     checksum over it and decoding every tx again. Holds only blocks whose finalize_block
-    returned (durable); a height not here is read from the store."""
+    returned (durable); a height not here is read from the store. Bounded in count and in
+    bytes (``bytes_max``, the blocks' encoded size): the newest block is always held."""
 
-    def __init__(self, entries_max: int) -> None:
+    def __init__(self, entries_max: int, bytes_max: int = 2**62) -> None:
         self._entries: collections.OrderedDict[int, FinalizedBlock] = collections.OrderedDict()
+        self._sizes: dict[int, int] = {}
         self._entries_max = entries_max
+        self._bytes_max = bytes_max
+        self.size_bytes = 0
 
     def add(self, height: int, block: FinalizedBlock) -> None:
         if not self._entries_max:
             return
-        self._entries[height] = block
-        while len(self._entries) > self._entries_max:
-            self._entries.popitem(last=False)
+        size = _encoded_size(block.block)
+        self.size_bytes += size - self._sizes.get(height, 0)
+        self._entries[height], self._sizes[height] = block, size
+        while len(self._entries) > self._entries_max or (
+                self.size_bytes > self._bytes_max and len(self._entries) > 1):
+            old, _ = self._entries.popitem(last=False)
+            self.size_bytes -= self._sizes.pop(old)
 
     def get(self, height: int) -> FinalizedBlock | None:
         return self._entries.get(height)
@@ -803,6 +911,54 @@ class StateCache:
         entries.move_to_end(key)
         if len(entries) > self._entries_max:
             entries.popitem(last=False)
+
+
+def _encoded_size(block: Block) -> int:
+    """About the canonical size of ``block``: its txs' (cached) encodings and a header."""
+    return sum(len(tx.encoded()) for tx in block.txs) + 512
+
+
+def stored_header(block_bytes: bytes) -> BlockHeader:
+    """The header of a stored block, without decoding its transactions (a block is the
+    canonical ``[header, txs]``; recovery reads a window of them)."""
+    unpacker = msgpack.Unpacker(raw=False, use_list=False, strict_map_key=True,
+                                max_buffer_size=max(1, len(block_bytes)))
+    unpacker.feed(block_bytes)
+    if unpacker.read_array_header() != 2:
+        raise DecodeError("a stored block is [header, txs]")
+    header = codec.from_plain(BlockHeader, unpacker.unpack())
+    assert isinstance(header, BlockHeader)
+    return header
+
+
+def _stored_tx_location(store: ChainStore, tx_hash: bytes) -> tuple[int, int] | None:
+    """Where the store indexed ``tx_hash``: (shard, height), for the replay rule."""
+    location = store.get_tx_location(tx_hash)
+    return None if location is None else (location.shard, location.height)
+
+
+def read_sync_blocks(store: ChainStore, shard: int, first: int, count: int, bytes_max: int,
+                     frame_bytes_max: int) -> list[CommittedBlock]:
+    """Finalized blocks ``first, first + 1, ...`` of ``shard`` with their certificates: at
+    most ``count`` of them and ``bytes_max`` bytes of stored block and certificate, except
+    that the first block is given even above ``bytes_max`` when it fits
+    ``frame_bytes_max`` (else a block bigger than the budget could never be fetched)."""
+    blocks: list[CommittedBlock] = []
+    total = 0
+    last = min(store.last_height(shard), first + count - 1)
+    for height in range(first, last + 1):
+        stored = store.get_block(shard, height)
+        if stored is None:
+            break
+        size = len(stored.block_bytes) + len(stored.certificate_bytes)
+        limit = bytes_max if blocks else frame_bytes_max
+        if total + size > limit:
+            break
+        total += size
+        blocks.append(CommittedBlock(
+            codec.decode_struct(Block, stored.block_bytes),
+            codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
+    return blocks
 
 
 def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:

@@ -331,7 +331,7 @@ def test_a_message_with_a_field_missing_or_added_is_refused(kind: str, data: st.
 
 
 @pytest.mark.parametrize(
-    "tag", [0, 10, 99, 255, -1, 2**40, int(Tag.TRANSACTION), True, "2", b"\x02", None, 2.0]
+    "tag", [0, 12, 99, 255, -1, 2**40, int(Tag.TRANSACTION), True, "2", b"\x02", None, 2.0]
 )
 def test_an_unknown_or_ill_typed_message_tag_is_refused(tag: object) -> None:
     prepare = Prepare("c", 0, 0, 5, 1, bytes(32), bytes(64))
@@ -477,7 +477,7 @@ def test_records_apply_the_same_shape_checks_as_messages() -> None:
     pre_prepare = PrePrepare("c", 0, 0, 1, 0, b"abc", block, b"s")
     from consensus.types import PreparedCertificate
 
-    record = PreparedRecord(PreparedCertificate(pre_prepare, ()))
+    record = PreparedRecord(PreparedCertificate(pre_prepare.head(), header, ()), block)
     with pytest.raises(DecodeError):
         decode_message(encode_message(pre_prepare))
     with pytest.raises(DecodeError):

@@ -219,9 +219,9 @@ def test_replica_is_prepared_only_with_quorum_minus_one_matching_prepares_from_d
     out = inject(cluster, 1, vote(cluster, Prepare, 5, 1, genuine.digest))
     assert has_committed_vote()
     prepared = replica._slots[1].prepared
-    assert prepared is not None and prepared.pre_prepare == genuine
+    assert prepared is not None and prepared.pre_prepare == genuine.head()
     assert sorted(prepare.sender for prepare in prepared.prepares) == [1, 2, 4, 5]
-    assert PreparedRecord(prepared) in out.persist
+    assert PreparedRecord(prepared, genuine.block) in out.persist
 
 
 def test_replica_commits_only_with_a_quorum_of_matching_commits_after_it_prepared() -> None:

@@ -140,7 +140,8 @@ def test_new_view_recommits_a_block_prepared_by_a_quorum_but_committed_at_only_o
     new_view = sent(cluster, NewView)[-1]
     # Height 1 is final everywhere but still above the low watermark: re-proposed too.
     assert [pp.digest for pp in new_view.pre_prepares] == [first, committed]
-    assert all(pp.view == 1 and pp.block.header.view == 0 for pp in new_view.pre_prepares)
+    assert all(pp.view == 1 for pp in new_view.pre_prepares)
+    assert all(item.block.header.view == 0 for item in cluster.nodes[2].store)
     assert cluster.heights() == [1, 2, 2, 2]
     for index in (2, 3):
         item = cluster.nodes[index].store[1]
@@ -221,7 +222,7 @@ def _resign(cluster: Cluster, message: NewView, **changes: object) -> NewView:
 
 def _other_re_proposal(cluster: Cluster, message: NewView) -> NewView:
     block = make_block(cluster, 1, 1, 1, zero_digest, 123_456)
-    return _resign(cluster, message, pre_prepares=(make_pre_prepare(cluster, block),))
+    return _resign(cluster, message, pre_prepares=(make_pre_prepare(cluster, block).head(),))
 
 
 def _forged_view_change(cluster: Cluster, message: NewView) -> NewView:
@@ -255,7 +256,8 @@ NEW_VIEW_TAMPERING: dict[str, tuple[Callable[[Cluster, NewView], NewView], Ignor
             m,
             pre_prepares=(
                 *m.pre_prepares,
-                make_pre_prepare(c, make_block(c, 2, 1, 1, m.pre_prepares[0].digest, 9_999_999)),
+                make_pre_prepare(
+                    c, make_block(c, 2, 1, 1, m.pre_prepares[0].digest, 9_999_999)).head(),
             ),
         ),
         Ignored.INVALID_NEW_VIEW,
@@ -312,11 +314,17 @@ def test_backup_rejects_a_view_change_with_an_invalid_prepared_certificate() -> 
     change = genuine.view_changes[0]
     certificate = change.prepared[0]
     primary_prepare = sign_as(cluster, 0, replace(certificate.prepares[0], sender=0))
+    header = certificate.header
     variants = [
-        PreparedCertificate(certificate.pre_prepare, certificate.prepares[:1]),
-        PreparedCertificate(certificate.pre_prepare, (certificate.prepares[0],) * 2),
-        PreparedCertificate(certificate.pre_prepare, (certificate.prepares[0], primary_prepare)),
-        PreparedCertificate(replace(certificate.pre_prepare, view=1), certificate.prepares),
+        PreparedCertificate(certificate.pre_prepare, header, certificate.prepares[:1]),
+        PreparedCertificate(certificate.pre_prepare, header, (certificate.prepares[0],) * 2),
+        PreparedCertificate(certificate.pre_prepare, header,
+                            (certificate.prepares[0], primary_prepare)),
+        PreparedCertificate(replace(certificate.pre_prepare, view=1), header,
+                            certificate.prepares),
+        # The header must be the one the digest names.
+        PreparedCertificate(certificate.pre_prepare, replace(header, timestamp_ms=1),
+                            certificate.prepares),
     ]
     replica = cluster.replica(3)
     for variant in variants:

@@ -18,15 +18,26 @@ def _tx(nonce: int, expiry: int):  # type: ignore[no-untyped-def]
 
 
 class _Store:
-    """The ground truth: every committed hash, and how often the index asked."""
+    """The ground truth: every committed hash (at shard 0, height 1 unless told), and how
+    often the index asked."""
 
     def __init__(self) -> None:
-        self.committed: set[bytes] = set()
+        self.committed: _Committed = _Committed()
         self.asked = 0
 
-    def lookup(self, tx_hash: bytes) -> bool:
+    def lookup(self, tx_hash: bytes) -> tuple[int, int] | None:
         self.asked += 1
-        return tx_hash in self.committed
+        return self.committed.get(tx_hash)
+
+
+class _Committed(dict):  # type: ignore[type-arg]
+    def add(self, tx_hash: bytes, where: tuple[int, int] = (0, 1)) -> None:
+        self[tx_hash] = where
+
+    def update(  # type: ignore[override]
+            self, hashes: object, where: tuple[int, int] = (0, 1)) -> None:
+        for tx_hash in hashes:  # type: ignore[attr-defined]
+            self[tx_hash] = where
 
 
 @settings(max_examples=60, deadline=None)
@@ -43,7 +54,7 @@ def test_the_index_agrees_with_the_store_for_every_tx_the_executor_could_see(
         block = [_tx(len(seen) + n, height + rng.randint(0, WINDOW))
                  for n in range(rng.randint(0, 4))]
         seen.extend(block)
-        store.committed.update(tx.hash() for tx in block)
+        store.committed.update((tx.hash() for tx in block), (0, height))
         index.finalized(0, height, [tx.hash() for tx in block])
         fresh = [_tx(10_000 + rng.randint(0, 10**6), height + rng.randint(1, WINDOW))
                  for _ in range(3)]
@@ -66,7 +77,7 @@ def test_a_fresh_tx_is_answered_from_memory_once_the_window_is_covered() -> None
 def test_a_node_that_just_started_asks_the_store_until_it_holds_enough_blocks() -> None:
     store = _Store()
     old = _tx(1, 100)
-    store.committed.add(old.hash())  # committed before the restart
+    store.committed.add(old.hash(), (0, 94))  # committed before the restart
     index = CommittedTxIndex(1, WINDOW, 1000, [95], store.lookup)
     assert index.is_committed(old)  # expiry - W = 90 < low = 95
     for height in range(95, 101):

@@ -160,10 +160,9 @@ def test_prechecks_reject_invalid_txs_in_a_fixed_order() -> None:
     assert [receipt.status for receipt in result.receipts] == [
         Status.WRONG_CHAIN, Status.WRONG_SHARD, Status.EXPIRED, Status.EXPIRY_TOO_FAR,
         Status.BAD_SIGNATURE, Status.OK, Status.ALREADY_COMMITTED]
-    assert result.txs_to_index == ((txs[0].hash(), 0), (txs[1].hash(), 1),
-                                   (txs[2].hash(), 2), (txs[3].hash(), 3),
-                                   (txs[4].hash(), 4), (good.hash(), 5))
-    assert len(result.receipts_to_store) == 6
+    # Only the admitted tx is indexed and stored: a precheck refusal commits nothing.
+    assert result.txs_to_index == ((good.hash(), 5),)
+    assert [tx_hash for tx_hash, _ in result.receipts_to_store] == [good.hash()]
 
 
 def test_committed_hashes_are_replays() -> None:

@@ -29,6 +29,7 @@ from consensus.types import (
     CommittedBlock,
     Message,
     NewView,
+    BlockResponse,
     Prepare,
     PreparedCertificate,
     PrePrepare,
@@ -122,6 +123,14 @@ class Adversary:
             chosen = self.rng.sample(self.others(), self.rng.randint(1, len(self.others())))
             items = [(recipient, message) for recipient in sorted(chosen)]
             self.log(host, f"sends NEW-VIEW v{message.view} only to {sorted(chosen)}")
+        if own and isinstance(message, BlockResponse) and self.has("invalid_proposal") \
+                and self.rng.random() < 0.7:
+            # A body that is not the one asked for: the receiver checks it by its hash.
+            header = message.block.header
+            wrong = Block(replace(header, timestamp_ms=header.timestamp_ms + 1),
+                          message.block.txs)
+            items = [(send.to, self.sign(replace(message, block=wrong)))]
+            self.log(host, f"answers BLOCK-REQUEST h{message.height} with a wrong body")
         if own and isinstance(message, PrePrepare):
             if self.has("invalid_proposal") and self.rng.random() < 0.7:
                 items = self.invalid_proposal(host, send.to, message)
@@ -374,7 +383,7 @@ class Adversary:
                 for sender in self.others()[: config.quorum - 1])
             message: Message = self.sign(ViewChange(
                 chain, shard, view, replica.low, self.node, replica_low_proof(replica),
-                (PreparedCertificate(pre_prepare, prepares),), b""))
+                (PreparedCertificate(pre_prepare.head(), fake.header, prepares),), b""))
             what = "forged prepared certificate"
         elif variant == 1:  # a forged checkpoint proof above our low watermark
             height = replica.low + config.checkpoint_interval_blocks
@@ -423,7 +432,7 @@ class Adversary:
         fake = Block(replace(self._template_header(host, height), view=view,
                              proposer=self.node), ())
         pre_prepares = (self.sign(PrePrepare(chain, shard, view, height, self.node,
-                                             fake.hash(), fake, b"")),)
+                                             fake.hash(), fake, b"")).head(),)
         return self.sign(NewView(chain, shard, view, replica.low, self.node,
                                  tuple(sorted(changes, key=lambda vc: vc.sender)),
                                  pre_prepares, b""))

@@ -71,6 +71,8 @@ from consensus.events import (
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
     Block,
+    BlockRequest,
+    BlockResponse,
     Checkpoint,
     Commit,
     CommittedBlock,
@@ -85,7 +87,9 @@ from consensus.types import (
     ViewChange,
     decode_message,
     encode_message,
+    new_view_bytes_max,
     sign_message,
+    view_change_bytes_max,
 )
 from tests.sim.byzantine import Adversary
 from tests.sim.scenario import Scenario, tick_ms
@@ -772,6 +776,8 @@ class Simulator:
             case PrePrepare() | Prepare() | Commit():
                 self._check_vote(host, message)
             case NewView():
+                self._check_bound(host, message, new_view_bytes_max(
+                    len(self.nodes), self.scenario.watermark_window_blocks))
                 for pre_prepare in message.pre_prepares:
                     self._check_vote(host, pre_prepare)
             case Checkpoint():
@@ -780,8 +786,18 @@ class Simulator:
                 if self.votes.setdefault(key, value) != value:
                     self.fail(f"equivocation: {host.name} sent two CHECKPOINTs for "
                               f"h{message.height}")
-            case ViewChange() | SyncRequest() | SyncResponse():
+            case ViewChange():
+                self._check_bound(host, message, view_change_bytes_max(
+                    len(self.nodes), self.scenario.watermark_window_blocks))
+            case SyncRequest() | SyncResponse() | BlockRequest() | BlockResponse():
                 pass
+
+    def _check_bound(self, host: Host, message: Message, bytes_max: int) -> None:
+        """View-change messages stay within the bound stated in consensus.types."""
+        size = len(encode_message(message))
+        if size > bytes_max:
+            self.fail(f"{host.name} sent a {type(message).__name__} of {size} bytes, above "
+                      f"its bound of {bytes_max}")
 
     def _check_vote(self, host: Host, message: PrePrepare | Prepare | Commit) -> None:
         key = (int(message.tag), message.shard, message.view, message.height, message.sender)
@@ -870,6 +886,10 @@ def describe(message: Message) -> str:
             return f"{head} count={message.count}"
         case SyncResponse():
             return f"{head} blocks={len(message.blocks)} proof={len(message.checkpoint_proof)}"
+        case BlockRequest():
+            return f"{head} {message.digest.hex()[:8]}"
+        case BlockResponse():
+            return f"{head} {message.block.hash().hex()[:8]}"
     return head
 
 

@@ -57,7 +57,7 @@ def exported(template: str) -> list[tuple[str, tuple[str, ...]]]:
                   if function.kind == "export" and name != "init")
 
 
-FUZZ_EXAMPLES = int(os.environ.get("AGORA_FUZZ_EXAMPLES", "60"))  # more for a long hunt
+FUZZ_EXAMPLES = int(os.environ.get("AGORA_FUZZ_EXAMPLES", "40"))  # more for a long hunt
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
