@@ -103,6 +103,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="leave the cluster directory (node logs) in place")
     target.add_argument("--consensus", action="append", default=[], metavar="KEY=VALUE",
                         help="[consensus] override for a cluster the harness creates")
+    target.add_argument("--gas-price", type=int, default=None,
+                        help="genesis gas price of a cluster the harness creates (0: no "
+                        "fees; default: agora init's, node/setup.py local_gas_price)")
     load = parser.add_argument_group("load")
     load.add_argument("--workload", default="native_transfer",
                       help="a workload name, 'mix', or 'list' to show what is available")
@@ -243,7 +246,8 @@ def init_bench_cluster(directory: Path, args: argparse.Namespace,
                  metrics_port=base + 2 * args.validators,
                  extra_balances=tuple(Balance(sender.address, workloads.sender_balance)
                                       for sender in plan.senders),
-                 consensus_overrides=parse_overrides(args.consensus) or None)
+                 consensus_overrides=parse_overrides(args.consensus) or None,
+                 gas_price=args.gas_price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +304,8 @@ def setup_token(url: str, plan: workloads.AccountPlan, console: Any) -> None:
     token = workloads.WORKLOADS["token_transfer"]
     assert isinstance(token, workloads.TokenTransfer)
     client = AgoraClient(url, timeout_seconds=60.0)
-    issuer = Account.from_seed(plan.senders[0].seed)
+    senders = plan.of_shard(token.contract_shard)  # they pay their fees in the token's shard
+    issuer = Account.from_seed(senders[0].seed)
     source = (Path(__file__).resolve().parents[1] / "vm" / "templates" / "token.py").read_text()
     deploy = client.build_deploy(issuer, source, {"token_name": "Bench",
                                                   "amount": workloads.token_supply}, shard=0)
@@ -313,7 +318,7 @@ def setup_token(url: str, plan: workloads.AccountPlan, console: Any) -> None:
         issuer, deploy.contract, "transfer",
         {"to": sender.address, "amount": workloads.token_funds_per_sender},
         gas_limit=workloads.token_call_gas, nonce=index, expiry_height=height + 500)
-        for index, sender in enumerate(plan.senders[1:], 1)]
+        for index, sender in enumerate(senders[1:], 1)]
     chunk = 500  # under the mempool's per-sender bound (1,000)
     for start in range(0, len(funding), chunk):
         part = funding[start:start + chunk]
@@ -335,6 +340,7 @@ setup_expiry_blocks = 500
 setup_receipt_poll_seconds = 0.2
 setup_batch_bytes_max = 768 * 1024
 setup_txs_max = 400_000  # refuse a setup larger than this (lower --presign-tps)
+setup_account_funds = 10**9  # native units for the fees of a setup account (a seller)
 
 
 def setup_workloads(url: str, plan: workloads.AccountPlan, weights: dict[str, float],
@@ -378,6 +384,7 @@ class MarketWorld:
     issuer: int  # account index of the deployer: token issuer, KYC admin, governor
     sellers: list[int]
     others: dict[str, int]  # rights holder, channel, platform
+    funding: list[workloads.TxSpec]  # native funds for the sellers' fees, sent first
     deploys: list[workloads.TxSpec]
     contracts: dict[str, bytes]
     collections: list[bytes]  # by seller
@@ -409,14 +416,27 @@ class SetupRunner:
         self._pool_context.__exit__(None, None, None)
         self.rpc.close()
 
-    def add_account(self, name: str) -> int:
+    def add_account(self, name: str, shard: int) -> int:
+        """A setup account of ``shard`` (not in the genesis: fund it with ``fund``)."""
         from consensus.types import Signer
         from ledger.sharding import shard_of_account
 
-        seed = workloads.sender_seed(len(self.seeds), b"agora-bench-setup/" + name.encode())
+        attempt = 0
+        while True:
+            seed = workloads.sender_seed(len(self.seeds), b"agora-bench-setup/%s/%d" % (
+                name.encode(), attempt))
+            if shard_of_account(Signer(seed).public_key, self.shard_count) == shard:
+                break
+            attempt += 1
         self.seeds.append(seed)
-        self.shards.append(shard_of_account(Signer(seed).public_key, self.shard_count))
+        self.shards.append(shard)
         return len(self.seeds) - 1
+
+    def fund(self, funder: int, indexes: list[int]) -> list[workloads.TxSpec]:
+        """Native transfers giving each account ``setup_account_funds`` for its fees."""
+        return [workloads.TxSpec("setup", funder, b"", "transfer",
+                                 (self.address(index), setup_account_funds),
+                                 self.nonces.getrandbits(63)) for index in indexes]
 
     def address(self, index: int) -> bytes:
         from consensus.types import Signer
@@ -464,40 +484,46 @@ class SetupRunner:
     # -- marketplace ----------------------------------------------------------------------
 
     def plan_market(self) -> MarketWorld:
-        shard = 0
-        issuer = self.plan.senders[0].index
-        others = {name: self.add_account(name) for name in ("rights", "channel", "platform")}
-        sellers = [self.add_account(f"seller{i}") for i in range(workloads.market_sellers)]
+        market = workloads.WORKLOADS["marketplace_purchase"]
+        assert isinstance(market, workloads.MarketplacePurchase)
+        shard = market.contract_shard
+        issuer = self.plan.of_shard(shard)[0].index
+        others = {name: self.add_account(name, shard)
+                  for name in ("rights", "channel", "platform")}
+        sellers = [self.add_account(f"seller{i}", shard)
+                   for i in range(workloads.market_sellers)]
         deploys = [self.deploy(issuer, "kyc", shard)]
-        kyc = deploys[0].contract
+        kyc = deploys[-1].contract
         deploys.append(self.deploy(issuer, "token", shard, token_name="Bench",
                                    amount=workloads.token_supply, kyc_registry=kyc))
-        token = deploys[1].contract
+        token = deploys[-1].contract
         deploys.append(self.deploy(issuer, "split", shard, token_address=token, payee_list=[
             self.address(others["rights"]), self.address(issuer),
             self.address(others["channel"])]))
+        split = deploys[-1].contract
         deploys.append(self.deploy(issuer, "market", shard, token_address=token,
                                    fee=workloads.market_fee_bp,
                                    recipient=self.address(others["platform"]),
                                    kyc_registry=kyc, deviation_bp=5000, cooldown=3600))
-        contracts = {"kyc": kyc, "token": token, "split": deploys[2].contract,
-                     "market": deploys[3].contract}
+        contracts = {"kyc": kyc, "token": token, "split": split,
+                     "market": deploys[-1].contract}
         collection_deploys = [self.deploy(seller, "nft", shard) for seller in sellers]
-        market = workloads.WORKLOADS["marketplace_purchase"]
-        assert isinstance(market, workloads.MarketplacePurchase)
         market.market = contracts["market"]
-        return MarketWorld(issuer, sellers, others, deploys + collection_deploys, contracts,
+        return MarketWorld(issuer, sellers, others, self.fund(issuer, sellers),
+                           deploys + collection_deploys, contracts,
                            [spec.contract for spec in collection_deploys])
 
     def setup_market(self, world: MarketWorld, listings: int) -> None:
         c = world.contracts
         issuer, market = world.issuer, c["market"]
+        self.run(world.funding, "fund the sellers' fees")
         self.run(world.deploys, "deploy KYC, token, split, market and seller collections")
         self.run([self.call(issuer, c["kyc"], "add_verifier", verifier=self.address(issuer)),
                   self.call(issuer, market, "govern", action=["register_split", c["split"]])]
                  + [self.call(issuer, market, "govern", action=["allow_collection", address])
                     for address in world.collections], "configure KYC and market")
-        buyers = [sender.index for sender in self.plan.senders]
+        buyers = [sender.index for sender in workloads.senders_of("marketplace_purchase",
+                                                                  self.plan)]
         per_seller = [listings // len(world.sellers)
                       + (1 if position < listings % len(world.sellers) else 0)
                       for position in range(len(world.sellers))]

@@ -12,6 +12,11 @@ the contract's shard (``ledger.sharding.home_shard``):
 - **Call**: ``method`` an exported method, ``args`` the VM encoding of a dict of named
   arguments.
 
+Threads: the node executes blocks and ``agora_call`` in worker threads. Each executor
+has a ContractHandler with a compiled-contract cache of its own (one shard's blocks run one
+at a time); queries share ``query_cache``, which takes a lock (a cache is an LRU map that
+moves entries on every hit, so two threads must never use one at once).
+
 ``args`` of contract transactions use the VM's canonical encoding (vm/codec.py: maps with
 sorted keys, big ints), not the consensus codec; the transaction signs the bytes, so both
 are fixed once signed. The receipt carries the VM's error code (statuses 0..99 mirror
@@ -22,6 +27,7 @@ contracts is the header timestamp in whole seconds, never the wall clock.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 import vm
@@ -30,6 +36,7 @@ from ledger.types import CallContext, CallOutcome, Status, TxState
 from ledger.sharding import shard_of_account
 from vm import codec as vm_codec
 from vm import gas as vm_gas
+from vm.contract import Contract, ContractCache
 from vm.errors import VMError
 from vm.state import BlockContext
 
@@ -74,8 +81,27 @@ def _decode_named_args(data: bytes) -> dict[str, Any] | None:
     return value
 
 
+class LockedContractCache(ContractCache):
+    """A ContractCache several threads may share (queries run in worker threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def get(self, source: bytes) -> Contract:
+        with self._lock:
+            return super().get(source)
+
+
+query_cache = LockedContractCache()
+
+
 class ContractHandler:
-    """``handlers[ContractKind.CONTRACT]`` of the executor: deploy and call via the VM."""
+    """``handlers[ContractKind.CONTRACT]`` of the executor: deploy and call via the VM.
+    ``cache``: compiled contracts (None: the VM's default; see "Threads" above)."""
+
+    def __init__(self, cache: ContractCache | None = None) -> None:
+        self.cache = cache
 
     def __call__(self, tx: Transaction, context: CallContext, state: TxState) -> CallOutcome:
         if not 0 <= tx.gas_limit <= vm_gas.gas_limit_tx_max:
@@ -96,9 +122,11 @@ class ContractHandler:
                     not isinstance(init_args, dict):
                 return _fail(Status.INVALID_ARGUMENT, "deploy args are {source: str, "
                              "args: map}")
-            result = vm.deploy(state, source, tx.contract, block, tx.gas_limit, init_args)
+            result = vm.deploy(state, source, tx.contract, block, tx.gas_limit, init_args,
+                               cache=self.cache)
         else:
-            result = vm.execute(state, tx.contract, tx.method, args, block, tx.gas_limit)
+            result = vm.execute(state, tx.contract, tx.method, args, block, tx.gas_limit,
+                                cache=self.cache)
         if not result.ok:
             return _fail(int(result.code), result.message, result.gas_used)
         for key, value in result.writes:
@@ -112,4 +140,4 @@ def query(state: Any, contract: bytes, method: str, args: dict[str, Any], sender
           height: int, time_ms: int) -> Any:
     """A read-only call (``@view``) against committed state; returns the VM result."""
     block = BlockContext(sender, height, time_ms // 1000, b"\x00" * 32)
-    return vm.query(state, contract, method, args, block, query_gas_max)
+    return vm.query(state, contract, method, args, block, query_gas_max, cache=query_cache)

@@ -15,8 +15,15 @@ How it works:
   (hash already committed, or twice in this block), signature. A correct primary never
   proposes such txs; a faulty one may, so they get failure receipts rather than halting.
 * Dispatch is a table keyed by :class:`ContractKind`: ``NATIVE`` (``contract == b""``)
-  goes to ``ledger.native``; ``CONTRACT`` has no handler until the VM lands, so those txs
-  get a ``NO_HANDLER`` receipt. The VM plugs in as ``handlers[ContractKind.CONTRACT]``.
+  goes to ``ledger.native``, ``CONTRACT`` to ``ledger.contracts`` (the VM).
+* Fees (``ledger.fees``, when the genesis gas price is nonzero): after the precheck the
+  sender must hold its tx's maximum fee (or the tx fails with ``INSUFFICIENT_FEE``,
+  changing nothing), the handler runs, and the fee for the gas used is debited whether
+  the tx succeeded or not; the block's fees are credited after its last tx. Precheck
+  failures pay nothing.
+* An exception escaping a handler is a node fault, never a tx outcome: it propagates out
+  of ``execute_block`` and the node halts the shard (node/node.py). Every outcome a
+  transaction can cause is a receipt.
 * ``state_writes`` is the block's net write set, sorted by key (the order
   ``storage.state_root`` hashes in); ``receipts_root`` is the Merkle root
   (``consensus.types.merkle_root``) of the receipts' canonical bytes in block order.
@@ -41,17 +48,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from consensus.types import Block, Transaction, merkle_root
 from ledger.contracts import ContractHandler
+from vm.contract import ContractCache
+from ledger.fees import FeeParams, credit, prepay, settle
 from ledger.native import NativeLedger, genesis_writes
 from ledger.sharding import home_shard
+from vm.errors import OutOfGas
 from ledger.types import (
     BlockResult,
     CallContext,
     CallOutcome,
     NOT_ADMITTED,
     ContractKind,
+    ExecutionFault,
     GenesisLike,
     Handler,
     Receipt,
@@ -69,6 +81,7 @@ class ExecutorParams:
     shard: int
     shard_count: int
     tx_validity_window_blocks: int
+    fees: FeeParams = FeeParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,39 +95,62 @@ class Executor:
 
     def execute_block(self, block: Block, state_view: StateView) -> BlockResult:
         header = block.header
-        assert header.shard == self.params.shard, "block of another shard"
+        params = self.params
+        assert header.shard == params.shard, "block of another shard"
         overlay: dict[bytes, bytes | None] = {}
         seen: set[bytes] = set()
         receipts = []
-        for tx in block.txs:
+        fees_collected = 0
+        for position, tx in enumerate(block.txs):
             tx_hash = tx.hash()
-            context = CallContext(self.params.shard, self.params.shard_count, header.height,
+            context = CallContext(params.shard, params.shard_count, header.height,
                                   header.timestamp_ms, tx_hash)
-            receipt = self._execute_tx(tx, context, state_view, overlay, seen)
+            try:
+                receipt, fee = self._execute_tx(tx, context, state_view, overlay, seen)
+            except (Exception, OutOfGas) as error:  # OutOfGas is a BaseException
+                raise ExecutionFault(header.height, position, tx_hash, error) from error
             receipts.append(receipt)
+            fees_collected += fee
             if receipt.status not in NOT_ADMITTED:
                 seen.add(tx_hash)  # admitted: a second copy in this block is a replay
+        credit(params.fees, fees_collected, overlay, state_view, params.shard,
+               params.shard_count)
         encoded = tuple(receipt.encoded() for receipt in receipts)
         writes = tuple(sorted(overlay.items()))
         return BlockResult(tuple(receipts), encoded, writes, merkle_root(list(encoded)))
 
     def _execute_tx(self, tx: Transaction, context: CallContext, state_view: StateView,
-                    overlay: dict[bytes, bytes | None], seen: set[bytes]) -> Receipt:
+                    overlay: dict[bytes, bytes | None], seen: set[bytes]
+                    ) -> tuple[Receipt, int]:
+        """The tx's receipt and the fee it paid."""
         failure = self._precheck(tx, context, seen)
         if failure is not None:
-            return Receipt(context.tx_hash, failure.status, 0, failure.error, (), b"")
+            return Receipt(context.tx_hash, failure.status, 0, failure.error, (), b""), 0
         handler = self.handlers.get(contract_kind(tx))
         if handler is None:
             return Receipt(context.tx_hash, Status.NO_HANDLER, 0,
-                           "contract calls are not available until the VM lands", (), b"")
+                           "no handler for this kind of transaction", (), b""), 0
+        fees = self.params.fees
+        balance = 0
+        if fees.charges_fees:
+            paid = prepay(fees, tx, overlay, state_view)
+            if paid is None:
+                return Receipt(context.tx_hash, Status.INSUFFICIENT_FEE, 0,
+                               f"sender cannot pay the maximum fee {fees.max_fee(tx)} "
+                               f"(gas cap x price) in shard {self.params.shard}", (),
+                               b""), 0
+            balance = paid
         tx_state = TxState(state_view, overlay)
         outcome = handler(tx, context, tx_state)
+        if outcome.status == Status.OK:
+            overlay.update(tx_state.writes)
+        fee = settle(fees, tx, outcome.gas_used, balance, overlay) \
+            if fees.charges_fees else 0
         if outcome.status != Status.OK:
             return Receipt(context.tx_hash, outcome.status, outcome.gas_used, outcome.error,
-                           (), b"")
-        overlay.update(tx_state.writes)
+                           (), b""), fee
         return Receipt(context.tx_hash, Status.OK, outcome.gas_used, "",
-                       tuple(tx_state.events), outcome.result)
+                       tuple(tx_state.events), outcome.result), fee
 
     def _precheck(self, tx: Transaction, context: CallContext,
                   seen: set[bytes]) -> CallOutcome | None:
@@ -151,11 +187,20 @@ def build_executor(genesis: GenesisLike, shard: int, *,
                    is_verified: Callable[[bytes], bool] = lambda tx_hash: False) -> Executor:
     """An executor for ``shard`` of ``genesis`` with the native ledger and the contract VM
     registered."""
+    fees = fee_params(genesis)
     window = genesis.consensus.tx_validity_window_blocks  # type: ignore[attr-defined]
-    params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count, window)
-    handlers: dict[ContractKind, Handler] = {ContractKind.NATIVE: NativeLedger(genesis.issuers),
-                                             ContractKind.CONTRACT: ContractHandler()}
+    params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count, window, fees)
+    handlers: dict[ContractKind, Handler] = {
+        ContractKind.NATIVE: NativeLedger(genesis.issuers, fees.native_tx_gas),
+        ContractKind.CONTRACT: ContractHandler(ContractCache())}
     return Executor(params, handlers, is_committed, is_verified)
+
+
+def fee_params(genesis: GenesisLike) -> FeeParams:
+    """The genesis's fee parameters (``ledger.fees``)."""
+    consensus: Any = genesis.consensus
+    return FeeParams(consensus.gas_price, consensus.native_tx_gas, consensus.block_gas_limit,
+                     genesis.fee_account)
 
 
 def genesis_state_writes(genesis: GenesisLike, shard: int) -> tuple[StateWrite, ...]:

@@ -18,7 +18,8 @@ Methods (``args`` is the canonical msgpack array of the arguments):
 The ledger is nonce-free: replay protection is the executor's (tx hash within the
 validity window). A transfer or mint to an account of another shard is cross-shard and
 fails with ``CROSS_SHARD`` until two-phase commit lands. Native calls are not metered
-(each does a bounded, constant amount of work); ``gas_used`` is 0.
+(each does a bounded, constant amount of work): every one, successful or not, uses the
+genesis's fixed ``native_tx_gas`` (``ledger.fees``).
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ def genesis_writes(balances: Iterable[tuple[bytes, int]]) -> list[tuple[bytes, b
 class NativeLedger:
     """The ``ContractKind.NATIVE`` handler; ``issuers`` come from the genesis."""
 
-    __slots__ = ("issuers",)
+    __slots__ = ("gas", "issuers")
 
-    def __init__(self, issuers: Iterable[bytes] = ()) -> None:
+    def __init__(self, issuers: Iterable[bytes] = (), gas: int = 0) -> None:
         self.issuers = frozenset(issuers)
+        self.gas = gas  # what every native tx uses
 
     def __call__(self, tx: Transaction, context: CallContext, state: TxState) -> CallOutcome:
+        outcome = self._run(tx, context, state)
+        return CallOutcome(outcome.status, self.gas, outcome.error, outcome.result)
+
+    def _run(self, tx: Transaction, context: CallContext, state: TxState) -> CallOutcome:
         arguments = _decode_arguments(tx.args)
         if isinstance(arguments, CallOutcome):
             return arguments

@@ -47,6 +47,22 @@ class Status(enum.IntEnum):
     NOT_ISSUER = 108
     BALANCE_OVERFLOW = 109
     CROSS_SHARD = 110
+    INSUFFICIENT_FEE = 111
+
+
+class ExecutionFault(Exception):
+    """A node fault while executing a block (an exception no tx outcome accounts for: a
+    VM invariant broke, the interpreter ran out of stack, a storage read failed). Never a
+    receipt: the node halts the shard (DESIGN.md). Names the height and the tx."""
+
+    def __init__(self, height: int, position: int, tx_hash: bytes, cause: BaseException
+                 ) -> None:
+        self.height = height
+        self.position = position
+        self.tx_hash = tx_hash
+        self.cause = cause
+        super().__init__(f"executing tx {tx_hash.hex()} (position {position}) at height "
+                         f"{height}: {type(cause).__name__}: {cause}")
 
 
 # Statuses of the executor's precheck: the tx was not admitted to this shard's chain.
@@ -128,6 +144,16 @@ class BlockResult:
                      enumerate(self.receipts) if receipt.status not in NOT_ADMITTED)
 
 
+    @property
+    def events_to_index(self) -> tuple[tuple[int, int, bytes, str], ...]:
+        """``(tx position, event position, contract, name)`` of the stored receipts' events,
+        for ChainStore.finalize_block's event index; replays left out."""
+        return tuple((position, index, event.contract, event.name)
+                     for position, receipt in enumerate(self.receipts)
+                     if receipt.status != Status.ALREADY_COMMITTED
+                     for index, event in enumerate(receipt.events))
+
+
 class StateView(Protocol):
     """The shard's state as of the previous height (the VM's ``StateView`` shape)."""
 
@@ -186,6 +212,7 @@ class GenesisLike(Protocol):
 
     chain_id: str
     shard_count: int
+    fee_account: bytes
 
     @property
     def issuers(self) -> tuple[bytes, ...]: ...

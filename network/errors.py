@@ -39,7 +39,10 @@ class RefusalReason(enum.Enum):
     REORDERED_FRAME = "reordered_frame"  # authenticates only under a future counter
     MALFORMED_FRAME = "malformed_frame"  # authenticated but unknown kind / too short
     DUPLICATE_LINK = "duplicate_link"  # second link to a peer lost the tie-break
-    TOO_MANY_HANDSHAKES = "too_many_handshakes"  # inbound handshake slots exhausted
+    HELLO_TIMEOUT = "hello_timeout"  # no complete hello within hello_timeout_seconds
+    # Inbound handshake slots (all, or those of the remote address) were full: the
+    # connection that had made the least progress, oldest first, was closed for a newer one.
+    TOO_MANY_HANDSHAKES = "too_many_handshakes"
 
 
 class NetworkError(Exception):

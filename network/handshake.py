@@ -41,8 +41,13 @@ the STS/SIGMA signed-DH design (Krawczyk 2003). Where we differ:
   every message): we use 2 symmetric round trips and no identity hiding, which keeps
   the code small and both sides' steps identical.
 
-Deadline: the whole exchange runs under one ``timeout_seconds`` deadline; a peer that
-stalls is refused with ``HANDSHAKE_TIMEOUT``.
+Deadlines: the whole exchange runs under one ``timeout_seconds`` deadline; a peer that
+stalls is refused with ``HANDSHAKE_TIMEOUT``. The hello exchange alone has a shorter one,
+``hello_timeout_seconds`` (both sides write their hello first thing, so an honest peer's
+arrives within a round trip): an unauthenticated connection that sends nothing, or
+dribbles its hello, gives its pre-handshake slot back quickly (``HELLO_TIMEOUT``). The
+``on_hello`` callback tells the caller the peer's hello passed its checks, so a slot
+manager can prefer such connections over ones that have not (network/peer_manager.py).
 
 Each side writes its record before reading the peer's, so the stream must buffer one
 small record (TCP and trio's memory streams do; lockstep streams would deadlock).
@@ -53,7 +58,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hmac
-from collections.abc import Collection
+import math
+from collections.abc import Callable, Collection
 
 import nacl.bindings
 import nacl.exceptions
@@ -256,8 +262,11 @@ async def perform_handshake(
     expected_identity: bytes | None,
     timeout_seconds: float,
     max_payload_bytes: int,
+    hello_timeout_seconds: float | None = None,
+    on_hello: Callable[[], None] | None = None,
 ) -> SecureChannel:
-    """Run the handshake over ``stream`` within ``timeout_seconds``.
+    """Run the handshake over ``stream`` within ``timeout_seconds``, the hello exchange
+    within ``hello_timeout_seconds`` (None: no shorter deadline).
 
     Returns a SecureChannel whose ``peer_identity`` is the authenticated peer key, or
     raises PeerRefused naming why (transport failure mid-way is HANDSHAKE_CLOSED).
@@ -272,6 +281,8 @@ async def perform_handshake(
                 allowed_identities=allowed_identities,
                 expected_identity=expected_identity,
                 max_payload_bytes=max_payload_bytes,
+                hello_timeout_seconds=hello_timeout_seconds,
+                on_hello=on_hello,
             )
         except LinkClosed as exc:
             raise PeerRefused(RefusalReason.HANDSHAKE_CLOSED, str(exc)) from exc
@@ -287,13 +298,19 @@ async def _handshake_steps(
     allowed_identities: Collection[bytes],
     expected_identity: bytes | None,
     max_payload_bytes: int,
+    hello_timeout_seconds: float | None,
+    on_hello: Callable[[], None] | None,
 ) -> SecureChannel:
     reader = RecordReader(stream)
     our_identity = bytes(identity.verify_key)
     ephemeral_secret, ephemeral_public = generate_ephemeral()
     our_hello = Hello(chain_id, ephemeral_public, our_identity).encode()
-    await send_record(stream, encode_record(our_hello))
-    _, their_hello = await reader.receive_record(HELLO_MAX_BYTES)
+    hello_deadline_seconds = math.inf if hello_timeout_seconds is None else hello_timeout_seconds
+    with trio.move_on_after(hello_deadline_seconds) as hello_scope:
+        await send_record(stream, encode_record(our_hello))
+        _, their_hello = await reader.receive_record(HELLO_MAX_BYTES)
+    if hello_scope.cancelled_caught:
+        raise PeerRefused(RefusalReason.HELLO_TIMEOUT, f"after {hello_timeout_seconds}s")
     hello = Hello.decode(their_hello)
     check_hello(
         hello,
@@ -302,6 +319,8 @@ async def _handshake_steps(
         allowed_identities=allowed_identities,
         expected_identity=expected_identity,
     )
+    if on_hello is not None:
+        on_hello()
     shared = x25519_shared_secret(ephemeral_secret, hello.ephemeral_public)
     if role is Role.INITIATOR:
         transcript = transcript_hash(our_hello, their_hello)

@@ -13,14 +13,31 @@ What it owns:
   outlive links, so what was queued while a peer was away is sent once it is back. Per
   peer, payloads arrive at most once and in send order; a link that dies may lose the
   payloads it was carrying (the layer above retransmits, as PBFT does anyway);
-* ONE bounded inbound channel of ``(peer_index, payload)``. When it is full, link readers
-  wait (backpressure flows back over TCP to the senders, whose write deadline then drops
-  the link if we stay stalled). Trio wakes waiting senders in FIFO order, so a busy peer
-  cannot starve the others of slots;
+* a bounded inbound queue per peer (``inbound_queue_frames`` and ``inbound_queue_bytes``,
+  network/inbound.py). When a peer's queue is full, that link's reader waits
+  (backpressure flows back over TCP to that sender only, whose write deadline then drops
+  the link if we stay stalled). Consumers take ``(peer_index, payload)`` round-robin over
+  the peers (:attr:`PeerManager.receive_channel`) or one peer at a time
+  (:meth:`PeerManager.receive_from`), so a busy peer cannot starve the others;
 * counters in :class:`~network.stats.NetworkStats` for every refusal, drop and closure.
 
-Every network await has a deadline: dial, handshake, each frame write, and the idle
-timeout on reads (the peer sends a ping after ``keepalive_interval_seconds`` of quiet).
+Every network await has a deadline: dial, handshake (and its hello exchange, sooner), each
+frame write, and the idle timeout on reads (the peer sends a ping after
+``keepalive_interval_seconds`` of quiet).
+
+Pre-handshake slots. An inbound connection is unauthenticated until its handshake ends,
+so anyone who can reach the port can open them. They are bounded in all
+(``max_pending_handshakes``) and per remote address
+(``max_pending_handshakes_per_address``), and a newcomer is never the one refused: when
+the slots it would take are full, the pending connection that made the least progress is
+closed instead (:func:`handshake_to_evict`: one whose hello has not passed its checks,
+then one from the busiest address, then the oldest). A genesis validator writes its hello
+as soon as it is connected, so within a round trip it has passed that check and only
+another connection with a checked hello, older than it, could be closed first; idle or
+dribbling sockets always go first, and also lose their slot at ``hello_timeout_seconds``.
+So a flood of idle sockets, even from the validators' own address, cannot keep two
+validators from linking; and a flood from one address holds at most its per-address share.
+Both sides dial each other, so a link forms through whichever listener lets it in first.
 
 It knows nothing of PBFT: payloads are opaque bytes. Model: CometBFT's p2p Switch and
 MConnection (one connection per peer, per-peer send queues, ping/pong keepalive), made
@@ -37,7 +54,7 @@ import dataclasses
 import enum
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import nacl.signing
 import trio
@@ -46,6 +63,7 @@ from network.config import NetworkConfig
 from network.errors import LinkClosed, PayloadTooLarge, PeerRefused, RefusalReason
 from network.framing import FrameKind, SecureChannel
 from network.handshake import CHAIN_ID_MAX_BYTES, Role, perform_handshake
+from network.inbound import InboundQueues
 from network.stats import CloseReason, NetworkStats
 
 logger = logging.getLogger(__name__)
@@ -79,6 +97,50 @@ def is_preferred_link(
         return True
     lower_dials = LinkDirection.OUTBOUND if my_index < peer_index else LinkDirection.INBOUND
     return new is lower_dials
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class PendingHandshake:
+    """An inbound connection holding a pre-handshake slot."""
+
+    remote_host: str
+    started_seconds: float
+    from_validator_host: bool = False  # the remote host is one of the genesis addresses
+    hello_checked: bool = False  # its hello passed check_hello (chain id, known key)
+    cancel_scope: trio.CancelScope = dataclasses.field(default_factory=trio.CancelScope)
+
+    def mark_hello_checked(self) -> None:
+        self.hello_checked = True
+
+
+def handshake_to_evict(
+    pending: Sequence[PendingHandshake], remote_host: str, per_address_max: int, total_max: int
+) -> PendingHandshake | None:
+    """Which pending handshake to close so a new connection from ``remote_host`` fits;
+    None if it fits as things are. Pure, so the policy is unit-tested without sockets.
+
+    The new connection's address at its cap: close the least advanced of that address's
+    (hello not checked first, then the oldest). All slots full: close the least advanced
+    of all: hello not checked first, then from a host that is not a validator's, then from
+    the address holding the most slots, then the oldest.
+    """
+    same_address = [item for item in pending if item.remote_host == remote_host]
+    if len(same_address) >= per_address_max:
+        return min(same_address, key=lambda item: (item.hello_checked, item.started_seconds))
+    if len(pending) < total_max:
+        return None
+    per_host: dict[str, int] = {}
+    for item in pending:
+        per_host[item.remote_host] = per_host.get(item.remote_host, 0) + 1
+    return min(
+        pending,
+        key=lambda item: (
+            item.hello_checked,
+            item.from_validator_host,
+            -per_host[item.remote_host],
+            item.started_seconds,
+        ),
+    )
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -143,11 +205,14 @@ class PeerManager:
                 self._peers[index] = _Peer(
                     index, validators[index], addresses[index], queue_send, queue_receive
                 )
-        self._inbound_send, self._inbound_receive = trio.open_memory_channel[tuple[int, bytes]](
-            config.inbound_queue_frames
+        self._inbound = InboundQueues(
+            self._peers, config.inbound_queue_frames, config.inbound_queue_bytes
         )
         self._links_changed = trio.Event()
-        self._pending_handshakes = 0
+        self._pending_handshakes: list[PendingHandshake] = []
+        self._validator_hosts = frozenset(
+            host for index, (host, _) in addresses.items() if index != my_index
+        )
         self._log_prefix = f"node={my_index}"
         self.listen_port: int | None = None
         self._has_run = False
@@ -155,9 +220,15 @@ class PeerManager:
     # -- public API ------------------------------------------------------------------
 
     @property
-    def receive_channel(self) -> trio.MemoryReceiveChannel[tuple[int, bytes]]:
-        """``(peer_index, payload)`` from every peer; closed when :meth:`run` ends."""
-        return self._inbound_receive
+    def receive_channel(self) -> InboundQueues:
+        """``(peer_index, payload)`` from every peer, peers in turn (``receive()`` or
+        ``async for``); ends (EndOfChannel) when :meth:`run` ends."""
+        return self._inbound
+
+    async def receive_from(self, peer_index: int) -> bytes:
+        """The next payload from ``peer_index`` (in arrival order); EndOfChannel once
+        :meth:`run` has ended. For one consumer task per peer."""
+        return await self._inbound.receive_from(peer_index)
 
     async def run(
         self,
@@ -175,16 +246,18 @@ class PeerManager:
         self._has_run = True
         if listeners is None:
             host = self.config.listen_host or self._address[0]
-            listeners = await trio.open_tcp_listeners(self._address[1], host=host)
+            port = self._address[1] if self.config.listen_port is None else self.config.listen_port
+            listeners = await trio.open_tcp_listeners(port, host=host)
         self.listen_port = listeners[0].socket.getsockname()[1]
         logger.info("%s network listening port=%s", self._log_prefix, self.listen_port)
         try:
-            async with self._inbound_send, trio.open_nursery() as nursery:
+            async with trio.open_nursery() as nursery:
                 await nursery.start(trio.serve_listeners, self._handle_inbound, listeners)
                 for peer in self._peers.values():
                     nursery.start_soon(self._dial_loop, peer)
                 task_status.started()
         finally:
+            self._inbound.close()
             logger.info("%s network stopped", self._log_prefix)
 
     def send(self, peer_index: int, payload: bytes) -> bool:
@@ -289,22 +362,46 @@ class PeerManager:
             await trio.aclose_forcefully(stream)
 
     async def _handle_inbound(self, raw: trio.SocketStream) -> None:
-        """Serve one accepted connection: bounded handshake slot, then the link."""
+        """Serve one accepted connection: a pre-handshake slot, then the link."""
         stream = self._wrap(raw, None)
         try:
-            if self._pending_handshakes >= self.config.max_pending_handshakes:
-                self._refuse(PeerRefused(RefusalReason.TOO_MANY_HANDSHAKES), None, stream)
-                return
-            self._pending_handshakes += 1
+            pending = self._take_handshake_slot(_remote_host(raw))
+            channel = None
             try:
-                channel = await self._handshake(stream, Role.RESPONDER, None)
+                with pending.cancel_scope:
+                    channel = await self._handshake(
+                        stream, Role.RESPONDER, None, on_hello=pending.mark_hello_checked
+                    )
             finally:
-                self._pending_handshakes -= 1
-            if channel is not None:
+                if pending in self._pending_handshakes:  # not if it was evicted
+                    self._pending_handshakes.remove(pending)
+            if pending.cancel_scope.cancelled_caught:
+                detail = f"closed for a newer connection (hello checked: {pending.hello_checked})"
+                self._refuse(PeerRefused(RefusalReason.TOO_MANY_HANDSHAKES, detail), None, stream)
+            elif channel is not None:
                 peer_index = self._index_by_identity[channel.peer_identity]
                 await self._run_link(channel, peer_index, LinkDirection.INBOUND)
         finally:
             await trio.aclose_forcefully(stream)
+
+    def _take_handshake_slot(self, remote_host: str) -> PendingHandshake:
+        """Register a new inbound connection, closing a less advanced one if it is full."""
+        victim = handshake_to_evict(
+            self._pending_handshakes,
+            remote_host,
+            self.config.max_pending_handshakes_per_address,
+            self.config.max_pending_handshakes,
+        )
+        if victim is not None:
+            # The slot is free from now on; the victim's task sees the cancellation at its
+            # next checkpoint, closes the socket and counts the refusal.
+            self._pending_handshakes.remove(victim)
+            victim.cancel_scope.cancel()
+        pending = PendingHandshake(
+            remote_host, trio.current_time(), remote_host in self._validator_hosts
+        )
+        self._pending_handshakes.append(pending)
+        return pending
 
     def _wrap(self, stream: trio.abc.Stream, peer_index: int | None) -> trio.abc.Stream:
         if self._stream_wrapper is None:
@@ -312,7 +409,11 @@ class PeerManager:
         return self._stream_wrapper(stream, peer_index)
 
     async def _handshake(
-        self, stream: trio.abc.Stream, role: Role, expected_identity: bytes | None
+        self,
+        stream: trio.abc.Stream,
+        role: Role,
+        expected_identity: bytes | None,
+        on_hello: Callable[[], None] | None = None,
     ) -> SecureChannel | None:
         """Run the handshake; on refusal count and log it and return None."""
         try:
@@ -325,6 +426,8 @@ class PeerManager:
                 expected_identity=expected_identity,
                 timeout_seconds=self.config.handshake_timeout_seconds,
                 max_payload_bytes=self.config.max_frame_bytes,
+                hello_timeout_seconds=self.config.hello_timeout_seconds,
+                on_hello=on_hello,
             )
         except PeerRefused as exc:
             peer_index = self._index_by_identity.get(expected_identity or b"")
@@ -335,8 +438,10 @@ class PeerManager:
         self, exc: PeerRefused, peer_index: int | None, stream: trio.abc.Stream | None = None
     ) -> None:
         self.stats.count_refusal(exc.reason)
-        # A peer that simply went away mid-handshake is routine; the rest are worth a look.
-        level = logging.DEBUG if exc.reason is RefusalReason.HANDSHAKE_CLOSED else logging.INFO
+        # A peer that went away mid-handshake is routine, and what an unauthenticated flood
+        # causes is logged at DEBUG so the flood cannot flood the log too (all are counted);
+        # the rest are worth a look.
+        level = logging.DEBUG if exc.reason in _QUIET_REFUSALS else logging.INFO
         logger.log(
             level,
             "%s peer refused reason=%s peer=%s remote=%s detail=%r",
@@ -421,7 +526,7 @@ class PeerManager:
                 if kind is FrameKind.PING:
                     continue
                 self.stats.payload_bytes_received += len(payload)
-                await self._inbound_send.send((link.peer_index, payload))
+                await self._inbound.put(link.peer_index, payload)
         except PeerRefused as exc:
             self._refuse(exc, link.peer_index, link.channel.stream)
             link.close(CloseReason.PEER_REFUSED)
@@ -470,6 +575,24 @@ def _check_validator_set(
         problems.append(f"identity keys of validators {bad} are not 32 bytes")
     if problems:
         raise ValueError("invalid validator set: " + "; ".join(problems))
+
+
+_QUIET_REFUSALS = frozenset(
+    {
+        RefusalReason.HANDSHAKE_CLOSED,
+        RefusalReason.HANDSHAKE_TIMEOUT,
+        RefusalReason.HELLO_TIMEOUT,
+        RefusalReason.TOO_MANY_HANDSHAKES,
+    }
+)
+
+
+def _remote_host(stream: trio.SocketStream) -> str:
+    """The remote IP address of an accepted connection ('?' if the socket cannot say)."""
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:
+        return "?"
 
 
 def _describe_remote(stream: trio.abc.Stream | None) -> str:

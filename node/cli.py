@@ -84,7 +84,7 @@ def node_start(home: str, log_level: str | None) -> None:
 
     config = load_config(Path(home) / "config.toml")
     config = dataclasses.replace(config, node=dataclasses.replace(
-        config.node, home_dir=str(Path(home).resolve()),
+        config.node, home_dir=str((Path(home) / config.node.home_dir).resolve()),
         log_level=log_level or config.node.log_level)).validate()
     logging.basicConfig(
         level=config.node.log_level,
@@ -209,31 +209,20 @@ def tx_send(rpc_url: str, key_file: str, to_hex: str, amount: int, wait: bool) -
 
 
 def _parse_args_json(text: str) -> dict[str, Any]:
-    """Named contract arguments as JSON; strings "0x…" become bytes (addresses, hashes)."""
+    """Named contract arguments in the JSON form (docs/spec.md §2.3: "0x…" is bytes,
+    {"$int": "…"} a big int, {"$str": "0x…"} text)."""
+    from agora_sdk.values import JsonValueError, args_from_json
 
-    def convert(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("0x"):
-            return bytes.fromhex(value[2:])
-        if isinstance(value, list):
-            return [convert(item) for item in value]
-        if isinstance(value, dict):
-            return {key: convert(item) for key, item in value.items()}
-        return value
-
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise click.BadParameter("contract arguments are a JSON object of named arguments")
-    return {key: convert(item) for key, item in value.items()}
+    try:
+        return args_from_json(json.loads(text))
+    except (ValueError, JsonValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--args") from None
 
 
 def _printable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, (list, tuple)):
-        return [_printable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(_printable(key)): _printable(item) for key, item in value.items()}
-    return value
+    from agora_sdk.values import to_json
+
+    return to_json(value)
 
 
 @main.command("deploy")
@@ -244,9 +233,10 @@ def _printable(value: Any) -> Any:
               help="contract source (e.g. vm/templates/token.py)")
 @click.option("--args", "args_json", default="{}", help="init arguments as a JSON object")
 @click.option("--shard", type=int, default=None, help="place the contract in this shard")
-@click.option("--gas", "gas_limit", default=5_000_000, show_default=True, type=int)
+@click.option("--gas", "gas_limit", default=None, type=int,
+              help="gas limit (default: simulate the deploy and add a margin)")
 def deploy(rpc_url: str, key_file: str, source_file: str, args_json: str,
-           shard: int | None, gas_limit: int) -> None:
+           shard: int | None, gas_limit: int | None) -> None:
     """Deploy a contract and print its address and receipt."""
     from node.client import Account, AgoraClient
     from node.keys import load_seed
@@ -269,9 +259,10 @@ def deploy(rpc_url: str, key_file: str, source_file: str, args_json: str,
 @click.option("--args", "args_json", default="{}", help="named arguments as a JSON object")
 @click.option("--key", "key_file", default=None, type=click.Path(exists=True),
               help="sign and send as a transaction (without it: a read-only view call)")
-@click.option("--gas", "gas_limit", default=2_000_000, show_default=True, type=int)
+@click.option("--gas", "gas_limit", default=None, type=int,
+              help="gas limit (default: simulate the call and add a margin)")
 def call(rpc_url: str, contract_hex: str, method: str, args_json: str,
-         key_file: str | None, gas_limit: int) -> None:
+         key_file: str | None, gas_limit: int | None) -> None:
     """Call a contract: a read-only @view without --key, a transaction with it."""
     from node.client import Account, AgoraClient
     from node.keys import load_seed
@@ -298,16 +289,22 @@ def call(rpc_url: str, contract_hex: str, method: str, args_json: str,
               help="marketplace: a collectible sale with royalty and 30/40/30 split; "
                    "tickets: capped resale, royalty, check-in, cancellation refund; "
                    "mysterybox: a commit-reveal draw and a forfeited bond")
-def demo(rpc_url: str | None, scenario: str) -> None:
-    """Run a marketplace story on a cluster and show where the value went."""
+@click.option("--key", "key_file", default=None, type=click.Path(dir_okay=False),
+              help="with --rpc: a funded account of shard 0 that pays the people's fees "
+                   "(e.g. the cluster's faucet_key.hex)")
+def demo(rpc_url: str | None, scenario: str, key_file: str | None) -> None:
+    """Run a marketplace story on a cluster: where the value went, and the fees paid."""
     import tempfile
 
+    from node.client import Account
     from node.demo import DemoFailed, run_demo
+    from node.keys import load_seed
     from node.setup import LocalCluster, free_port_block
 
     try:
         if rpc_url is not None:
-            run_demo(rpc_url, scenario=scenario)
+            run_demo(rpc_url, scenario=scenario, funder=Account.from_seed(
+                load_seed(key_file)) if key_file else None)
             return
         with tempfile.TemporaryDirectory(prefix="agora-demo-") as directory:
             base = free_port_block(12)
@@ -316,7 +313,8 @@ def demo(rpc_url: str | None, scenario: str) -> None:
             local.start()
             try:
                 local.wait_ready()
-                run_demo(local.rpc_urls[0], scenario=scenario)
+                faucet = Account.from_seed(load_seed(local.directory / "faucet_key.hex"))
+                run_demo(local.rpc_urls[0], scenario=scenario, funder=faucet)
             finally:
                 local.stop()
     except DemoFailed as error:
@@ -345,6 +343,8 @@ def keygen(out_file: str) -> None:
     save_key(out_file, seed)
     click.echo(Signer(seed).public_key.hex())
 
+main.add_command(__import__("node.contract_cli").contract_cli.contract)  # agora contract
+
 
 def run_module() -> None:  # python -m node.cli
     main()
@@ -355,3 +355,4 @@ if __name__ == "__main__":
     main()
 
 __all__ = ["main"]
+

@@ -40,7 +40,18 @@ from ledger.sharding import home_shard
 default_timeout_seconds = 30.0
 default_expiry_blocks = 100
 default_contract_gas = 2_000_000
+gas_margin_percent = 25  # added to a simulated call's gas: state may change before it runs
+gas_margin_min = 10_000
 _placeholder_signature = b"\x00" * 64
+
+
+def gas_with_margin(gas_used: int) -> int:
+    """A gas limit for a call that used ``gas_used`` in simulation (capped by the VM's
+    per-tx maximum)."""
+    from vm.gas import gas_limit_tx_max
+
+    return min(gas_limit_tx_max, gas_used + max(gas_margin_min,
+                                                gas_used * gas_margin_percent // 100))
 
 
 class RpcCallError(ClientError):
@@ -181,10 +192,11 @@ class AgoraClient:
 
     def build_deploy(self, account: Account, source: str,
                      init_args: dict[str, Any] | None = None, *, shard: int | None = None,
-                     gas_limit: int = default_contract_gas, **options: Any) -> Transaction:
+                     gas_limit: int | None = None, **options: Any) -> Transaction:
         """A signed deploy of ``source``; the contract address is ``tx.contract``. With
         ``shard`` the address is chosen in that shard (contracts that call each other must
-        share one)."""
+        share one). Without ``gas_limit`` the deploy is simulated first
+        (``estimate_gas``)."""
         from ledger.contracts import (contract_address, deploy_args, deploy_method,
                                     find_deploy_nonce)
 
@@ -192,19 +204,41 @@ class AgoraClient:
         start = secrets.randbits(40)
         nonce = start if shard is None else find_deploy_nonce(
             account.address, shard, shard_count, start)
-        return self.build_raw(account, contract_address(account.address, nonce),
-                              deploy_method, deploy_args(source, init_args), nonce=nonce,
-                              gas_limit=gas_limit, **options)
+        return self._build_estimated(account, contract_address(account.address, nonce),
+                                     deploy_method, deploy_args(source, init_args),
+                                     gas_limit, nonce=nonce, **options)
 
     def build_contract_call(self, account: Account, contract: bytes, method: str,
                             args: dict[str, Any] | None = None, *,
-                            gas_limit: int = default_contract_gas, **options: Any
+                            gas_limit: int | None = None, **options: Any
                             ) -> Transaction:
-        """A signed call of an exported contract method with named arguments."""
+        """A signed call of an exported contract method with named arguments. Without
+        ``gas_limit`` the call is simulated first and given what it used plus a margin
+        (``estimate_gas``)."""
         from ledger.contracts import encode_args
 
-        return self.build_raw(account, contract, method, encode_args(dict(args or {})),
-                              gas_limit=gas_limit, **options)
+        return self._build_estimated(account, contract, method, encode_args(dict(args or {})),
+                                     gas_limit, **options)
+
+    def _build_estimated(self, account: Account, contract: bytes, method: str, args: bytes,
+                         gas_limit: int | None, **options: Any) -> Transaction:
+        if gas_limit is not None:
+            return self.build_raw(account, contract, method, args, gas_limit=gas_limit,
+                                  **options)
+        probe = self.build_raw(account, contract, method, args, gas_limit=0, **options)
+        return self.build_raw(account, contract, method, args,
+                              gas_limit=self.estimate_gas(probe),
+                              **{**options, "nonce": probe.nonce,
+                                 "expiry_height": probe.expiry_height})
+
+    def estimate_gas(self, tx: Transaction) -> int:
+        """Gas for ``tx`` (its signature and gas limit are ignored): the gas an unsigned
+        copy used in ``agora_simulate`` against the latest state, plus
+        ``gas_margin_percent`` and ``gas_margin_min``. A simulation that fails still gets
+        an estimate (the tx will fail the same way on chain, with its receipt)."""
+        unsigned = dataclasses.replace(tx, gas_limit=0, signature=_placeholder_signature)
+        result = self.call("agora_simulate", unsigned.encoded().hex())
+        return gas_with_margin(int(result["gas_used"]))
 
     def build_raw(self, account: Account, contract: bytes, method: str, args: bytes, *,
                   nonce: int | None = None, expiry_height: int | None = None,

@@ -17,7 +17,6 @@ Example::
     node_index = 0
     [network]
     listen_port = 26700
-    peers = ["127.0.0.1:26701"]
     [rpc]
     port = 8545
 """
@@ -53,17 +52,13 @@ def _port(section: str, name: str, value: int, allow_zero: bool = True) -> list[
     return []
 
 
-def _host_port(text: str) -> bool:
-    host, separator, port = text.rpartition(":")
-    return bool(separator and host and port.isdigit() and 0 < int(port) <= port_max)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class NodeSection:
     """``[node]``: where this node keeps its files and which validator it is."""
 
+    # Where the node's files are; relative to the folder of config.toml (`agora node start
+    # --home`). The paths below, when relative, are relative to home_dir.
     home_dir: str = "."
-    # Relative paths are relative to home_dir.
     data_dir: str = "data"
     key_file: str = "node_key.hex"
     genesis_file: str = "genesis.json"
@@ -114,19 +109,31 @@ class NodeSection:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NetworkSection:
-    """``[network]``: peer links. The fields after ``peers`` mirror
-    ``network.config.NetworkConfig`` (``to_network_config`` maps them)."""
+    """``[network]``: peer links. Peers dial the address of this validator in the genesis
+    (the genesis is the address book); ``listen_host`` and ``listen_port`` say where to bind
+    when that is not the genesis address itself (a NAT, a container's port mapping). The
+    fields after them mirror ``network.config.NetworkConfig`` (``to_network_config`` maps
+    them)."""
 
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 26700
-    # "host:port" of every other validator; empty means "take them from the genesis".
-    peers: tuple[str, ...] = ()
+    # Empty: the host of this validator's genesis address.
+    listen_host: str = ""
+    # 0: the port of this validator's genesis address.
+    listen_port: int = 0
     max_frame_bytes: int = 16 * MEBIBYTE_BYTES
     handshake_timeout_seconds: float = 5.0
+    # The hello exchange, the first record each way, must finish in this.
+    hello_timeout_seconds: float = 1.0
+    # Inbound connections mid-handshake, in all and per remote address; when full, the
+    # least advanced one is closed for the newcomer (network/peer_manager.py).
     max_pending_handshakes: int = 64
+    max_pending_handshakes_per_address: int = 8
     dial_timeout_seconds: float = 5.0
     send_queue_frames: int = 1024
-    inbound_queue_frames: int = 4096
+    send_queue_bytes: int = 64 * MEBIBYTE_BYTES
+    # Per peer; when a peer's queue is full its link reader waits (backpressure on that
+    # peer only). At most (validators - 1) * inbound_queue_bytes are held.
+    inbound_queue_frames: int = 1024
+    inbound_queue_bytes: int = 32 * MEBIBYTE_BYTES
     reconnect_backoff_initial_seconds: float = 0.1
     reconnect_backoff_max_seconds: float = 5.0
     write_timeout_seconds: float = 10.0
@@ -135,11 +142,11 @@ class NetworkSection:
 
     def validate(self) -> list[str]:
         problems = _port("network", "listen_port", self.listen_port)
-        problems += [f"network.peers[{index}] must be host:port, got {peer!r}"
-                     for index, peer in enumerate(self.peers) if not _host_port(peer)]
         problems += _positive("network", self, (
-            "max_frame_bytes", "handshake_timeout_seconds", "max_pending_handshakes",
-            "dial_timeout_seconds", "send_queue_frames", "inbound_queue_frames",
+            "max_frame_bytes", "handshake_timeout_seconds", "hello_timeout_seconds",
+            "max_pending_handshakes", "max_pending_handshakes_per_address",
+            "dial_timeout_seconds", "send_queue_frames", "send_queue_bytes",
+            "inbound_queue_frames", "inbound_queue_bytes",
             "reconnect_backoff_initial_seconds", "reconnect_backoff_max_seconds",
             "write_timeout_seconds", "keepalive_interval_seconds", "idle_timeout_seconds"))
         if self.reconnect_backoff_initial_seconds > self.reconnect_backoff_max_seconds:
@@ -148,8 +155,17 @@ class NetworkSection:
         if self.keepalive_interval_seconds >= self.idle_timeout_seconds:
             problems.append("network.keepalive_interval_seconds must be < "
                             "network.idle_timeout_seconds")
+        if self.hello_timeout_seconds > self.handshake_timeout_seconds:
+            problems.append("network.hello_timeout_seconds must be <= "
+                            "network.handshake_timeout_seconds")
+        if self.max_pending_handshakes_per_address > self.max_pending_handshakes:
+            problems.append("network.max_pending_handshakes_per_address must be <= "
+                            "network.max_pending_handshakes")
         if self.max_frame_bytes >= 2**32 - 64:
             problems.append("network.max_frame_bytes must fit the 32-bit length prefix")
+        for name in ("send_queue_bytes", "inbound_queue_bytes"):
+            if getattr(self, name) < self.max_frame_bytes:
+                problems.append(f"network.{name} must be >= network.max_frame_bytes")
         return problems
 
     def to_network_config(self) -> Any:
@@ -158,7 +174,8 @@ class NetworkSection:
 
         names = {field.name for field in dataclasses.fields(NetworkConfig)}
         values = {name: getattr(self, name) for name in names if hasattr(self, name)}
-        values["listen_host"] = self.listen_host
+        values["listen_host"] = self.listen_host or None
+        values["listen_port"] = self.listen_port or None
         return NetworkConfig(**values)
 
 
@@ -170,27 +187,23 @@ frame_overhead_bytes = 64 * 1024
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConsensusSection:
     """``[consensus]``: local pacing of the replicas. Parameters every validator must share
-    (shard count, state root lag) are in the genesis; ``state_root_lag_blocks`` here must
-    equal the genesis value and is checked against it at startup."""
+    (shard count, checkpoint interval, watermark window, state root lag, tx validity
+    window) are in the genesis only."""
 
     tick_interval_ms: int = 50
     block_interval_ms: int = 200
     block_txs_max: int = 2000
     block_bytes_max: int = 4 * MEBIBYTE_BYTES
     request_timeout_ticks: int = 40
+    # A view with no progress for this long is given up; each view that fails doubles it,
+    # up to 16 times this (consensus/replica.py).
     view_change_timeout_ticks: int = 80
-    view_change_backoff_factor: int = 2
-    checkpoint_interval_blocks: int = 16
-    watermark_window_blocks: int = 64
-    state_root_lag_blocks: int = 4
     sync_batch_blocks: int = 64
     # A catch-up answer holds at most sync_batch_blocks blocks and this many bytes (one
     # block always, if it fits the frame); must be below network.max_frame_bytes.
     sync_response_bytes_max: int = 8 * MEBIBYTE_BYTES
     # Catch-up answers being built at once for one peer; more requests from it are dropped.
     sync_answers_per_peer_max: int = 2
-    # Committed tx hashes remembered for replay protection, per shard.
-    recent_tx_hashes_max: int = 1_000_000
     # With nothing to propose, the primary still cuts an empty block this often, so the
     # backups' view timers see progress (must stay well under the view change timeout).
     empty_block_interval_ms: int = 1000
@@ -200,24 +213,13 @@ class ConsensusSection:
     def validate(self) -> list[str]:
         problems = _positive("consensus", self, (
             "tick_interval_ms", "block_interval_ms", "block_txs_max", "block_bytes_max",
-            "request_timeout_ticks", "view_change_timeout_ticks", "view_change_backoff_factor",
-            "checkpoint_interval_blocks", "watermark_window_blocks", "sync_batch_blocks",
-            "sync_response_bytes_max", "sync_answers_per_peer_max", "recent_tx_hashes_max",
+            "request_timeout_ticks", "view_change_timeout_ticks", "sync_batch_blocks",
+            "sync_response_bytes_max", "sync_answers_per_peer_max",
             "empty_block_interval_ms", "event_queue_max"))
         if self.empty_block_interval_ms * 2 > self.view_change_timeout_ticks * \
                 self.tick_interval_ms:
             problems.append("consensus.empty_block_interval_ms must be at most half the view "
                             "change timeout (view_change_timeout_ticks * tick_interval_ms)")
-        if self.state_root_lag_blocks < 1:
-            problems.append("consensus.state_root_lag_blocks must be >= 1")
-        if self.watermark_window_blocks < 2 * self.checkpoint_interval_blocks:
-            # Castro & Liskov: the window must hold at least two checkpoints, else the
-            # primary stalls waiting for a stable checkpoint it cannot reach.
-            problems.append("consensus.watermark_window_blocks must be >= 2 * "
-                            "consensus.checkpoint_interval_blocks")
-        if self.state_root_lag_blocks >= self.watermark_window_blocks:
-            problems.append("consensus.state_root_lag_blocks must be < "
-                            "consensus.watermark_window_blocks")
         if self.view_change_timeout_ticks < self.request_timeout_ticks:
             problems.append("consensus.view_change_timeout_ticks must be >= "
                             "consensus.request_timeout_ticks")
@@ -270,7 +272,22 @@ class RpcSection:
     ws_message_bytes_max: int = 64 * 1024
     # Per-subscription outbound queue; a subscriber that falls this far behind is dropped.
     ws_queue_messages_max: int = 256
+    # A subscriber whose queue stays full this long is told so and disconnected.
+    ws_subscriber_stall_seconds: float = 10.0
     request_timeout_seconds: float = 60.0
+    # agora_call runs in a worker thread: at most this many at once (more get a "busy"
+    # error), each answered within this deadline (else a "timeout" error; the abandoned
+    # call still ends by its gas cap, and keeps its slot until it does).
+    call_concurrent_max: int = 4
+    call_timeout_seconds: float = 2.0
+    # Browser origins allowed to call the RPC (CORS); "*" allows any. Empty: no CORS headers.
+    cors_allowed_origins: tuple[str, ...] = ()
+    # agora_getEvents: events per page at most, and index entries read per call at most.
+    events_page_max: int = 1000
+    events_scan_max: int = 10_000
+    # agora_simulate: gas a simulation may use at most; concurrent simulations at most.
+    simulate_gas_max: int = 10_000_000
+    simulations_concurrent_max: int = 4
 
     def validate(self) -> list[str]:
         problems = _port("rpc", "port", self.port)
@@ -278,7 +295,13 @@ class RpcSection:
             "body_bytes_max", "connections_max", "keep_alive_timeout_seconds",
             "batch_length_max",
             "submit_wait_timeout_seconds_max", "ws_subscriptions_max", "ws_message_bytes_max",
-            "ws_queue_messages_max", "request_timeout_seconds"))
+            "ws_queue_messages_max", "ws_subscriber_stall_seconds", "request_timeout_seconds",
+            "call_concurrent_max", "call_timeout_seconds", "events_page_max",
+            "events_scan_max", "simulate_gas_max", "simulations_concurrent_max"))
+        if self.call_timeout_seconds >= self.request_timeout_seconds:
+            problems.append("rpc.call_timeout_seconds must be < rpc.request_timeout_seconds")
+        if self.events_scan_max < self.events_page_max:
+            problems.append("rpc.events_scan_max must be >= rpc.events_page_max")
         if self.submit_wait_timeout_seconds_max >= self.request_timeout_seconds:
             problems.append("rpc.submit_wait_timeout_seconds_max must be < "
                             "rpc.request_timeout_seconds")

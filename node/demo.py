@@ -14,6 +14,12 @@ the seller's proceeds, the platform fee, and the royalty divided 30/40/30 betwee
 rights holder, the issuer and the channel, then claimed. Every step is a signed
 transaction committed by the validators; every figure printed is read back from chain
 state with read-only calls.
+
+Fees: every tx pays ``gas used x gas price`` in native units (ledger/fees.py). Given a
+funding account (``agora demo`` uses the local cluster's faucet), the demo gives each of
+its people native funds first, then prints the gas each used and the fees each paid,
+read back from their native balances. Its people and contracts live in the funder's
+shard, where their fees are paid.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from node.client import Account, AgoraClient
 from vm import codec as vm_codec
 
 templates_dir = Path(__file__).resolve().parents[1] / "vm" / "templates"
-demo_shard = 0
+demo_shard = 0  # the shard of the local cluster's faucet (node/setup.py)
+native_funds = 10**8  # per person, for fees
 price = 10_000
 royalty_bp = 1_000
 fee_bp = 250
@@ -43,11 +50,25 @@ class Demo:
     cast: tuple[str, ...] = ("issuer", "verifier", "rights holder", "channel", "platform",
                              "alice", "bob")
 
-    def __init__(self, client: AgoraClient, console: Console) -> None:
+    def __init__(self, client: AgoraClient, console: Console,
+                 funder: Account | None = None) -> None:
         self.client = client
         self.console = console
-        self.people = {name: Account.generate() for name in self.cast}
+        self.funder = funder
+        shard_count = client.chain()[1]
+        self.people = {name: _account_in_shard(demo_shard, shard_count) for name in self.cast}
         self.contracts: dict[str, bytes] = {}
+        self.gas_used: dict[str, int] = {name: 0 for name in self.people}
+
+    def fund(self) -> None:
+        """Give every person ``native_funds`` from the funder, for their fees."""
+        if self.funder is None:
+            return
+        txs = [self.client.build_transfer(self.funder, account.address, native_funds,
+                                          nonce=index)
+               for index, account in enumerate(self.people.values())]
+        for tx, name in zip(txs, self.people):
+            self._wait(tx, f"fund {name}")
 
     def address(self, name: str) -> bytes:
         return self.people[name].address
@@ -55,7 +76,7 @@ class Demo:
     def deploy(self, template: str, by: str, **init: Any) -> bytes:
         source = (templates_dir / f"{template}.py").read_text()
         tx = self.client.build_deploy(self.people[by], source, init, shard=demo_shard)
-        self._wait(tx, f"deploy {template}")
+        self.gas_used[by] += int(self._wait(tx, f"deploy {template}").get("gas_used", 0))
         self.contracts[template] = tx.contract
         self.console.print(f"  deployed [bold]{template}[/] at {tx.contract.hex()[:16]}…")
         return tx.contract
@@ -64,6 +85,7 @@ class Demo:
         tx = self.client.build_contract_call(self.people[by], self.contracts[contract],
                                              method, args)
         receipt = self._wait(tx, f"{contract}.{method}")
+        self.gas_used[by] += int(receipt.get("gas_used", 0))
         result = receipt.get("result") or ""
         return vm_codec.decode(bytes.fromhex(result)) if result else None
 
@@ -84,6 +106,10 @@ class Demo:
     def run(self) -> dict[str, int]:
         out = self.console
         out.rule("Agora demo: a collectible sale with royalty and a 30/40/30 split")
+        if self.funder is not None:
+            out.print(f"0. Funding the seven people with {native_funds:,} native units each "
+                      "for their fees")
+            self.fund()
         out.print("1. Deploying the templates in shard 0")
         self.deploy("kyc", "issuer")
         self.send("kyc", "add_verifier", "issuer", verifier=self.address("verifier"))
@@ -134,7 +160,28 @@ class Demo:
             "channel": self.balance("channel"), "buyer left": self.balance("bob"),
         }
         self._report(figures, owed)
+        figures["fees"] = self._report_fees()
         return figures
+
+    def _report_fees(self) -> int:
+        """Print each person's gas and fees (funds minus native balance); the total."""
+        if self.funder is None:
+            return 0
+        table = Table(title="Fees paid (native units, read back from native balances)")
+        for column, justify in (("person", "left"), ("gas used", "right"),
+                                ("fees paid", "right")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        total_gas = total_fees = 0
+        for name, account in self.people.items():
+            fees = native_funds - self.client.balance(account.address)
+            total_gas += self.gas_used[name]
+            total_fees += fees
+            table.add_row(name, f"{self.gas_used[name]:,}", f"{fees:,}")
+        table.add_row("total", f"{total_gas:,}", f"{total_fees:,}")
+        self.console.print(table)
+        if total_gas:
+            self.console.print(f"gas price: {total_fees / total_gas:g} native units per gas")
+        return total_fees
 
     def _report(self, figures: dict[str, int], owed: dict[str, int]) -> None:
         table = Table(title="Where the price went (read back from chain state)")
@@ -159,6 +206,12 @@ class Demo:
 class Story(Demo):
     """What the scenarios beyond the marketplace share: a token, refusals shown as such,
     waiting for heights, and a table of who gained or lost what."""
+
+    def fund_people(self) -> None:
+        if self.funder is not None:
+            self.console.print(f"0. Funding the {len(self.people)} people with "
+                               f"{native_funds:,} native units each for their fees")
+            self.fund()
 
     def expect_revert(self, contract: str, method: str, by: str, reason: str,
                       **args: Any) -> None:
@@ -225,6 +278,7 @@ class TicketsStory(Story):
     def run(self) -> dict[str, int]:
         out = self.console
         out.rule("Agora demo: event tickets with a capped resale, a royalty and a refund")
+        self.fund_people()
         out.print("1. Deploying the token and the tickets template in shard 0")
         self.deploy("token", "organiser", token_name="Gold", amount=10 * buyer_funds)
         self.deploy("tickets", "organiser", token_address=self.contracts["token"])
@@ -304,6 +358,7 @@ class MysteryBoxStory(Story):
 
         out = self.console
         out.rule("Agora demo: a mystery box drawn by buyer, seller and witness together")
+        self.fund_people()
         out.print("1. Deploying the token and the mystery box in shard 0")
         self.deploy("token", "seller", token_name="Gold", amount=10 * buyer_funds)
         self.deploy("mysterybox", "seller", token_address=self.contracts["token"])
@@ -359,14 +414,21 @@ class MysteryBoxStory(Story):
 scenarios = ("marketplace", "tickets", "mysterybox")
 
 
-def run_demo(rpc_url: str, console: Console | None = None,
-             scenario: str = "marketplace") -> dict[str, int]:
-    """Runs one scenario against the node at ``rpc_url``; returns its figures."""
+def _account_in_shard(shard: int, shard_count: int) -> Account:
+    from ledger.sharding import shard_of_account
+
+    while True:
+        account = Account.generate()
+        if shard_of_account(account.address, shard_count) == shard:
+            return account
+
+
+def run_demo(rpc_url: str, console: Console | None = None, scenario: str = "marketplace",
+             funder: Account | None = None) -> dict[str, int]:
+    """Runs one scenario against the node at ``rpc_url``; returns its figures. ``funder``
+    pays the people's fees (None: the chain must charge no fees)."""
     client, out = AgoraClient(rpc_url), console or Console()
-    if scenario == "marketplace":
-        return Demo(client, out).run()
-    if scenario == "tickets":
-        return TicketsStory(client, out).run()
-    if scenario == "mysterybox":
-        return MysteryBoxStory(client, out).run()
-    raise DemoFailed(f"unknown scenario {scenario!r}; choose one of {', '.join(scenarios)}")
+    stories = {"marketplace": Demo, "tickets": TicketsStory, "mysterybox": MysteryBoxStory}
+    if scenario not in stories:
+        raise DemoFailed(f"unknown scenario {scenario!r}; choose one of {', '.join(scenarios)}")
+    return stories[scenario](client, out, funder).run()

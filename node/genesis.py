@@ -13,10 +13,17 @@ Format (JSON shown; TOML has the same keys, with ``[[validators]]``, ``[[balance
          "rpc_address": "127.0.0.1:8545"}, ...],
       "balances": [{"address": "<64 hex>", "amount": 1000000}, ...],
       "issuers": ["<64 hex>", ...],      # accounts allowed to call native `mint`
+      "fee_account": "<64 hex>",         # receives fees ("" or absent: fees are pooled)
       "consensus": {"state_root_lag_blocks": 2, "checkpoint_interval_blocks": 16,
                     "watermark_window_blocks": 64, "tx_validity_window_blocks": 1000,
-                    "block_time_drift_ms_max": 10000}
+                    "block_time_drift_ms_max": 10000, "gas_price": 1,
+                    "block_gas_limit": 20000000, "native_tx_gas": 1000}
     }
+
+Fees (``ledger/fees.py`` has the rules): ``gas_price`` native units per unit of gas (0:
+no fees), ``block_gas_limit`` the most gas a block's txs may ask for together (the sum of
+their gas caps: ``gas_limit`` of a contract tx, ``native_tx_gas`` of a native one), and
+``native_tx_gas`` the fixed gas a native-ledger tx uses. ``fee_account`` is where fees go.
 
 Validator order is consensus-relevant: validator ``i`` is replica id ``i`` and the primary
 of shard ``s`` in view ``v`` is ``(v + s) mod n``. Balances are kept in the order given
@@ -27,7 +34,9 @@ Invariants checked by ``validate()`` (every problem at once): a non-empty chain 
 at most 64 printable ASCII characters, 1 <= shard_count <= 1024, 1 <= n validators with
 n == 1 or n >= 4 (n = 3f + 1 tolerates f >= 1 faults; 2 or 3 would tolerate none and
 only look safer), unique names and keys, 32-byte hex keys, amounts in 0..2**63-1 with a
-total that still fits, unique balance addresses, positive consensus parameters.
+total that still fits, unique balance addresses, positive consensus parameters (the gas
+price may be 0), a fee account of 32 bytes or none, and ``native_tx_gas`` and the VM's
+per-tx gas maximum within the block gas limit.
 """
 
 from __future__ import annotations
@@ -72,6 +81,12 @@ class GenesisConsensus:
     watermark_window_blocks: int = 64
     tx_validity_window_blocks: int = 1000
     block_time_drift_ms_max: int = 10_000
+    # Fees (ledger/fees.py). The block gas limit is measured, not guessed: the slowest gas
+    # known (bench/block_gas_bench.py) fills a block of 20M gas in <= 1 s of CPU on the
+    # benchmark machine (bench/RESULTS.md, "Block gas limit").
+    gas_price: int = 0
+    block_gas_limit: int = 20_000_000
+    native_tx_gas: int = 1_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +96,7 @@ class Genesis:
     validators: tuple[Validator, ...]
     balances: tuple[Balance, ...] = ()
     issuers: tuple[bytes, ...] = ()
+    fee_account: bytes = b""
     python_version: str = f"{sys.version_info.major}.{sys.version_info.minor}"
     genesis_time_ms: int = 0
     consensus: GenesisConsensus = GenesisConsensus()
@@ -118,11 +134,9 @@ class Genesis:
                      if len(issuer) != address_bytes]
         if len(set(self.issuers)) != len(self.issuers):
             problems.append("issuers must be unique")
-        for field in dataclasses.fields(self.consensus):
-            value = getattr(self.consensus, field.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                problems.append(f"consensus.{field.name} must be a positive integer")
-        return problems
+        if self.fee_account and len(self.fee_account) != address_bytes:
+            problems.append(f"fee_account must be {address_bytes} bytes (or empty)")
+        return problems + _consensus_problems(self.consensus)
 
     def validate(self) -> Genesis:
         problems = self.problems()
@@ -152,6 +166,7 @@ class Genesis:
             "balances": [{"address": item.address.hex(), "amount": item.amount}
                          for item in self.balances],
             "issuers": [issuer.hex() for issuer in self.issuers],
+            "fee_account": self.fee_account.hex(),
             "consensus": dataclasses.asdict(self.consensus),
         }
 
@@ -168,17 +183,11 @@ class Genesis:
 def check_config_against_genesis(config: NodeConfig, genesis: Genesis) -> list[str]:
     """Problems between a node's config and the genesis it runs (empty if none).
 
-    Parameters that must be equal on every validator live in the genesis; the config's
-    copies (kept so every bound is stated in the config) must match them, and the mempool
-    must not admit txs the executor would refuse as too far in the future.
+    Parameters that must be equal on every validator live in the genesis only; the
+    mempool must not admit txs the executor would refuse as too far in the future.
     """
     problems = []
     shared = genesis.consensus
-    for name in ("state_root_lag_blocks", "checkpoint_interval_blocks",
-                 "watermark_window_blocks"):
-        local, agreed = getattr(config.consensus, name), getattr(shared, name)
-        if local != agreed:
-            problems.append(f"consensus.{name} is {local} but the genesis says {agreed}")
     if config.mempool.validity_window_blocks > shared.tx_validity_window_blocks:
         problems.append(f"mempool.validity_window_blocks must be <= the genesis "
                         f"tx_validity_window_blocks ({shared.tx_validity_window_blocks})")
@@ -203,6 +212,27 @@ def view_change_messages_bytes_max(genesis: Genesis) -> int:
 
     return new_view_bytes_max(len(genesis.validators),
                               genesis.consensus.watermark_window_blocks) + frame_overhead_bytes
+
+
+def _consensus_problems(consensus: GenesisConsensus) -> list[str]:
+    from vm.gas import gas_limit_tx_max
+
+    problems = []
+    for field in dataclasses.fields(consensus):
+        value = getattr(consensus, field.name)
+        low = 0 if field.name == "gas_price" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            adjective = "non-negative" if low == 0 else "positive"
+            problems.append(f"consensus.{field.name} must be a {adjective} integer")
+            return problems
+    if consensus.gas_price > amount_max // max(1, consensus.block_gas_limit):
+        problems.append(f"consensus.gas_price x block_gas_limit must be <= {amount_max}")
+    if consensus.native_tx_gas > consensus.block_gas_limit:
+        problems.append("consensus.native_tx_gas must be <= consensus.block_gas_limit")
+    if gas_limit_tx_max > consensus.block_gas_limit:
+        problems.append(f"consensus.block_gas_limit must be >= the VM's per-tx maximum "
+                        f"({gas_limit_tx_max}), or a valid tx could never fit in a block")
+    return problems
 
 
 def _chain_problems(genesis: Genesis) -> list[str]:
@@ -286,7 +316,7 @@ def genesis_from_dict(data: Any) -> Genesis:
     if not isinstance(data, dict):
         raise ConfigError(["genesis must be a table/object"])
     known = {"chain_id", "shard_count", "python_version", "genesis_time_ms", "validators",
-             "balances", "issuers", "consensus"}
+             "balances", "issuers", "fee_account", "consensus"}
     problems += [f"{key} is not a known genesis field" for key in sorted(data) if key not in known]
     validators = []
     for index, raw in enumerate(_typed(data, "validators", list, [], "", problems)):
@@ -315,6 +345,7 @@ def genesis_from_dict(data: Any) -> Genesis:
         validators=tuple(validators),
         balances=tuple(balances),
         issuers=issuers,
+        fee_account=_hex(data.get("fee_account", ""), "fee_account", problems),
         python_version=_typed(data, "python_version", str, "", "", problems),
         genesis_time_ms=_typed(data, "genesis_time_ms", int, 0, "", problems),
         consensus=_consensus_from_dict(data.get("consensus", {}), problems))
@@ -359,7 +390,7 @@ def _toml_scalar(value: Any) -> str:
 
 def _to_toml(data: dict[str, Any]) -> str:
     lines = []
-    for key in ("chain_id", "shard_count", "python_version", "genesis_time_ms"):
+    for key in ("chain_id", "shard_count", "python_version", "genesis_time_ms", "fee_account"):
         lines.append(f"{key} = {_toml_scalar(data[key])}")
     lines.append("issuers = [" + ", ".join(_toml_scalar(item) for item in data["issuers"]) + "]")
     for table in ("validators", "balances"):

@@ -18,7 +18,8 @@ Invariants (``check_invariants``):
 Fairness: each shard keeps one FIFO queue per sender and a rotation of senders with
 pending txs; ``take_batch`` takes one tx per sender per round (round-robin), so a sender
 flooding the pool delays only itself. ``release`` puts in-flight txs back at the front of
-their sender queues when a proposal is abandoned (view change).
+their sender queues when a proposal is abandoned (view change). ``take_batch`` also
+keeps a batch within the block gas limit (the sum of the txs' gas caps).
 
 Every rejection raises :class:`TxRejected` (a ``ClientError``) with a machine ``reason``
 and counts it in ``rejections``. Plain synchronous code: one trio task owns the pool.
@@ -35,8 +36,10 @@ from typing import NoReturn
 
 from consensus.errors import ClientError, DecodeError
 from consensus.types import Transaction, check_transaction_shape, decode_transaction
+from ledger.fees import FeeParams
+from ledger.sharding import home_shard, shard_of_account
 from node.config import MempoolSection
-from ledger.sharding import home_shard
+from vm.gas import gas_limit_tx_max
 
 # Stale expiry-heap entries tolerated per shard before the heap is rebuilt.
 expiry_heap_slack_entries = 1024
@@ -54,6 +57,8 @@ class RejectReason(enum.StrEnum):
     EXPIRED = "EXPIRED"
     EXPIRY_TOO_FAR = "EXPIRY_TOO_FAR"
     MEMPOOL_FULL = "MEMPOOL_FULL"
+    GAS_LIMIT_TOO_HIGH = "GAS_LIMIT_TOO_HIGH"
+    INSUFFICIENT_FEE = "INSUFFICIENT_FEE"
     BAD_SIGNATURE = "BAD_SIGNATURE"
 
 
@@ -77,6 +82,7 @@ class _Entry:
     tx_hash: bytes
     shard: int
     size_bytes: int
+    gas_cap: int  # what it counts against the block gas limit (ledger.fees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +134,17 @@ class Mempool:
         config: MempoolSection,
         is_committed: Callable[[Transaction], bool] = lambda tx: False,
         hosted_shards: Iterable[int] | None = None,
+        fees: FeeParams = FeeParams(),
+        balance_of: Callable[[int, bytes], int] = lambda shard, address: 0,
     ) -> None:
+        """``balance_of(shard, address)``: the committed native balance of ``address`` in
+        ``shard``'s state (read only when ``fees`` charge)."""
         self.chain_id = chain_id
         self.shard_count = shard_count
         self.config = config
         self.is_committed = is_committed
+        self.fees = fees
+        self.balance_of = balance_of
         self.hosted_shards = frozenset(range(shard_count) if hosted_shards is None
                                        else hosted_shards)
         self.shard_heights = [0] * shard_count
@@ -143,6 +155,7 @@ class Mempool:
         self._in_flight_txs = [0] * shard_count  # per shard
         self._queues = [_ShardQueue() for _ in range(shard_count)]
         self._sender_txs: collections.Counter[bytes] = collections.Counter()
+        self._sender_fees: collections.Counter[bytes] = collections.Counter()  # max fees
         self._size_bytes = 0
         # (expiry_height, tx_hash) per shard, so a height update evicts expired txs in
         # O(log n) each instead of scanning the pool every block.
@@ -175,10 +188,12 @@ class Mempool:
         if len(encoded) > self.config.tx_bytes_max:
             self._reject(RejectReason.OVERSIZE,
                          f"tx is {len(encoded)} bytes, the limit is {self.config.tx_bytes_max}")
-        entry = _Entry(tx, tx.hash(), home_shard(tx, self.shard_count), len(encoded))
+        entry = _Entry(tx, tx.hash(), home_shard(tx, self.shard_count), len(encoded),
+                       self.fees.gas_cap(tx))
         self._check_identity(entry)
         self._check_expiry(entry)
         self._check_capacity(entry)
+        self._check_fee(entry)
         if not signature_checked:
             self.signature_checks += 1
             if not tx.has_valid_signature():
@@ -223,6 +238,30 @@ class Mempool:
         if self._sender_txs[entry.tx.sender] >= config.sender_capacity_txs:
             self._full(f"sender has {config.sender_capacity_txs} txs pending, the maximum")
 
+    def _check_fee(self, entry: _Entry) -> None:
+        tx = entry.tx
+        if tx.contract and not 0 <= tx.gas_limit <= gas_limit_tx_max:
+            self._reject(RejectReason.GAS_LIMIT_TOO_HIGH, f"gas_limit {tx.gas_limit} is "
+                         f"above the per-tx maximum {gas_limit_tx_max}")
+        fees = self.fees
+        if not fees.charges_fees:
+            return
+        fee = fees.max_fee(tx)
+        reserved = self._sender_fees[tx.sender]
+        balance = self.balance_of(entry.shard, tx.sender)
+        if balance >= reserved + fee:
+            return
+        message = (f"sender balance {balance} in shard {entry.shard} cannot cover the "
+                   f"maximum fee {fee} (gas cap {entry.gas_cap} x price {fees.gas_price})")
+        if reserved:
+            message += f" plus {reserved} reserved by its {self._sender_txs[tx.sender]} " \
+                       "pending txs"
+        owner = shard_of_account(tx.sender, self.shard_count)
+        if owner != entry.shard:
+            message += (f"; the sender's account lives in shard {owner}, and a contract "
+                        f"call pays its fee in the contract's shard ({entry.shard})")
+        self._reject(RejectReason.INSUFFICIENT_FEE, message)
+
     def _full(self, message: str) -> NoReturn:
         self.rejections[RejectReason.MEMPOOL_FULL] += 1
         raise MempoolFull(message + "; retry later")
@@ -235,6 +274,8 @@ class Mempool:
         self._entries[entry.tx_hash] = entry
         self._queues[entry.shard].push(entry)
         self._sender_txs[entry.tx.sender] += 1
+        if self.fees.charges_fees:
+            self._sender_fees[entry.tx.sender] += self.fees.max_fee(entry.tx)
         self._size_bytes += entry.size_bytes
         heapq.heappush(self._expiry_heaps[entry.shard], (entry.tx.expiry_height, entry.tx_hash))
 
@@ -272,19 +313,22 @@ class Mempool:
 
     # -- proposals and commits ----------------------------------------------------------
 
-    def take_batch(self, shard: int, max_txs: int, max_bytes: int) -> list[Transaction]:
-        """Up to ``max_txs`` txs of ``shard`` totalling at most ``max_bytes`` encoded bytes,
-        one per sender per round; they stay in the pool (in flight) until committed or
-        released."""
+    def take_batch(self, shard: int, max_txs: int, max_bytes: int,
+                   max_gas: int | None = None) -> list[Transaction]:
+        """Up to ``max_txs`` txs of ``shard`` totalling at most ``max_bytes`` encoded bytes
+        and ``max_gas`` gas caps (the block gas limit; None: no limit), one per sender per
+        round; they stay in the pool (in flight) until committed or released."""
         queue = self._queues[shard]
         batch: list[Transaction] = []
-        batch_bytes = 0
+        batch_bytes = batch_gas = 0
+        gas_max = max_gas if max_gas is not None else 2**63
         skipped: list[bytes] = []  # senders whose next tx does not fit in this batch
         while queue.rotation and len(batch) < max_txs:
             sender = queue.rotation.popleft()
             sender_queue = queue.by_sender[sender]
             entry = sender_queue[0]
-            if batch_bytes + entry.size_bytes > max_bytes:
+            if batch_bytes + entry.size_bytes > max_bytes or \
+                    batch_gas + entry.gas_cap > gas_max:
                 skipped.append(sender)
                 continue
             sender_queue.popleft()
@@ -293,6 +337,7 @@ class Mempool:
             self._in_flight_txs[shard] += 1
             batch.append(entry.tx)
             batch_bytes += entry.size_bytes
+            batch_gas += entry.gas_cap
             if sender_queue:
                 queue.rotation.append(sender)
             else:
@@ -370,6 +415,10 @@ class Mempool:
         self._sender_txs[entry.tx.sender] -= 1
         if not self._sender_txs[entry.tx.sender]:
             del self._sender_txs[entry.tx.sender]
+        if self.fees.charges_fees:
+            self._sender_fees[entry.tx.sender] -= self.fees.max_fee(entry.tx)
+            if not self._sender_fees[entry.tx.sender]:
+                del self._sender_fees[entry.tx.sender]
         self._size_bytes -= entry.size_bytes
 
     # -- checks -------------------------------------------------------------------------
@@ -401,3 +450,8 @@ class Mempool:
                 f"shard {shard}: a pending tx has no expiry heap entry"
         senders = collections.Counter(entry.tx.sender for entry in self._entries.values())
         assert senders == self._sender_txs, "per-sender counts out of sync"
+        if self.fees.charges_fees:
+            fees: collections.Counter[bytes] = collections.Counter()
+            for entry in self._entries.values():
+                fees[entry.tx.sender] += self.fees.max_fee(entry.tx)
+            assert +fees == self._sender_fees, "per-sender reserved fees out of sync"

@@ -60,6 +60,8 @@ class NodeMetrics:
         self.block_execution_seconds = Histogram(
             "agora_block_execution_seconds", "Time to execute one block", ["shard"],
             buckets=execution_buckets_seconds, registry=r)
+        self.shard_halted = Gauge("agora_shard_halted", "1 if the shard halted on a node "
+                                  "fault (see agora status), else 0", ["shard"], registry=r)
         self.rpc_requests = Counter("agora_rpc_requests", "JSON-RPC calls by method and "
                                     "outcome", ["method", "outcome"], registry=r)
         self._rejections_seen: dict[str, int] = {}
@@ -72,6 +74,9 @@ class NodeMetrics:
         self.block_execution_seconds.labels(label).observe(execution_seconds)
         for status in failed_statuses:
             self.txs_failed.labels(label, str(status)).inc()
+
+    def record_halted(self, shard: int, halted: bool) -> None:
+        self.shard_halted.labels(str(shard)).set(1 if halted else 0)
 
     def record_commit_latency(self, shard: int, seconds: float) -> None:
         self.commit_latency_seconds.labels(str(shard)).observe(seconds)

@@ -4,7 +4,8 @@ Task tree (one nursery, owned by :meth:`Node.run`)::
 
     Node.run
     ├── PeerManager.run              network/: encrypted links to the other validators
-    ├── _network_loop                inbound frames -> replica channels / mempool / sync
+    ├── _network_loop                one intake task per peer: frames -> replica channels /
+    │                                mempool, cheap checks before decoding and signatures
     ├── _gossip_loop                 batches of admitted client txs -> every peer
     ├── _tick_loop                   one Tick per tick interval to every replica
     ├── per shard s:
@@ -20,18 +21,45 @@ are handed to the network, and committed blocks go to the executor channel in or
 
 Bounds (all from config): the replica event channel (``consensus.event_queue_max``), the
 executor channel (watermark window + sync batch), the gossip buffer, every peer queue
-(network/), the mempool, RPC bodies and connections. A full replica channel drops network
+(network/: per peer, in frames and bytes, inbound and outbound), the mempool, RPC bodies
+and connections. Peer intake (``_network_loop``) runs one task per peer, checks each
+message's head before decoding it or checking a signature, and shares the signature
+threads fairly (see ``_take_in`` and ``SignatureChecker``). A full replica channel drops network
 messages and ticks with a counter (PBFT tolerates loss); proposals and execution results
 never drop: the proposer waits, and execution results go through a list the replica loop
 drains first, bounded by what was delivered.
 
 Deadlock freedom: the replica loop waits on the WAL and on the executor channel; the
 executor waits only on LevelDB; nothing waits on the replica loop except the proposer.
+
+Execution off the event loop (DESIGN.md: "Execution never blocks the loop that serves
+consensus messages, timers and RPC"): ``_executor_loop`` runs ``execute_block`` in a worker
+thread (``trio.to_thread``, a limiter of one thread per shard) and awaits it, so PBFT
+messages, ticks and RPC keep being served while a block executes. What the worker reads:
+the shard's ``StateCache`` (only its executor loop touches it, and only between blocks),
+LevelDB (thread-safe reads), the committed-tx index of its own shard (changed only by the
+same executor loop after the worker returns) and a frozen set of the block's txs whose
+signatures were already checked (computed on the loop before the worker starts). The GIL
+still shares one core between the loop and the worker: blocks are bounded by the genesis
+block gas limit, and the loop gets the interpreter every switch interval (5 ms).
+``agora_call`` runs in a worker thread too (node/api.py), within a deadline and a
+concurrency limit from ``[rpc]``.
+
+Node faults halt the shard, never the process (issue #12): an exception out of executing
+or finalizing a block (``ledger.types.ExecutionFault`` names the tx) marks the shard
+halted (``ShardRuntime.halted``, ``halted`` in ``agora_status``, metric
+``agora_shard_halted``), logs CRITICAL with shard, height and tx, and persists a halt
+marker in the store; the shard's tasks then drain their channels and do nothing, and the
+other shards keep running. On restart the marker is read back, so the node reports the
+halt instead of executing the block again and crash-looping. To clear it, move the data
+directory away and start the node: it catches up from its peers (README, "A halted
+shard").
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import enum
 import logging
@@ -59,6 +87,7 @@ from consensus.events import (
     StableCheckpointRecord,
     Tick,
 )
+from consensus.precheck import peek_head, precheck
 from consensus.records import decode_record, encode_record
 from consensus.replica import Replica, ReplicaConfig
 from consensus.types import (
@@ -79,7 +108,9 @@ from consensus.types import (
 )
 from ledger.committed import CommittedTxIndex
 from node.config import NodeConfig, frame_overhead_bytes
-from ledger.executor import state_root_after
+from ledger.executor import fee_params, state_root_after
+from ledger.native import balance_of
+from ledger.types import ExecutionFault
 from node.genesis import Genesis
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
@@ -91,6 +122,12 @@ gossip_flush_interval_seconds = 0.01
 gossip_batches_queued_max = 256
 executed_roots_recovered = 256
 sync_answer_threads_max = 2  # catch-up answers built at once (worker threads)
+# Peer messages at least this large are decoded in a worker thread (decoding a full
+# 2,000-tx PRE-PREPARE takes ~10 ms; a 16 MiB frame of 100,000 txs ~0.7 s).
+decode_in_thread_bytes_min = 64 * 1024
+# Worker threads for client signature checks outside the mempool (node/node.py
+# SignatureChecker), shared FIFO by the gossip admission loop and the peer intake tasks.
+signature_check_threads = 2
 
 
 class WireKind(enum.IntEnum):
@@ -120,6 +157,8 @@ class ShardRuntime:
     dropped_events: int = 0
     state: StateCache | None = None  # set by Node._build_shard
     recent: RecentBlocks | None = None  # set by Node._build_shard
+    halted: str | None = None  # why the shard halted on a node fault (module docstring)
+    executing_height: int | None = None  # the height a worker thread is executing
 
 
 class Node:
@@ -147,7 +186,8 @@ class Node:
             "the largest NEW-VIEW does not fit a frame"
         assert config.consensus.sync_response_bytes_max + frame_overhead_bytes <= \
             config.network.max_frame_bytes
-        self.signatures = SignatureChecker(config.mempool.capacity_txs)
+        self.signatures = SignatureChecker(config.mempool.capacity_txs, signature_check_threads)
+        self._decode_limiter = trio.CapacityLimiter(1)
         for shard in range(genesis.shard_count):
             self._ensure_genesis(shard)
         self.committed = CommittedTxIndex(
@@ -155,8 +195,13 @@ class Node:
             config.node.committed_index_txs,
             [store.last_height(shard) + 1 for shard in range(genesis.shard_count)],
             lookup=functools.partial(_stored_tx_location, store))
+        self.fees = fee_params(genesis)
         self.mempool = Mempool(genesis.chain_id, genesis.shard_count, config.mempool,
-                               is_committed=self.is_committed)
+                               is_committed=self.is_committed, fees=self.fees,
+                               balance_of=self.committed_balance)
+        # Worker threads: block execution (one per shard at a time anyway) and agora_call.
+        self.execution_limiter = trio.CapacityLimiter(genesis.shard_count)
+        self.call_limiter = trio.CapacityLimiter(config.rpc.call_concurrent_max)
         self.executors = {
             shard: build_executor(genesis, shard, is_committed=self.is_committed,
                                   is_verified=self.is_verified)
@@ -231,11 +276,19 @@ class Node:
             self.config.consensus.event_queue_max)
         execute_send, execute_receive = trio.open_memory_channel[CommittedBlock](
             config.watermark_window_blocks + config.sync_blocks_max)
-        return ShardRuntime(shard, replica, events_send, events_receive, execute_send,
-                            execute_receive, last_view=replica.view, state=StateCache(
-                                self.store, shard, self.config.node.state_cache_entries),
-                            recent=RecentBlocks(self.config.node.recent_blocks_cached,
-                                                self.config.node.recent_blocks_bytes_max))
+        runtime = ShardRuntime(shard, replica, events_send, events_receive, execute_send,
+                               execute_receive, last_view=replica.view, state=StateCache(
+                                   self.store, shard, self.config.node.state_cache_entries),
+                               recent=RecentBlocks(self.config.node.recent_blocks_cached,
+                                                   self.config.node.recent_blocks_bytes_max))
+        halt = self.store.get_halt(shard)
+        self.metrics.record_halted(shard, halt is not None)
+        if halt is not None:
+            runtime.halted = halt[1]
+            logger.critical("node=%d shard=%d HALTED at height=%d (halt marker in the store; "
+                            "move the data directory away and restart to resync): %s",
+                            self.index, shard, halt[0], halt[1])
+        return runtime
 
     def _recover(self, shard: int) -> RecoveredState:
         records = []
@@ -290,6 +343,10 @@ class Node:
     def is_committed(self, tx: Transaction) -> bool:
         return self.committed.is_committed(tx)
 
+    def committed_balance(self, shard: int, address: bytes) -> int:
+        """``address``'s native balance in ``shard``'s finalized state (fee admission)."""
+        return balance_of(_StoreState(self.store, shard), address)
+
     def is_verified(self, tx_hash: bytes) -> bool:
         return self.mempool.is_verified(tx_hash) or tx_hash in self.signatures.valid
 
@@ -302,10 +359,13 @@ class Node:
 
     def _validator_for(self, shard: int) -> Any:
         drift_ms_max = self.genesis.consensus.block_time_drift_ms_max
+        fees = self.fees
 
         def validate(block: Block) -> str | None:
             if block.header.timestamp_ms > _now_ms() + drift_ms_max:
                 return "block timestamp too far in the future"
+            if fees.block_gas(block.txs) > fees.block_gas_limit:
+                return "block asks for more gas than the block gas limit"
             for tx in block.txs:
                 if not self.is_verified(tx.hash()) and not self.signatures.check_now(tx):
                     return "a transaction with a bad signature"
@@ -318,17 +378,10 @@ class Node:
     # -- running ---------------------------------------------------------------------------
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        from network.peer_manager import PeerManager
         from node.metrics import serve_metrics
         from node.rpc import RpcServer
 
-        addresses = {}
-        for index, validator in enumerate(self.genesis.validators):
-            host, _, port = validator.p2p_address.rpartition(":")
-            addresses[index] = (host, int(port))
-        self.peer_manager = PeerManager(
-            self.config.network.to_network_config(), self.signer_key(), self.index,
-            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+        self.peer_manager = self.build_peer_manager()
         self.started_trio = trio.current_time()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -357,6 +410,19 @@ class Node:
                         len(self.shards), self.genesis.chain_id)
             task_status.started()
 
+    def build_peer_manager(self) -> Any:
+        """The PeerManager of this node: [network] options, genesis keys and addresses (the
+        address book: peers dial ours there; we bind network.listen_host/listen_port)."""
+        from network.peer_manager import PeerManager
+
+        addresses = {}
+        for index, validator in enumerate(self.genesis.validators):
+            host, _, port = validator.p2p_address.rpartition(":")
+            addresses[index] = (host, int(port))
+        return PeerManager(
+            self.config.network.to_network_config(), self.signer_key(), self.index,
+            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+
     def signer_key(self) -> Any:
         from node.keys import load_seed
         import nacl.signing
@@ -373,8 +439,17 @@ class Node:
 
     async def _replica_loop(self, runtime: ShardRuntime) -> None:
         replica = runtime.replica
-        await self._carry_out(runtime, replica.step(Tick()))
+        if runtime.halted is None:
+            await self._carry_out(runtime, replica.step(Tick()))
         async for event in runtime.events_receive:
+            if runtime.halted is not None:
+                # A halted shard steps nothing more; it still answers catch-up requests
+                # from the blocks it finalized, so its peers can use them.
+                runtime.executed.clear()
+                if isinstance(event, MessageReceived) and \
+                        isinstance(event.message, SyncRequest):
+                    self._serve_sync(runtime.shard, event.message)
+                continue
             while runtime.executed:
                 await self._step(runtime, runtime.executed.popleft())
             if event is not None:
@@ -526,7 +601,8 @@ class Node:
             if runtime.proposal_wanted != height:
                 continue
             txs = self.mempool.take_batch(runtime.shard, consensus.block_txs_max,
-                                          consensus.block_bytes_max)
+                                          consensus.block_bytes_max,
+                                          self.fees.block_gas_limit)
             runtime.proposed[height] = [tx.hash() for tx in txs]
             await runtime.events_send.send(Propose(tuple(txs), _now_ms()))
             # Wait for the replica to move on to the next height before cutting again.
@@ -536,38 +612,76 @@ class Node:
     # -- executor --------------------------------------------------------------------------
 
     async def _executor_loop(self, runtime: ShardRuntime) -> None:
-        shard = runtime.shard
+        """Execute and finalize committed blocks in order; a node fault halts the shard
+        (module docstring), and a halted shard drains its channel without executing."""
         async for item in runtime.execute_receive:
-            started = time.perf_counter()
-            height = item.block.header.height
-            state = runtime.state
-            assert state is not None
-            result = self.executors[shard].execute_block(item.block, state)
-            state_root = state_root_after(self.store.state_root(shard), height, result)
-            executed_at = time.perf_counter()
-            await self.async_store.finalize_block(
-                shard, height, item.block.hash(), codec.encode(item.block),
-                codec.encode(item.certificate), result.txs_to_index,
-                result.receipts_to_store, result.state_writes, state_root,
-                receipts_root=result.receipts_root)
-            state.finalized(result.state_writes)
-            assert runtime.recent is not None
-            runtime.recent.add(height, FinalizedBlock(
-                item.block, item.certificate, (state_root, result.receipts_root)))
-            self.committed.finalized(shard, height, [tx_hash for tx_hash, _ in
-                                                     result.txs_to_index])
-            self.metrics.record_block(
-                shard, height, len(item.block.txs), executed_at - started,
-                [receipt.status for receipt in result.receipts if receipt.status != 0])
-            self.metrics.record_commit_latency(
-                shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
-            self.txs_committed[shard] += len(item.block.txs)
-            runtime.executed.append(Executed(height, state_root, result.receipts_root))
+            if runtime.halted is not None:
+                continue
             try:
-                runtime.events_send.send_nowait(None)  # wake the replica loop
-            except trio.WouldBlock:
-                pass  # the loop is busy with queued events and drains executed first
-            self._after_commit(runtime, item, result)
+                await self._execute_and_finalize(runtime, item)
+            except Exception as error:  # noqa: BLE001 - any fault here halts the shard
+                self._halt(runtime, item.block.header.height, error)
+            finally:
+                runtime.executing_height = None
+
+    async def _execute_and_finalize(self, runtime: ShardRuntime, item: CommittedBlock) -> None:
+        shard = runtime.shard
+        started = time.perf_counter()
+        height = item.block.header.height
+        state = runtime.state
+        assert state is not None
+        # Signatures checked on admission, read here on the loop: the worker never reads
+        # the mempool, which the loop keeps changing.
+        verified = frozenset(tx_hash for tx in item.block.txs
+                             if self.is_verified(tx_hash := tx.hash()))
+        executor = dataclasses.replace(self.executors[shard], is_verified=verified.__contains__)
+        runtime.executing_height = height
+        result = await trio.to_thread.run_sync(
+            executor.execute_block, item.block, state, limiter=self.execution_limiter)
+        state_root = state_root_after(self.store.state_root(shard), height, result)
+        executed_at = time.perf_counter()
+        await self.async_store.finalize_block(
+            shard, height, item.block.hash(), codec.encode(item.block),
+            codec.encode(item.certificate), result.txs_to_index,
+            result.receipts_to_store, result.state_writes, state_root,
+            receipts_root=result.receipts_root, events=result.events_to_index)
+        state.finalized(result.state_writes)
+        assert runtime.recent is not None
+        runtime.recent.add(height, FinalizedBlock(
+            item.block, item.certificate, (state_root, result.receipts_root)))
+        self.committed.finalized(shard, height, [tx_hash for tx_hash, _ in
+                                                 result.txs_to_index])
+        self.metrics.record_block(
+            shard, height, len(item.block.txs), executed_at - started,
+            [receipt.status for receipt in result.receipts if receipt.status != 0])
+        self.metrics.record_commit_latency(
+            shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
+        self.txs_committed[shard] += len(item.block.txs)
+        runtime.executed.append(Executed(height, state_root, result.receipts_root))
+        try:
+            runtime.events_send.send_nowait(None)  # wake the replica loop
+        except trio.WouldBlock:
+            pass  # the loop is busy with queued events and drains executed first
+        self._after_commit(runtime, item, result)
+
+    def _halt(self, runtime: ShardRuntime, height: int, error: Exception) -> None:
+        """Halt the shard on a node fault: log, mark, persist (module docstring)."""
+        shard = runtime.shard
+        tx = error.tx_hash.hex() if isinstance(error, ExecutionFault) else "unknown"
+        cause = error.cause if isinstance(error, ExecutionFault) else error
+        reason = (f"node fault at height {height} (tx {tx}): {type(cause).__name__}: "
+                  f"{cause}")[:1000]
+        runtime.halted = reason
+        logger.critical("node=%d shard=%d height=%d tx=%s HALTED on a node fault; the other "
+                        "shards keep running; to resync, move the data directory away and "
+                        "restart: %s", self.index, shard, height, tx, reason,
+                        exc_info=error)
+        self.metrics.record_halted(shard, True)
+        try:
+            self.store.put_halt(shard, height, reason)
+        except Exception as store_error:  # noqa: BLE001 - the halt stands in memory
+            logger.critical("node=%d shard=%d could not persist the halt marker: %s",
+                            self.index, shard, store_error)
 
     def _after_commit(self, runtime: ShardRuntime, item: CommittedBlock, result: Any) -> None:
         hashes = [tx.hash() for tx in item.block.txs]
@@ -591,41 +705,89 @@ class Node:
     # -- network ---------------------------------------------------------------------------
 
     async def _network_loop(self) -> None:
-        async for peer, payload in self.peer_manager.receive_channel:
-            try:
-                kind, body = _decode_wire(payload)
-                if kind is WireKind.TXS:
-                    self._queue_gossip(body)
-                    continue
-                message = decode_message(body, self.config.network.max_frame_bytes,
-                                         known_txs=self.mempool.get)
-            except PeerError as error:
-                self.dropped[type(error).__name__] += 1
-                logger.debug("node=%d bad payload from peer=%d: %s", self.index, peer, error)
-                continue
-            if message.sender != peer:
-                self.dropped["sender_is_not_link_peer"] += 1
-                continue
-            runtime = self.shards.get(message.shard)
-            if runtime is None:
-                self.dropped["unknown_shard"] += 1
-                continue
-            await self._preverify(message)
-            try:
-                runtime.events_send.send_nowait(MessageReceived(message))
-            except trio.WouldBlock:
-                runtime.dropped_events += 1
-                self.dropped["replica_queue_full"] += 1
+        """One intake task per peer (see ``_take_in``): a peer whose messages take long to
+        decode or verify holds up only its own, and the network layer's per-peer queue
+        then slows that peer's link (backpressure), not the others'."""
+        async with trio.open_nursery() as nursery:
+            for peer in range(len(self.genesis.validators)):
+                if peer != self.index:
+                    nursery.start_soon(self._peer_intake_loop, peer)
 
-    async def _preverify(self, message: Message) -> None:
-        """Verify a proposal's client signatures in a worker thread, off the event loop."""
+    async def _peer_intake_loop(self, peer: int) -> None:
+        while True:
+            try:
+                payload = await self.peer_manager.receive_from(peer)
+            except trio.EndOfChannel:
+                return
+            await self._take_in(peer, payload)
+
+    async def _take_in(self, peer: int, payload: bytes) -> None:
+        """One payload from ``peer``: cheap checks on the message head first (sender, view,
+        height, window, size; consensus/precheck.py), then the full decode (in a worker
+        thread when large), then the client signatures of a PRE-PREPARE (in a worker
+        thread, shared fairly; see SignatureChecker). Every drop is counted by reason."""
+        try:
+            kind, body = _decode_wire(payload)
+            if kind is WireKind.TXS:
+                self._queue_gossip(body)
+                return
+            head = peek_head(body)
+        except PeerError as error:
+            self._drop(type(error).__name__, peer, error)
+            return
+        if head.sender != peer:
+            self._drop("sender_is_not_link_peer", peer)
+            return
+        runtime = self.shards.get(head.shard)
+        if runtime is None:
+            self._drop("unknown_shard", peer)
+            return
+        reason = precheck(runtime.replica, head)
+        if reason is not None:
+            self._drop(reason.value, peer)
+            return
+        try:
+            message = await self._decode_message(body)
+        except PeerError as error:
+            self._drop(type(error).__name__, peer, error)
+            return
+        assert (message.sender, message.shard) == (head.sender, head.shard)
+        if not await self._preverify(message):
+            self._drop("bad_client_signature", peer)
+            return
+        try:
+            runtime.events_send.send_nowait(MessageReceived(message))
+        except trio.WouldBlock:
+            runtime.dropped_events += 1
+            self._drop("replica_queue_full", peer)
+
+    def _drop(self, reason: str, peer: int, error: Exception | None = None) -> None:
+        self.dropped[reason] += 1
+        logger.debug("node=%d dropped a message from peer=%d reason=%s %s", self.index, peer,
+                     reason, error or "")
+
+    async def _decode_message(self, body: bytes) -> Message:
+        """Decode a consensus message; a large one in a worker thread (one at a time, FIFO,
+        so peers take turns), so the event loop keeps serving ticks and other peers. The
+        thread only reads the mempool (``known_txs``: one dict lookup per tx, atomic under
+        the GIL) while the event loop may change it."""
+        decode = functools.partial(decode_message, body, self.config.network.max_frame_bytes,
+                                   known_txs=self.mempool.get)
+        if len(body) < decode_in_thread_bytes_min:
+            return decode()
+        return await trio.to_thread.run_sync(decode, limiter=self._decode_limiter)
+
+    async def _preverify(self, message: Message) -> bool:
+        """Check a proposal's client signatures in a worker thread, off the event loop;
+        False at the first bad one (the replica would refuse the proposal for it)."""
         from consensus.types import PrePrepare
 
         if not isinstance(message, PrePrepare):
-            return
+            return True
         unknown = [tx for tx in message.block.txs if not self.mempool.is_verified(tx.hash())]
-        if unknown:
-            await self.signatures.check(unknown)
+        if not unknown:
+            return True
+        return all(await self.signatures.check(unknown, stop_at_first_bad=True))
 
     def _queue_gossip(self, body: Any) -> None:
         if type(body) is not tuple or len(body) > gossip_batch_txs_max or \
@@ -759,53 +921,86 @@ class Node:
 class SignatureChecker:
     """Checks client tx signatures outside the mempool (gossip, proposals), each tx once.
 
-    ``check`` runs the ed25519 checks in a worker thread, off the event loop. A tx already
-    being checked by another task (its gossip batch and a proposal carrying it arrive
-    together) is waited for, not checked again. ``valid`` remembers the hashes that passed
-    (bounded); a tx that failed is not remembered and fails again if it comes back."""
+    ``check`` runs the ed25519 checks in a worker thread, off the event loop, under one
+    FIFO limiter of ``signature_check_threads`` shared by every caller: the gossip
+    admission loop and one intake task per peer, each with at most one call outstanding,
+    so the callers take turns and no peer gets more than its share. A tx already being
+    checked by another task (its gossip batch and a proposal carrying it arrive together)
+    is waited for, not checked again. ``valid`` remembers the hashes that passed and
+    ``rejected`` those that failed (both bounded, oldest forgotten first): a tx hash covers
+    its signature, so the same hash always gets the same answer, and a replayed bad tx
+    costs a dict lookup, not a signature check."""
 
-    def __init__(self, entries_max: int) -> None:
+    def __init__(self, entries_max: int, threads: int = 2) -> None:
         self.valid = VerifiedCache(entries_max)
+        self.rejected = VerifiedCache(entries_max)
         self.checks = 0  # ed25519 checks made, cumulative
         self._running: dict[bytes, trio.Event] = {}
+        self._limiter = trio.CapacityLimiter(threads)
 
-    async def check(self, txs: list[Transaction]) -> list[bool]:
-        """Whether each tx's signature is valid, in order."""
-        mine, theirs = [], set()
-        done = trio.Event()  # set when this call's own checks are over
-        for tx in txs:
-            tx_hash = tx.hash()
-            if tx_hash in self.valid:
-                continue
-            running = self._running.get(tx_hash)
-            if running is not None:
-                theirs.add(running)
-            else:  # a second copy in txs finds this entry and waits on it
-                self._running[tx_hash] = done
-                mine.append(tx)
-        try:
+    async def check(self, txs: list[Transaction], *,
+                    stop_at_first_bad: bool = False) -> list[bool]:
+        """Whether each tx's signature is valid, in order. With ``stop_at_first_bad`` (a
+        proposal, which one bad tx makes invalid) checking stops at the first bad one and
+        the txs not reached are reported False."""
+        verdicts: dict[bytes, bool] = {}  # this call's answers; caches may forget theirs
+        pending = {tx.hash(): tx for tx in txs}
+        while pending and not (stop_at_first_bad and False in verdicts.values()):
+            mine, theirs = [], set()
+            for tx_hash, tx in list(pending.items()):
+                if tx_hash in self.valid or tx_hash in self.rejected:
+                    verdicts[tx_hash] = tx_hash in self.valid
+                    del pending[tx_hash]
+                elif tx_hash in self._running:
+                    theirs.add(self._running[tx_hash])
+                else:
+                    mine.append(tx)
+            if stop_at_first_bad and False in verdicts.values():
+                break
             if mine:
-                self.checks += len(mine)
-                results = await trio.to_thread.run_sync(
-                    lambda: [tx.has_valid_signature() for tx in mine])
-                for tx, ok in zip(mine, results):
-                    if ok:
-                        self.valid.add(tx.hash())
+                verdicts.update(await self._check_in_thread(mine, stop_at_first_bad))
+                for tx_hash in verdicts:
+                    pending.pop(tx_hash, None)
+            for running in theirs:  # another task's check, which may stop early: the
+                await running.wait()  # txs it did not reach are taken up on the next turn
+        return [verdicts.get(tx.hash(), False) for tx in txs]
+
+    async def _check_in_thread(self, txs: list[Transaction],
+                               stop_at_first_bad: bool) -> dict[bytes, bool]:
+        done = trio.Event()
+        for tx in txs:
+            self._running[tx.hash()] = done
+
+        def verify() -> list[bool]:
+            results = []
+            for tx in txs:
+                results.append(tx.has_valid_signature())
+                if stop_at_first_bad and not results[-1]:
+                    break
+            return results
+
+        try:
+            results = await trio.to_thread.run_sync(verify, limiter=self._limiter)
+            self.checks += len(results)
+            for tx, ok in zip(txs, results):
+                (self.valid if ok else self.rejected).add(tx.hash())
         finally:
-            for tx in mine:
+            for tx in txs:
                 del self._running[tx.hash()]
             done.set()
-        for running in theirs:
-            await running.wait()
-        return [tx.hash() in self.valid for tx in txs]
+        return {tx.hash(): ok for tx, ok in zip(txs, results)}
 
     def check_now(self, tx: Transaction) -> bool:
         """Check one tx on the caller's thread (a proposal's stray tx)."""
-        self.checks += 1
-        if not tx.has_valid_signature():
+        tx_hash = tx.hash()
+        if tx_hash in self.valid:
+            return True
+        if tx_hash in self.rejected:
             return False
-        self.valid.add(tx.hash())
-        return True
+        self.checks += 1
+        ok = tx.has_valid_signature()
+        (self.valid if ok else self.rejected).add(tx_hash)
+        return ok
 
 
 class VerifiedCache:
@@ -959,6 +1154,16 @@ def read_sync_blocks(store: ChainStore, shard: int, first: int, count: int, byte
             codec.decode_struct(Block, stored.block_bytes),
             codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
     return blocks
+
+
+class _StoreState:
+    """A shard's finalized state read straight from the store (thread-safe reads)."""
+
+    def __init__(self, store: ChainStore, shard: int) -> None:
+        self._store, self._shard = store, shard
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.get_state(self._shard, key)
 
 
 def _decode_wire(payload: bytes) -> tuple[WireKind, Any]:

@@ -3,12 +3,18 @@
 Layout of a cluster directory::
 
     DIR/genesis.json           the shared genesis (also copied into each node's home)
-    DIR/faucet_key.hex         a development account funded in the genesis
+    DIR/faucet_key.hex         a development account of shard 0, funded and an issuer
+    DIR/fee_key.hex            the genesis fee account (of shard 0): fees collected there
     DIR/nodeK/config.toml      node K's config: ports p2p_port+K, rpc_port+K, metrics_port+K
     DIR/nodeK/node_key.hex     node K's validator key (mode 0600)
     DIR/nodeK/genesis.json
     DIR/nodeK/data/            LevelDB (created on first start)
     DIR/nodeK/node.log         stdout and stderr of the process (cluster up)
+
+Fees are on in a local cluster (``local_gas_price`` per unit of gas, ledger/fees.py): the
+faucet pays them and funds other accounts. Both the faucet and the fee account live in
+shard 0, so fees paid in shard 0 are credited to the fee account and those of other
+shards go to their shards' fee pools.
 
 ``LocalCluster`` starts every node as its own process (``python -m node.cli node start``),
 waits until every RPC answers, and stops them all: SIGTERM, then SIGKILL after a grace
@@ -37,10 +43,11 @@ from node.config import (
     NodeSection,
     RpcSection,
 )
-from node.genesis import Balance, Genesis, Validator
+from node.genesis import Balance, Genesis, GenesisConsensus, Validator
 from node.keys import generate_seed, save_key
 
 faucet_balance = 10**15
+local_gas_price = 1
 ready_timeout_seconds = 60.0
 stop_grace_seconds = 10.0
 
@@ -69,14 +76,17 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
                  host: str = "127.0.0.1", p2p_port: int = 26700, rpc_port: int = 8545,
                  metrics_port: int = 9100, *, force: bool = False,
                  extra_balances: tuple[Balance, ...] = (),
-                 consensus_overrides: dict[str, Any] | None = None) -> list[Path]:
-    """Write keys, genesis and configs; return the node home directories."""
+                 consensus_overrides: dict[str, Any] | None = None,
+                 gas_price: int | None = None) -> list[Path]:
+    """Write keys, genesis and configs; return the node home directories. ``gas_price``:
+    the genesis's (None: ``local_gas_price``)."""
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise FileExistsError(f"{out_dir} is not empty (use --force or another --out)")
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = [generate_seed() for _ in range(validator_count)]
-    faucet_seed = generate_seed()
+    faucet_seed, fee_seed = _seed_in_shard(0, shard_count), _seed_in_shard(0, shard_count)
     save_key(out_dir / "faucet_key.hex", faucet_seed, overwrite=True)
+    save_key(out_dir / "fee_key.hex", fee_seed, overwrite=True)
     validators = tuple(
         Validator(f"node{index}", Signer(seed).public_key, f"{host}:{p2p_port + index}",
                   f"http://{host}:{rpc_port + index}")
@@ -84,7 +94,9 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
     faucet = Signer(faucet_seed).public_key
     genesis = Genesis(chain_id, shard_count, validators,
                       balances=(Balance(faucet, faucet_balance), *extra_balances),
-                      issuers=(faucet,)).validate()
+                      issuers=(faucet,), fee_account=Signer(fee_seed).public_key,
+                      consensus=GenesisConsensus(gas_price=local_gas_price if gas_price is None
+                                                 else gas_price)).validate()
     genesis.save(out_dir / "genesis.json")
     homes = []
     for index, seed in enumerate(seeds):
@@ -96,7 +108,8 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
         genesis.save(home / "genesis.json")
         config = NodeConfig(
             node=NodeSection(home_dir=".", node_index=index),
-            network=NetworkSection(listen_host=host, listen_port=p2p_port + index),
+            # Bind where the genesis says peers find us (edit the genesis, not this).
+            network=NetworkSection(),
             rpc=RpcSection(host=host, port=rpc_port + index),
             metrics=MetricsSection(host=host, port=metrics_port + index),
         )
@@ -106,6 +119,16 @@ def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id
         (home / "config.toml").write_text(config.validate().to_toml())
         homes.append(home)
     return homes
+
+
+def _seed_in_shard(shard: int, shard_count: int) -> bytes:
+    """A fresh key seed whose account lives in ``shard`` (about ``shard_count`` tries)."""
+    from ledger.sharding import shard_of_account
+
+    while True:
+        seed = generate_seed()
+        if shard_of_account(Signer(seed).public_key, shard_count) == shard:
+            return seed
 
 
 class LocalCluster:

@@ -45,11 +45,12 @@ class AsyncChainStore:
         state_root: bytes,
         *,
         receipts_root: bytes = b"",
+        events: Sequence[tuple[int, int, bytes, str]] = (),
     ) -> FinalizedHeight:
         def finalize() -> FinalizedHeight:
             return self.store.finalize_block(
                 shard, height, block_hash, block_bytes, certificate_bytes, txs, receipts,
-                state_writes, state_root, receipts_root=receipts_root)
+                state_writes, state_root, receipts_root=receipts_root, events=events)
 
         return await trio.to_thread.run_sync(finalize, limiter=self._limiter)
 

@@ -19,6 +19,22 @@ Key layout (``u32``/``u64`` = big-endian unsigned, so keys iterate in numeric or
     p | shard u32                  -> u64 lowest sequence still kept (the prune floor)
     c | shard u32                  -> sealed stable checkpoint (opaque)
     x | shard u32 | height u64     -> sealed msgpack [state_root, receipts_root] after height
+    a | shard u32                  -> sealed msgpack [height, reason]: the shard halted on
+                                        a node fault executing that height (node/node.py)
+    v | shard u32 | height u64     -> sealed msgpack [[tx_pos, event_pos, contract, name], ...]
+                                      (the block's events, in order; only if it has any)
+    e | shard u32 | u8 len | contract | height u64 | tx_pos u32 | event_pos u32
+                                   -> event name (utf-8)
+    n | shard u32 | u8 len | contract | u16 len | name utf-8 | height u64 | tx_pos u32 |
+        event_pos u32              -> b""
+
+The event index (``v``, ``e``, ``n``) is written in the block's batch from the
+``events`` argument of ``finalize_block``; an event's data stays in its receipt
+(``r|shard|height``), so the index keys are pointers and cost a few dozen bytes each.
+``e`` answers "a contract's events by height", ``n`` "a contract's events of one name by
+height", ``v`` "every event of a shard by height" and lets a stale block's index entries
+be found and deleted. Blocks finalized by a build without the index have no entries
+(additive keys: the schema version did not change).
 
 Invariants (checked by ``check_invariants``; the cheap ones on open):
 
@@ -98,11 +114,19 @@ _TAG_RECORD = b"w"
 _TAG_RECORD_FLOOR = b"p"
 _TAG_CHECKPOINT = b"c"
 _TAG_ROOTS = b"x"
+_TAG_HALT = b"a"
+_TAG_BLOCK_EVENTS = b"v"
+_TAG_EVENT = b"e"
+_TAG_EVENT_NAME = b"n"
+CONTRACT_BYTES_MAX = 255
+EVENT_NAME_BYTES_MAX = 2**16 - 1
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _SHARD_HEIGHT = struct.Struct(">IQ")
 _TX_LOCATION = struct.Struct(">IQI")
+_EVENT_POSITION = struct.Struct(">QII")  # height, tx position, event position
+_U16 = struct.Struct(">H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +163,32 @@ class StoredBlock:
     txs: tuple[tuple[bytes, int], ...]  # (tx_hash, position) in the order given
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedEvent:
+    """One event as the index knows it: where it is and what it is (data is in the receipt)."""
+
+    shard: int
+    height: int
+    tx_position: int
+    event_position: int
+    contract: bytes
+    name: str
+
+    @property
+    def position(self) -> tuple[int, int, int]:
+        return (self.height, self.tx_position, self.event_position)
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """What one bounded index scan found. ``resume_after`` is the position (height, tx,
+    event) to continue after when the scan stopped at ``limit`` or ``scan_max`` before
+    reaching ``to_height``; None when the range is exhausted."""
+
+    events: tuple[IndexedEvent, ...]
+    resume_after: tuple[int, int, int] | None
+
+
 # Keys -------------------------------------------------------------------------------------
 
 
@@ -156,6 +206,48 @@ def _block_key(shard: int, height: int) -> bytes:
 
 def _roots_key(shard: int, height: int) -> bytes:
     return _TAG_ROOTS + _SHARD_HEIGHT.pack(shard, height)
+
+
+def _block_events_key(shard: int, height: int) -> bytes:
+    return _TAG_BLOCK_EVENTS + _SHARD_HEIGHT.pack(shard, height)
+
+
+def _contract_part(contract: bytes) -> bytes:
+    return bytes((len(contract),)) + contract
+
+
+def _name_part(name: str) -> bytes:
+    encoded = name.encode("utf-8")
+    return _U16.pack(len(encoded)) + encoded
+
+
+def _event_prefix(shard: int, contract: bytes, name: str | None) -> bytes:
+    if name is None:
+        return _shard_prefix(_TAG_EVENT, shard) + _contract_part(contract)
+    return _shard_prefix(_TAG_EVENT_NAME, shard) + _contract_part(contract) + _name_part(name)
+
+
+def _event_index_entries(shard: int, height: int,
+                         events: Sequence[tuple[int, int, bytes, str]]
+                         ) -> list[tuple[bytes, bytes]]:
+    """The ``e`` (value: the name) and ``n`` (value: empty) entries of a block's events.
+    Prefixes are built once per (contract, name) of the block: a block of 2,000 token
+    transfers has one."""
+    entries = []
+    prefixes: dict[tuple[bytes, str], tuple[bytes, bytes, bytes]] = {}
+    pack = _EVENT_POSITION.pack
+    for tx_position, event_position, contract, name in events:
+        cached = prefixes.get((contract, name))
+        if cached is None:
+            assert type(contract) is bytes and len(contract) <= CONTRACT_BYTES_MAX
+            assert type(name) is str and len(name.encode()) <= EVENT_NAME_BYTES_MAX
+            cached = (_event_prefix(shard, contract, None), _event_prefix(shard, contract, name),
+                      name.encode())
+            prefixes[(contract, name)] = cached
+        position = pack(height, tx_position, event_position)  # struct.error if out of range
+        entries.append((cached[0] + position, cached[2]))
+        entries.append((cached[1] + position, b""))
+    return entries
 
 
 def _record_key(shard: int, sequence: int) -> bytes:
@@ -345,20 +437,93 @@ class ChainReader:
                 return bytes(receipt)
         return None
 
-    def get_block_receipts(self, shard: int, height: int) -> list[tuple[int, bytes]]:
-        """``(position, encoded receipt)`` of every stored receipt of a finalized block, in
-        position order; empty for a block without txs or a height not finalized. One read
-        for a whole block, for scans over recent blocks (the explorer's history)."""
+    def get_block_receipts(self, shard: int, height: int) -> dict[int, bytes]:
+        """The encoded receipts stored for a finalized block, by tx position."""
         _check_shard(shard)
-        if not GENESIS_HEIGHT <= height <= self.last_height(shard):
-            return []
+        if height > self.last_height(shard):
+            return {}
         key = _receipts_key(shard, height)
         raw = self._reader.get(key)
         if raw is None:
-            return []
+            return {}
         what = f"receipts of shard {shard} height {height}"
         pairs = _unpack(_unseal(key, raw, what, self._location), what, self._location)
-        return [(int(position), bytes(receipt)) for position, receipt in pairs]
+        return {position: bytes(receipt) for position, receipt in pairs}
+
+    def get_block_events(self, shard: int, height: int) -> tuple[IndexedEvent, ...]:
+        """The events a finalized block emitted, in block order (from the index)."""
+        _check_shard(shard)
+        if height > self.last_height(shard):
+            return ()
+        key = _block_events_key(shard, height)
+        raw = self._reader.get(key)
+        if raw is None:
+            return ()
+        what = f"event index of shard {shard} height {height}"
+        entries = _unpack(_unseal(key, raw, what, self._location), what, self._location)
+        return tuple(IndexedEvent(shard, height, tx, event, bytes(contract), name)
+                     for tx, event, contract, name in entries)
+
+    def scan_events(self, shard: int, *, contract: bytes | None, name: str | None,
+                    from_height: int, to_height: int,
+                    after: tuple[int, int, int] | None, limit: int, scan_max: int
+                    ) -> EventPage:
+        """Events of ``shard`` in (height, tx, event) order within
+        ``from_height..to_height`` (clipped to the finalized height), strictly after
+        ``after`` if given, optionally of one ``contract`` and ``name``. Reads at most
+        ``scan_max`` index entries and returns at most ``limit`` events."""
+        _check_shard(shard)
+        assert limit >= 1 and scan_max >= limit
+        to_height = min(to_height, self.last_height(shard))
+        start = (from_height, 0, 0) if after is None else max(
+            (from_height, 0, 0), (after[0], after[1], after[2] + 1))
+        if start[0] > to_height:
+            return EventPage((), None)
+        if contract is None:
+            return self._scan_block_events(shard, name, start, to_height, limit, scan_max)
+        return self._scan_contract_events(shard, contract, name, start, to_height, limit,
+                                          scan_max)
+
+    def _scan_contract_events(self, shard: int, contract: bytes, name: str | None,
+                              start: tuple[int, int, int], to_height: int, limit: int,
+                              scan_max: int) -> EventPage:
+        if len(contract) > CONTRACT_BYTES_MAX:
+            return EventPage((), None)
+        prefix = _event_prefix(shard, contract, name)
+        found: list[IndexedEvent] = []
+        scanned = 0
+        cut = len(prefix)
+        for key, value in self._reader.iterate_prefix(
+                prefix, start=prefix + _EVENT_POSITION.pack(*start)):
+            height, tx, event = _EVENT_POSITION.unpack(key[cut:])
+            if height > to_height:
+                break
+            scanned += 1
+            event_name = name if name is not None else value.decode()
+            found.append(IndexedEvent(shard, height, tx, event, contract, event_name))
+            if len(found) >= limit or scanned >= scan_max:
+                return EventPage(tuple(found), (height, tx, event))
+        return EventPage(tuple(found), None)
+
+    def _scan_block_events(self, shard: int, name: str | None, start: tuple[int, int, int],
+                           to_height: int, limit: int, scan_max: int) -> EventPage:
+        prefix = _shard_prefix(_TAG_BLOCK_EVENTS, shard)
+        found: list[IndexedEvent] = []
+        scanned = 0
+        for key, _ in self._reader.iterate_prefix(prefix, start=_block_events_key(
+                shard, start[0])):
+            height = _height_of_block_key(key)
+            if height > to_height:
+                break
+            for item in self.get_block_events(shard, height):
+                if item.position < start:
+                    continue
+                scanned += 1
+                if name is None or item.name == name:
+                    found.append(item)
+                if len(found) >= limit or scanned >= scan_max:
+                    return EventPage(tuple(found), item.position)
+        return EventPage(tuple(found), None)
 
     def get_state(self, shard: int, key: bytes) -> bytes | None:
         """The shard's current value for ``key``, or None."""
@@ -385,6 +550,17 @@ class ChainReader:
         state_root, receipts_root = _unpack(_unseal(key, raw, "roots", location), "roots",
                                             location)
         return bytes(state_root), bytes(receipts_root)
+
+    def get_halt(self, shard: int) -> tuple[int, str] | None:
+        """``(height, reason)`` if the shard halted on a node fault (``put_halt``)."""
+        _check_shard(shard)
+        key = _shard_prefix(_TAG_HALT, shard)
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        height, reason = _unpack(_unseal(key, raw, f"shard {shard} halt marker",
+                                         self._location), "halt marker", self._location)
+        return int(height), str(reason)
 
     def get_stable_checkpoint(self, shard: int) -> bytes | None:
         """The shard's last stable-checkpoint record (opaque), or None."""
@@ -516,13 +692,16 @@ class ChainStore(ChainReader):
         state_root: bytes,
         *,
         receipts_root: bytes = b"",
+        events: Sequence[tuple[int, int, bytes, str]] = (),
     ) -> FinalizedHeight:
         """Store a committed, executed block and everything it changed in ONE synced batch.
 
         ``txs`` are ``(tx_hash, position in block)``; ``receipts`` are
         ``(tx_hash, encoded receipt)`` for some or all of them; ``state_writes`` is the
         block's net write set (``value is None`` deletes); ``state_root`` must equal
-        ``next_state_root(previous root, height, state_writes)``.
+        ``next_state_root(previous root, height, state_writes)``. ``events`` are
+        ``(tx position, event position, contract, name)`` of the stored receipts' events,
+        in block order: they go into the event index.
         """
         _check_shard(shard)
         _check_digest(block_hash, "block hash")
@@ -547,6 +726,7 @@ class ChainStore(ChainReader):
             )
             roots_key = _roots_key(shard, height)
             operations.append((roots_key, _seal(roots_key, _pack([state_root, receipts_root]))))
+            operations += _event_operations(shard, height, events)
             self._kv.write_batch(operations, sync=True)
             self._markers[shard] = marker
         return marker
@@ -602,6 +782,14 @@ class ChainStore(ChainReader):
             if prune_records_before is not None:
                 operations += self._prune_operations(shard, prune_records_before)
             self._kv.write_batch(operations, sync=True)
+
+    def put_halt(self, shard: int, height: int, reason: str) -> None:
+        """Durably mark the shard halted at ``height`` (synced). Nothing clears it: the
+        operator moves the data directory away and the node catches up from its peers."""
+        _check_shard(shard)
+        key = _shard_prefix(_TAG_HALT, shard)
+        with self._lock(shard):
+            self._kv.write_batch([(key, _seal(key, _pack([height, reason])))], sync=True)
 
     def snapshot(self) -> ChainSnapshot:
         """A consistent read view (blocks, state, markers as of now); close it after use."""
@@ -706,6 +894,16 @@ def _finalize_operations(
     marker_key = _shard_prefix(_TAG_FINALIZED, shard)
     marker_record = _pack([height, marker.block_hash, marker.state_root])
     operations.append((marker_key, _seal(marker_key, marker_record)))
+    return operations
+
+
+def _event_operations(shard: int, height: int, events: Sequence[tuple[int, int, bytes, str]]
+                      ) -> list[BatchOperation]:
+    if not events:
+        return []
+    key = _block_events_key(shard, height)
+    operations: list[BatchOperation] = [(key, _seal(key, _pack(events)))]
+    operations += _event_index_entries(shard, height, events)
     return operations
 
 
@@ -815,6 +1013,27 @@ def _stale_block_operations(
         if location is not None and location[: _SHARD_HEIGHT.size] == here:
             operations.append((_TAG_TX + tx_hash, None))
     operations.append((_receipts_key(shard, height), None))
+    operations += _stale_event_operations(kv, shard, height)
+    return operations
+
+
+def _stale_event_operations(kv: KVStore, shard: int, height: int) -> list[BatchOperation]:
+    """Delete a stale block's event index entries (found through its ``v`` list)."""
+    key = _block_events_key(shard, height)
+    raw = kv.get(key)
+    if raw is None:
+        return []
+    operations: list[BatchOperation] = [(key, None)]
+    try:
+        what = f"event index of shard {shard} height {height}"
+        entries = _unpack(_unseal(key, raw, what, kv.location), what, kv.location)
+    except StorageCorrupt:
+        logger.warning("shard=%d height=%d removing_damaged_unfinalized_event_list",
+                       shard, height)
+        return operations
+    events = [(tx, event, bytes(contract), name) for tx, event, contract, name in entries]
+    operations += [(index_key, None) for index_key, _ in
+                   _event_index_entries(shard, height, events)]
     return operations
 
 
@@ -838,11 +1057,21 @@ def _check_shard_blocks(reader: ChainReader, shard: int, marker: FinalizedHeight
                 f"shard {shard} height {height}: tx index of {tx_hash.hex()} is {tx_location}"
             )
             reader.get_receipt(tx_hash)  # verifies the checksum if present
+        _check_block_event_index(reader, shard, height)
         expected_height += 1
     assert expected_height == last + 1, f"shard {shard}: blocks end at {expected_height - 1}"
     if marker is not None:
         top = reader.get_block(shard, marker.height)
         assert top is not None and top.block_hash == marker.block_hash
+
+
+def _check_block_event_index(reader: ChainReader, shard: int, height: int) -> None:
+    """Every event of the block's ``v`` list has its ``e`` and ``n`` entries."""
+    events = [(item.tx_position, item.event_position, item.contract, item.name)
+              for item in reader.get_block_events(shard, height)]
+    for key, value in _event_index_entries(shard, height, events):
+        assert reader._reader.get(key) == value, (
+            f"shard {shard} height {height}: event index entry {key.hex()} missing")
 
 
 def _check_shard_records(kv: KVReader, shard: int) -> None:

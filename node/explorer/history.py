@@ -33,7 +33,7 @@ from consensus.types import Block
 from ledger.sharding import shard_of_account
 from ledger.types import Receipt, Status, decode_receipt
 from node.config import ExplorerSection
-from node.rpc import Method, Param, invalid_params, p_digest
+from node.rpc import Method, Param, invalid_params, p_digest, p_optional_height
 from vm.state import code_key
 
 if TYPE_CHECKING:
@@ -98,9 +98,17 @@ class RecentActivity:
         self.config = config
 
     def method(self) -> Method:
-        return Method(self.handle, (Param("address", p_digest), Param("blocks", _p_blocks, None)))
+        return Method(self.handle, (
+            Param("address", p_digest, description="an account or contract address"),
+            Param("blocks", p_optional_height, None, description="heights to scan back "
+                  "from each shard's tip (at least 1; capped by explorer.history_blocks_max)")),
+            summary="An address's recent txs and a contract's recent events (bounded scan)",
+            result="Object")
 
     async def handle(self, address: bytes, blocks: int | None) -> Json:
+        if blocks is not None and blocks < 1:
+            raise invalid_params("blocks must be a positive integer (capped by the node's "
+                                 "explorer.history_blocks_max)")
         blocks_max = self.config.history_blocks_max
         window = blocks_max if blocks is None else min(blocks, blocks_max)
         shard_count = self.node.genesis.shard_count
@@ -153,7 +161,7 @@ class RecentActivity:
         if not matches and not (with_events and block.txs):
             return
         receipts = {position: decode_receipt(raw) for position, raw in
-                    self.node.store.get_block_receipts(shard, height)}
+                    self.node.store.get_block_receipts(shard, height).items()}
         for match in matches:
             receipt = receipts.get(match.position)
             scan.txs.append(_tx_item(block.txs[match.position], match, receipt))
@@ -188,10 +196,3 @@ def _tx_item(tx: Any, match: _Match, receipt: Receipt | None) -> dict[str, Json]
 
 def _newest_first(item: dict[str, Json]) -> tuple[int, int, int, int]:
     return (-item["timestamp_ms"], item["shard"], -item["height"], -item["position"])
-
-
-def _p_blocks(name: str, value: Json) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise invalid_params(f"{name} must be a positive integer (capped by the node's "
-                             "explorer.history_blocks_max)")
-    return value

@@ -32,7 +32,7 @@ deploy_method = "_deploy"
 # Receipt fields this page renders by name; any other field is listed generically.
 known_receipt_fields = frozenset({
     "tx_hash", "status", "status_name", "ok", "gas_used", "error", "events", "result",
-    "shard", "height", "position", "fee", "legs", "decision"})
+    "shard", "height", "position", "fee", "legs", "decision", "result_json"})
 
 
 def _names(validators: list[Json]) -> dict[int, str]:

@@ -21,3 +21,12 @@ def test_a_failing_benchmark_tx_stops_the_run_instead_of_being_timed() -> None:
     no_contract = b"\x07" * 32
     with pytest.raises(SystemExit, match="failed"):
         chain.run([executor_bench._signed(sender, no_contract, "transfer", b"\x80", 1)])
+
+
+def test_the_executor_bench_charges_fees_with_a_gas_price(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.argv", ["executor_bench", "--blocks", "1", "--txs", "20",
+                                     "--rounds", "1", "--gas-price", "2"])
+    executor_bench.main()
+    out = capsys.readouterr().out
+    assert "gas price 2:" in out and "fees collected 0" not in out

@@ -228,7 +228,8 @@ def test_purchases_buy_distinct_listings_from_one(deployed: workloads.AccountPla
     assert isinstance(market, workloads.MarketplacePurchase)
     assert [_args(spec)["listing"] for spec in buys] == list(range(1, len(buys) + 1))
     assert all(spec.method == "buy" and spec.contract == market.market for spec in buys)
-    assert {spec.sender for spec in buys} == {s.index for s in plan.senders}
+    # Buyers of the market's shard only: they pay their fees there (ledger/fees.py).
+    assert {spec.sender for spec in buys} == {s.index for s in plan.of_shard(0)}
     assert workloads.pool_needs(specs).listings == len(buys)
     assert specs == workloads.generate_specs(plan, weights, 300, 0.0, seed=9)
 
@@ -281,3 +282,20 @@ def test_the_open_loop_releases_a_whole_tick_of_txs_at_its_start() -> None:
     assert open_loop_due(2500, 0.02, 0.0199) == 50
     assert open_loop_due(2500, 0.02, 0.02) == 100
     assert open_loop_due(2500, 0.02, 10.0) == 25_050  # rate x elapsed, one tick ahead
+
+
+def test_single_shard_contract_workloads_are_sent_by_senders_of_that_shard() -> None:
+    """They pay their fees where the contract executes (ledger/fees.py)."""
+    plan = workloads.make_account_plan(3, 4)
+    token = workloads.WORKLOADS["token_transfer"]
+    assert isinstance(token, workloads.TokenTransfer)
+    token.contract = b"\x01" * 32
+    try:
+        specs = workloads.generate_specs(plan, {"token_transfer": 1.0,
+                                                "native_transfer": 1.0}, 300, 0.0, seed=3)
+    finally:
+        token.contract = None
+    token_senders = {spec.sender for spec in specs if spec.workload == "token_transfer"}
+    native_senders = {spec.sender for spec in specs if spec.workload == "native_transfer"}
+    assert token_senders == {sender.index for sender in plan.of_shard(0)}
+    assert len(native_senders) == len(plan.senders)

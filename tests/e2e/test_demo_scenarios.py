@@ -20,9 +20,11 @@ def test_the_ticket_and_mystery_box_stories_conserve_value_on_every_node(
     with running_cluster(tmp_path / "cluster", validators=4, shards=2) as cluster:
         output = io.StringIO()
         console = Console(file=output, width=120)
-        tickets = run_demo(cluster.local.rpc_urls[2], console, scenario="tickets")
+        tickets = run_demo(cluster.local.rpc_urls[2], console, scenario="tickets",
+                           funder=cluster.faucet)
         assert tickets == {"organiser": 12, "alice": 8, "bob": -20, "tickets": 0}
-        box = run_demo(cluster.local.rpc_urls[1], console, scenario="mysterybox")
+        box = run_demo(cluster.local.rpc_urls[1], console, scenario="mysterybox",
+                       funder=cluster.faucet)
         assert (box["alice"], box["seller"], box["witness"], box["mysterybox"]) == \
             (300, -300, 0, 0)
         assert box["outcome"] in (0, 1, 2)

@@ -58,8 +58,8 @@ def fail(text: str):
 class RecordingDemo(Demo):
     """``agora demo``'s marketplace story, keeping every receipt by step name."""
 
-    def __init__(self, client: AgoraClient) -> None:
-        super().__init__(client, Console(file=io.StringIO(), width=100))
+    def __init__(self, client: AgoraClient, funder: Account) -> None:
+        super().__init__(client, Console(file=io.StringIO(), width=100), funder=funder)
         self.receipts: dict[str, dict[str, Any]] = {}
 
     def _wait(self, tx: Any, what: str) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def _populate(cluster: TestCluster) -> Chain:
     far = _account_in_shard(1 - home).address
     cross = client.submit_and_wait(client.build_transfer(faucet, far, 5))
     assert cross["status_name"] == "CROSS_SHARD"
-    demo = RecordingDemo(AgoraClient(cluster.local.rpc_urls[1]))
+    demo = RecordingDemo(AgoraClient(cluster.local.rpc_urls[1]), faucet)
     demo.run()
     markup = client.build_deploy(faucet, markup_contract, {}, shard=home)
     assert client.submit_and_wait(markup)["ok"]
@@ -326,6 +326,9 @@ def test_recent_activity_is_bounded_and_says_what_it_scanned(chain: Chain) -> No
         with pytest.raises(RpcCallError) as error:
             client.call("agora_recentActivity", *bad)
         assert error.value.code == -32602
+    # A node describes the method it added, like every other one.
+    names = {method["name"] for method in client.call("rpc.discover")["methods"]}
+    assert "agora_recentActivity" in names and "agora_getBlock" in names
 
 
 def test_markup_from_the_chain_is_shown_as_text_and_never_runs(

@@ -97,34 +97,58 @@ async def test_low_order_ephemeral_point_is_refused() -> None:
             nursery.cancel_scope.cancel()
 
 
-async def test_stalled_handshake_is_dropped_at_its_deadline() -> None:
+async def test_a_dribbled_hello_is_dropped_at_the_hello_deadline() -> None:
     cluster = await make_cluster(2, bound=1)
-    config = fast_config(handshake_timeout_seconds=0.2)
+    config = fast_config(hello_timeout_seconds=0.2)
     with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
         async with trio.open_nursery() as nursery:
             manager = await run_alone(nursery, cluster, 0, config)
             stream = await connect(cluster, 0)
-            # Half a hello, then silence.
+            # Half a hello, then silence: the slot is given back at the hello deadline,
+            # not at the (longer) handshake deadline.
             _, public = generate_ephemeral()
             record = encode_record(Hello(TEST_CHAIN_ID, public, cluster.validators[1]).encode())
             await stream.send_all(record[: len(record) // 2])
+            await wait_closed_by_remote(stream)
+            assert manager.stats.refused[RefusalReason.HELLO_TIMEOUT] == 1
+            assert manager.stats.refused[RefusalReason.HANDSHAKE_TIMEOUT] == 0
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_handshake_stalled_after_the_hello_is_dropped_at_its_deadline() -> None:
+    cluster = await make_cluster(2, bound=1)
+    config = fast_config(handshake_timeout_seconds=0.3, hello_timeout_seconds=0.2)
+    with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
+        async with trio.open_nursery() as nursery:
+            manager = await run_alone(nursery, cluster, 0, config)
+            stream = await connect(cluster, 0)
+            # A whole, valid hello (a validator's public key is public), then no signature.
+            _, public = generate_ephemeral()
+            hello = Hello(TEST_CHAIN_ID, public, cluster.validators[1]).encode()
+            await stream.send_all(encode_record(hello))
             await wait_closed_by_remote(stream)
             assert manager.stats.refused[RefusalReason.HANDSHAKE_TIMEOUT] == 1
             nursery.cancel_scope.cancel()
 
 
-async def test_inbound_handshakes_beyond_the_limit_are_closed_at_once() -> None:
+async def test_a_newcomer_takes_the_slot_of_the_oldest_idle_connection() -> None:
+    """The slots are full of idle connections: a validator connecting now is not refused;
+    the oldest idle connection is closed for it, and it links."""
     cluster = await make_cluster(2, bound=1)
-    config = fast_config(max_pending_handshakes=1)
+    config = fast_config(max_pending_handshakes=2, max_pending_handshakes_per_address=2)
     with trio.fail_after(CONDITION_TIMEOUT_SECONDS):
         async with trio.open_nursery() as nursery:
             manager = await run_alone(nursery, cluster, 0, config)
-            first = await connect(cluster, 0)  # holds the only slot, says nothing
-            await wait_until(lambda: manager._pending_handshakes == 1)
-            second = await connect(cluster, 0)
-            await wait_closed_by_remote(second)
+            oldest = await connect(cluster, 0)
+            await wait_until(lambda: len(manager._pending_handshakes) == 1)
+            newer = await connect(cluster, 0)
+            await wait_until(lambda: len(manager._pending_handshakes) == 2)
+            validator = await connect(cluster, 0)
+            await wait_closed_by_remote(oldest)
             assert manager.stats.refused[RefusalReason.TOO_MANY_HANDSHAKES] == 1
-            await first.aclose()
+            await handshake_as(validator, cluster, cluster.keys[1])
+            await manager.wait_connected()
+            await newer.aclose()
             nursery.cancel_scope.cancel()
 
 

@@ -1,7 +1,9 @@
 """A small in-memory node behind ``NodeApi`` for the RPC and client tests.
 
 It uses the real mempool and executor; blocks are produced on demand (``produce_block``)
-or by ``run_producer`` whenever a tx arrives, with no consensus and no disk.
+or by ``run_producer`` whenever a tx arrives, with no consensus and no disk. Every block is
+also finalized into a real ``ChainStore`` over a memory KV store, so event reads and
+simulation go through the same code as the node's (``node/api.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,22 @@ from ledger.executor import Executor, build_executor, genesis_state_writes
 from node.genesis import Genesis
 from node.mempool import Mempool, MempoolInfo
 from ledger.native import balance_of
-from node.rpc import BlockInfo, Json, ReceiptInfo, TxInfo, call_not_available, invalid_params
+from node.api import read_events, simulate_tx
+from node.rpc import (
+    BlockInfo,
+    EventQuery,
+    EventsPage,
+    Json,
+    ReceiptInfo,
+    SimulationInfo,
+    TxInfo,
+    call_not_available,
+    invalid_params,
+)
 from ledger.sharding import shard_of_account
+from storage.chain import ChainStore
+from storage.memory import MemoryStore
+from storage.state_root import next_state_root
 
 
 class DictView:
@@ -47,9 +63,14 @@ class FakeNode:
             for shard in range(genesis.shard_count)]
         self.states = [DictView() for _ in range(genesis.shard_count)]
         self.blocks: list[list[BlockInfo]] = []
+        self.store = ChainStore(MemoryStore(), genesis.chain_id)
         for shard in range(genesis.shard_count):
-            self.states[shard].apply(genesis_state_writes(genesis, shard))
+            writes = genesis_state_writes(genesis, shard)
+            self.states[shard].apply(writes)
             self.blocks.append([BlockInfo(self._block(shard, 0, ()), None)])
+            self.store.finalize_block(shard, 0, self.blocks[shard][0].block.hash(), b"", b"",
+                                      [], [], writes, next_state_root(
+                                          self.store.state_root(shard), 0, writes))
         self._changed = trio.Event()
         self._submitted = trio.Event()
 
@@ -70,6 +91,11 @@ class FakeNode:
         block = self._block(shard, height, txs)
         result = self.executors[shard].execute_block(block, self.states[shard])
         self.states[shard].apply(result.state_writes)
+        self.store.finalize_block(
+            shard, height, block.hash(), b"block", b"certificate", result.txs_to_index,
+            result.receipts_to_store, result.state_writes,
+            next_state_root(self.store.state_root(shard), height, result.state_writes),
+            events=result.events_to_index)
         for position, (tx, receipt) in enumerate(zip(txs, result.receipts)):
             self.txs[receipt.tx_hash] = TxInfo(tx, shard, height, position)
             self.receipts[receipt.tx_hash] = ReceiptInfo(receipt, shard, height, position)
@@ -94,7 +120,7 @@ class FakeNode:
     def _check_shard(self, shard: int) -> None:
         if shard >= self.genesis.shard_count:
             raise invalid_params(f"shard {shard} does not exist "
-                                 f"(shard count {self.genesis.shard_count})")
+                                 f"(shard count {self.genesis.shard_count})", "shard")
 
     # -- NodeApi ----------------------------------------------------------------------
 
@@ -164,3 +190,16 @@ class FakeNode:
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes:
         raise call_not_available()
+
+    async def shard_count(self) -> int:
+        return self.genesis.shard_count
+
+    async def get_events(self, query: EventQuery, after: tuple[int, int, int] | None,
+                         limit: int, scan_max: int) -> EventsPage:
+        self._check_shard(query.shard)
+        return read_events(self.store, query, after, limit, scan_max)
+
+    async def simulate(self, tx: Transaction, gas_max: int) -> SimulationInfo:
+        return simulate_tx(self.genesis, lambda shard: self.states[shard],
+                           lambda shard: self.blocks[shard][-1].block,
+                           self._is_committed, tx, gas_max)

@@ -46,12 +46,12 @@ class FakeNode:
     def get_state(self, shard: int, key: bytes) -> bytes | None:
         return self.code.get(key)
 
-    def get_block_receipts(self, shard: int, height: int) -> list[tuple[int, bytes]]:
+    def get_block_receipts(self, shard: int, height: int) -> dict[int, bytes]:
         self.receipt_reads += 1
-        return [(position, Receipt(tx.hash(), Status.OK, 1, "", tuple(
+        return {position: Receipt(tx.hash(), Status.OK, 1, "", tuple(
             ReceiptEvent(tx.contract, "Touched", codec.pack((position,)))
-            for _ in range(tx.contract != b"")), b"").encoded())
-            for position, tx in enumerate(self.blocks[shard, height].txs)]
+            for _ in range(tx.contract != b"")), b"").encoded()
+            for position, tx in enumerate(self.blocks[shard, height].txs)}
 
 
 def _activity(node: FakeNode, **bounds: int) -> RecentActivity:
@@ -105,10 +105,17 @@ async def test_a_contract_gets_its_calls_and_its_events_from_its_own_shard() -> 
             for event in answer["events"]] == [("Touched", 1, call.hash().hex())]
 
 
-@pytest.mark.parametrize("blocks", [0, -1, True, "5"])
-def test_blocks_must_be_a_positive_integer(blocks: Any) -> None:
-    from node.explorer.history import _p_blocks
+async def test_blocks_must_be_at_least_one() -> None:
     from node.rpc import RpcError
 
     with pytest.raises(RpcError, match="positive integer"):
-        _p_blocks("blocks", blocks)
+        await _activity(FakeNode({0: []})).handle(me.public_key, 0)
+
+
+def test_the_method_is_described_for_rpc_discover() -> None:
+    from node.openrpc import openrpc_document
+
+    method = _activity(FakeNode({0: []})).method()
+    (entry,) = openrpc_document({"agora_recentActivity": method})["methods"]
+    assert [param["name"] for param in entry["params"]] == ["address", "blocks"]
+    assert entry["summary"] and entry["params"][1]["required"] is False

@@ -25,10 +25,11 @@ class WsClient:
         self.closed: CloseConnection | None = None
 
     @classmethod
-    async def connect(cls, url: str) -> WsClient:
+    async def connect(cls, url: str, origin: str | None = None) -> WsClient:
         host, port = url.removeprefix("http://").split(":")
         client = cls(await trio.open_tcp_stream(host, int(port)))
-        await client._send(Request(host=host, target="/"))
+        headers = [] if origin is None else [(b"origin", origin.encode())]
+        await client._send(Request(host=host, target="/", extra_headers=headers))
         while True:
             event = await client._next_event()
             if isinstance(event, AcceptConnection):
