@@ -364,9 +364,6 @@ class NodeConfig:
                 self.network.max_frame_bytes:
             problems.append("consensus.sync_response_bytes_max must be below "
                             "network.max_frame_bytes (less the message overhead)")
-        if self.explorer.page_size_max + 2 > self.rpc.batch_length_max:
-            # A page's reads go through the RPC as one batch: a page and two more reads.
-            problems.append("explorer.page_size_max must be at most rpc.batch_length_max - 2")
         return problems
 
     def validate(self) -> NodeConfig:

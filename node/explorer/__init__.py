@@ -22,6 +22,7 @@ Layout:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,7 +39,11 @@ def install(server: RpcServer, node: Node) -> None:
     config = node.config.explorer
     server.methods["agora_recentActivity"] = RecentActivity(node, config).method()
     if config.enabled:
-        explorer = Explorer(server.handle_payload, config, server.config.request_timeout_seconds)
+        # A page's reads go through the RPC as one batch (a page of reads and two more), so
+        # the page is never longer than the batch the server accepts.
+        page_size = max(1, min(config.page_size_max, server.config.batch_length_max - 2))
+        explorer = Explorer(server.handle_payload, dataclasses.replace(
+            config, page_size_max=page_size), server.config.request_timeout_seconds)
         server.mounts[mount_path] = explorer
 
 

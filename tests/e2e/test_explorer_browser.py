@@ -238,6 +238,8 @@ def test_search_by_keyboard_lands_on_the_purchase_and_shows_its_receipt(
     assert _text(browser, "#tx-hash") == chain.buy_hash
     fields = _text(browser, "#tx-fields")
     assert "OK" in fields and "buy" in fields and "Gas used" in fields
+    receipt = chain.cluster.client(0).get_receipt(bytes.fromhex(chain.buy_hash))
+    assert receipt is not None and f"Fee\n{receipt['fee']}" in fields  # gas x price
     assert chain.market.hex() in fields
     events = _text(browser, "table.events")
     assert "Transfer" in events  # the token moves of the sale, decoded

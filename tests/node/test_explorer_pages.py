@@ -206,15 +206,6 @@ async def test_static_assets_are_served_and_head_has_no_body(explorer: Explorer)
     assert status == 200 and body == "" and int(headers[b"content-length"]) > 0
 
 
-def test_a_page_size_the_rpc_batch_cannot_hold_is_a_config_error() -> None:
-    from consensus.errors import ConfigError
-    from node.config import parse_config
-
-    with pytest.raises(ConfigError, match="explorer.page_size_max"):
-        parse_config("[rpc]\nbatch_length_max = 20\n[explorer]\npage_size_max = 25\n")
-    assert parse_config("[explorer]\npage_size_max = 98\n").explorer.page_size_max == 98
-
-
 async def test_the_rpc_server_serves_the_mount_within_its_connection_limit(
         explorer: Explorer) -> None:
     from types import SimpleNamespace
