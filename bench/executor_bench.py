@@ -38,14 +38,15 @@ from vm.state import DictState
 
 CHAIN_ID = "agora-bench"
 TOKEN_SOURCE = (Path(__file__).parents[1] / "vm" / "templates" / "token.py").read_text()
-GAS = 10_000  # a transfer uses ~4,600
+GAS = 20_000  # a transfer uses ~9,150 (vm/gas.py); fees reserve gas cap x price
+DEPLOY_GAS = 2_000_000  # a deploy pays per source byte (vm/gas.py, deploy_byte_gas)
 
 
 def _signed(sender: Signer, contract: bytes, method: str, args: bytes,
-            nonce: int, gas_limit: int = GAS) -> Transaction:
+            nonce: int, gas: int = GAS) -> Transaction:
     # expires at the window's end (1,000 blocks with the default genesis): runs stay below
-    unsigned = Transaction(CHAIN_ID, sender.public_key, nonce, 1000, gas_limit, contract,
-                           method, args, b"\x00" * 64)
+    unsigned = Transaction(CHAIN_ID, sender.public_key, nonce, 1000, gas, contract, method,
+                           args, b"\x00" * 64)
     return dataclasses.replace(unsigned, signature=sender.sign(unsigned.signing_bytes()))
 
 
@@ -89,7 +90,7 @@ def main() -> None:
     nonce = find_deploy_nonce(issuer.public_key, 0, 1)
     token = contract_address(issuer.public_key, nonce)
     chain.run([_signed(issuer, token, deploy_method, deploy_args(
-        TOKEN_SOURCE, {"token_name": "Gold", "amount": 10**15}), nonce, 2_000_000)])
+        TOKEN_SOURCE, {"token_name": "Gold", "amount": 10**15}), nonce, DEPLOY_GAS)])
     chain.run([_signed(issuer, token, "transfer", encode_args(
         {"to": sender.public_key, "amount": 10**9}), nonce + 1 + n)
         for n, sender in enumerate(senders)])

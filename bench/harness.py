@@ -85,10 +85,16 @@ http_timeout_seconds = 30.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    return _checked(parser, parser.parse_args(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``agora bench`` (node/cli.py renders its help in the CLI's style)."""
     parser = argparse.ArgumentParser(
         prog="agora bench",
-        description="Benchmark a local cluster or running nodes. (Use -h: the agora command "
-        "answers --help itself.) See bench/harness.py for how it works.",
+        description="Benchmark a local cluster or running nodes. See bench/harness.py for "
+        "how it works.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     target = parser.add_argument_group("target")
     target.add_argument("--validators", type=int, default=4)
@@ -150,7 +156,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     output.add_argument("--profile-nodes", default="0,1",
                         help="node indexes to profile (node0 is the first primary)")
     output.add_argument("--profile-seconds", type=float, default=20.0)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     if args.seed is None:
         args.seed = random.SystemRandom().getrandbits(32)
     problems = []

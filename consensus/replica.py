@@ -394,6 +394,19 @@ class Replica:
     def is_primary(self) -> bool:
         return self.primary(self.view) == self.id
 
+    @property
+    def catchup_lag_blocks(self) -> int | None:
+        """How far the height f+1 peers vouch for is above what this replica delivered
+        (0 when caught up): what catch-up still has to fetch; None until f+1 peers have
+        vouched for a height since this replica started (it cannot know yet). Read-only,
+        for the shell's readiness check and metrics."""
+        if self.config.n == 1:
+            return 0
+        vouched = sorted(self._peer_heights.values(), reverse=True)
+        if len(vouched) <= self.config.f:
+            return None
+        return max(0, vouched[self.config.f] - self.last_delivered)
+
     def step(self, event: Event) -> Output:
         out, self._pending = self._pending, Output()
         if self.halted is not None:

@@ -184,15 +184,17 @@ def state_root_after(previous_root: bytes, height: int, result: BlockResult) -> 
 
 def build_executor(genesis: GenesisLike, shard: int, *,
                    is_committed: Callable[[Transaction], bool] = lambda tx: False,
-                   is_verified: Callable[[bytes], bool] = lambda tx_hash: False) -> Executor:
+                   is_verified: Callable[[bytes], bool] = lambda tx_hash: False,
+                   contract_cache: ContractCache | None = None) -> Executor:
     """An executor for ``shard`` of ``genesis`` with the native ledger and the contract VM
-    registered."""
+    registered. ``contract_cache``: compiled contracts (default: the VM's bounds, no
+    persisted code); node-local, so nothing it holds changes an outcome or a gas figure."""
     fees = fee_params(genesis)
     window = genesis.consensus.tx_validity_window_blocks  # type: ignore[attr-defined]
     params = ExecutorParams(genesis.chain_id, shard, genesis.shard_count, window, fees)
     handlers: dict[ContractKind, Handler] = {
         ContractKind.NATIVE: NativeLedger(genesis.issuers, fees.native_tx_gas),
-        ContractKind.CONTRACT: ContractHandler(ContractCache())}
+        ContractKind.CONTRACT: ContractHandler(contract_cache or ContractCache())}
     return Executor(params, handlers, is_committed, is_verified)
 
 

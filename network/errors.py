@@ -27,6 +27,7 @@ class RefusalReason(enum.Enum):
     UNEXPECTED_IDENTITY = "unexpected_identity"  # dialed validator i, got another key
     SELF_CONNECTION = "self_connection"  # the peer presented our own identity key
     WRONG_CHAIN_ID = "wrong_chain_id"
+    WRONG_GENESIS = "wrong_genesis"  # same chain id, another genesis hash
     BAD_VERSION = "bad_version"  # unknown protocol version or magic
     MALFORMED_HELLO = "malformed_hello"
     LOW_ORDER_POINT = "low_order_point"  # X25519 point giving an all-zero shared secret

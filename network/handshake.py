@@ -10,7 +10,8 @@ How it works (both sides run the same steps; the dialer is the *initiator*):
 1. Each side sends a cleartext *hello* record: magic, protocol version, chain id, a fresh
    X25519 ephemeral public key and its ed25519 identity public key. Each side checks the
    other's hello (version, chain id, identity in the validator set, not our own key, the
-   expected key when we dialed a given validator) and refuses before doing any DH work.
+   expected key when we dialed a given validator, the same genesis hash) and refuses
+   before doing any DH work.
 2. Shared secret = X25519(our ephemeral secret, their ephemeral public); an all-zero
    result (a low-order or invalid point) is refused.
 3. Transcript hash = BLAKE2b-256 (personalised) over both hello records, initiator's
@@ -80,12 +81,16 @@ from network.framing import (
 )
 
 PROTOCOL_MAGIC = b"AGORAP2P"
-PROTOCOL_VERSION = 1
+# 2: the hello carries the genesis hash (a node refuses a peer of another genesis).
+PROTOCOL_VERSION = 2
 X25519_KEY_BYTES = 32
 ED25519_PUBLIC_KEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
+GENESIS_HASH_BYTES = 32
+NO_GENESIS_HASH = bytes(GENESIS_HASH_BYTES)  # callers that do not pin a genesis
 CHAIN_ID_MAX_BYTES = 128
-HELLO_FIXED_BYTES = len(PROTOCOL_MAGIC) + 2 + 2 + X25519_KEY_BYTES + ED25519_PUBLIC_KEY_BYTES
+HELLO_FIXED_BYTES = (len(PROTOCOL_MAGIC) + 2 + 2 + X25519_KEY_BYTES + ED25519_PUBLIC_KEY_BYTES
+                     + GENESIS_HASH_BYTES)
 HELLO_MAX_BYTES = HELLO_FIXED_BYTES + CHAIN_ID_MAX_BYTES
 TRANSCRIPT_HASH_BYTES = 32
 
@@ -115,12 +120,14 @@ class Hello:
     ephemeral_public: bytes
     identity_public: bytes
     version: int = PROTOCOL_VERSION
+    genesis_hash: bytes = NO_GENESIS_HASH
 
     def encode(self) -> bytes:
         chain_id = self.chain_id.encode("utf-8")
         assert len(chain_id) <= CHAIN_ID_MAX_BYTES
         assert len(self.ephemeral_public) == X25519_KEY_BYTES
         assert len(self.identity_public) == ED25519_PUBLIC_KEY_BYTES
+        assert len(self.genesis_hash) == GENESIS_HASH_BYTES
         return b"".join(
             (
                 PROTOCOL_MAGIC,
@@ -129,6 +136,7 @@ class Hello:
                 chain_id,
                 self.ephemeral_public,
                 self.identity_public,
+                self.genesis_hash,
             )
         )
 
@@ -148,12 +156,14 @@ class Hello:
         chain_id_raw = data[offset : offset + chain_id_bytes]
         offset += chain_id_bytes
         ephemeral = data[offset : offset + X25519_KEY_BYTES]
-        identity = data[offset + X25519_KEY_BYTES :]
+        offset += X25519_KEY_BYTES
+        identity = data[offset : offset + ED25519_PUBLIC_KEY_BYTES]
+        genesis_hash = data[offset + ED25519_PUBLIC_KEY_BYTES :]
         try:
             chain_id = chain_id_raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PeerRefused(RefusalReason.MALFORMED_HELLO, "chain id not utf-8") from exc
-        return cls(chain_id, ephemeral, identity, version)
+        return cls(chain_id, ephemeral, identity, version, genesis_hash)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,6 +236,7 @@ def check_hello(
     our_identity: bytes,
     allowed_identities: Collection[bytes],
     expected_identity: bytes | None,
+    genesis_hash: bytes = NO_GENESIS_HASH,
 ) -> None:
     """Refuse a peer's hello before any DH work; pure."""
     if hello.chain_id != chain_id:
@@ -238,6 +249,14 @@ def check_hello(
         raise PeerRefused(RefusalReason.UNKNOWN_IDENTITY, hello.identity_public.hex())
     if expected_identity is not None and hello.identity_public != expected_identity:
         raise PeerRefused(RefusalReason.UNEXPECTED_IDENTITY, hello.identity_public.hex())
+    # Checked last: an unknown key is reported as such, whatever genesis it claims.
+    if not hmac.compare_digest(hello.genesis_hash, genesis_hash):
+        # Same chain id, another genesis (other validators, balances or parameters): the
+        # two nodes would fork at height 1. Both hashes go in the log for the operator.
+        raise PeerRefused(
+            RefusalReason.WRONG_GENESIS,
+            f"theirs={hello.genesis_hash.hex()} ours={genesis_hash.hex()}",
+        )
 
 
 def verify_peer_signature(
@@ -264,6 +283,7 @@ async def perform_handshake(
     max_payload_bytes: int,
     hello_timeout_seconds: float | None = None,
     on_hello: Callable[[], None] | None = None,
+    genesis_hash: bytes = NO_GENESIS_HASH,
 ) -> SecureChannel:
     """Run the handshake over ``stream`` within ``timeout_seconds``, the hello exchange
     within ``hello_timeout_seconds`` (None: no shorter deadline).
@@ -283,6 +303,7 @@ async def perform_handshake(
                 max_payload_bytes=max_payload_bytes,
                 hello_timeout_seconds=hello_timeout_seconds,
                 on_hello=on_hello,
+                genesis_hash=genesis_hash,
             )
         except LinkClosed as exc:
             raise PeerRefused(RefusalReason.HANDSHAKE_CLOSED, str(exc)) from exc
@@ -300,11 +321,13 @@ async def _handshake_steps(
     max_payload_bytes: int,
     hello_timeout_seconds: float | None,
     on_hello: Callable[[], None] | None,
+    genesis_hash: bytes = NO_GENESIS_HASH,
 ) -> SecureChannel:
     reader = RecordReader(stream)
     our_identity = bytes(identity.verify_key)
     ephemeral_secret, ephemeral_public = generate_ephemeral()
-    our_hello = Hello(chain_id, ephemeral_public, our_identity).encode()
+    our_hello = Hello(chain_id, ephemeral_public, our_identity,
+                      genesis_hash=genesis_hash).encode()
     hello_deadline_seconds = math.inf if hello_timeout_seconds is None else hello_timeout_seconds
     with trio.move_on_after(hello_deadline_seconds) as hello_scope:
         await send_record(stream, encode_record(our_hello))
@@ -318,6 +341,7 @@ async def _handshake_steps(
         our_identity=our_identity,
         allowed_identities=allowed_identities,
         expected_identity=expected_identity,
+        genesis_hash=genesis_hash,
     )
     if on_hello is not None:
         on_hello()

@@ -62,7 +62,7 @@ import trio
 from network.config import NetworkConfig
 from network.errors import LinkClosed, PayloadTooLarge, PeerRefused, RefusalReason
 from network.framing import FrameKind, SecureChannel
-from network.handshake import CHAIN_ID_MAX_BYTES, Role, perform_handshake
+from network.handshake import CHAIN_ID_MAX_BYTES, NO_GENESIS_HASH, Role, perform_handshake
 from network.inbound import InboundQueues
 from network.stats import CloseReason, NetworkStats
 
@@ -183,8 +183,10 @@ class PeerManager:
         addresses: Mapping[int, tuple[str, int]],
         *,
         stream_wrapper: StreamWrapper | None = None,
+        genesis_hash: bytes = NO_GENESIS_HASH,
     ) -> None:
         self.config = config.validate()
+        self.genesis_hash = genesis_hash
         _check_validator_set(identity, my_index, chain_id, validators, addresses)
         self.my_index = my_index
         self.chain_id = chain_id
@@ -421,6 +423,7 @@ class PeerManager:
                 stream,
                 identity=self._identity,
                 chain_id=self.chain_id,
+                genesis_hash=self.genesis_hash,
                 role=role,
                 allowed_identities=self._peer_identities,
                 expected_identity=expected_identity,

@@ -155,7 +155,10 @@ class LocalNodeApi:
                 "view_changes": replica.stats.view_changes,
             })
             committed += node.txs_committed[shard]
+        from node.version import commit, version
+
         return {
+            "version": version(), "commit": commit(),
             "chain_id": node.genesis.chain_id, "shard_count": node.genesis.shard_count,
             "node_index": node.index,
             "public_key": node.signer.public_key.hex(), "shards": shards,
@@ -261,6 +264,9 @@ class LocalNodeApi:
 
     async def mempool_info(self) -> MempoolInfo:
         return self.node.mempool.info()
+
+    async def readiness(self) -> tuple[bool, dict[str, Json]]:
+        return self.node.readiness()
 
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes:

@@ -62,8 +62,16 @@ class NodeSection:
     data_dir: str = "data"
     key_file: str = "node_key.hex"
     genesis_file: str = "genesis.json"
-    node_index: int = 0
+    # What this validator signed, per shard, kept apart from data_dir so that
+    # `agora node reset-state` keeps it (node/last_signed.py). Never delete it.
+    last_signed_dir: str = "last_signed"
+    # The validator index; -1 (the default) derives it from the key's place in the genesis
+    # (node/consortium.py), which is how it should be: a typed index can only be wrong.
+    node_index: int = -1
+    # One level ("INFO") or per logger prefix: "consensus=debug,network=warning,*=info".
     log_level: str = "INFO"
+    # "text" (time level node logger message) or "json" (one object per line).
+    log_format: str = "text"
     # State entries (key -> value) the executor keeps in memory per shard, updated as
     # blocks are finalized; 0 reads every key from LevelDB.
     state_cache_entries: int = 100_000
@@ -77,9 +85,20 @@ class NodeSection:
     # ... and at most this many bytes of them (encoded size): 32 blocks of 2,000
     # transfers are ~11 MB, while blocks of 64 KB txs (4 MiB each) would be 128 MiB.
     recent_blocks_bytes_max: int = 16 * MEBIBYTE_BYTES
+    # Compiled contracts kept in memory per shard (vm/contract.py ContractCache), bounded in
+    # count and in estimated bytes (a compiled 48 KB contract holds about 1 MB). A miss
+    # reads the compiled code this node persisted in LevelDB, or compiles the source.
+    contract_cache_entries: int = 256
+    contract_cache_bytes_max: int = 256 * MEBIBYTE_BYTES
 
     def validate(self) -> list[str]:
         problems = []
+        if self.contract_cache_entries < 1:
+            problems.append("node.contract_cache_entries must be >= 1, got "
+                            f"{self.contract_cache_entries}")
+        if self.contract_cache_bytes_max < 0:
+            problems.append("node.contract_cache_bytes_max must be >= 0, got "
+                            f"{self.contract_cache_bytes_max}")
         if self.recent_blocks_bytes_max < 0:
             problems.append("node.recent_blocks_bytes_max must be >= 0, got "
                             f"{self.recent_blocks_bytes_max}")
@@ -92,12 +111,16 @@ class NodeSection:
         if self.state_cache_entries < 0:
             problems.append("node.state_cache_entries must be >= 0, got "
                             f"{self.state_cache_entries}")
-        if self.node_index < 0:
-            problems.append(f"node.node_index must be >= 0, got {self.node_index}")
-        if self.log_level.upper() not in log_levels:
-            problems.append(f"node.log_level must be one of {', '.join(log_levels)}, "
-                            f"got {self.log_level!r}")
-        for name in ("home_dir", "data_dir", "key_file", "genesis_file"):
+        if self.node_index < -1:
+            problems.append(f"node.node_index must be >= 0 (or -1: derived from the key), "
+                            f"got {self.node_index}")
+        from node.logs import log_formats, parse_levels
+
+        problems += [f"node.log_level: {problem}" for problem in parse_levels(self.log_level)[1]]
+        if self.log_format not in log_formats:
+            problems.append(f"node.log_format must be one of {', '.join(log_formats)}, "
+                            f"got {self.log_format!r}")
+        for name in ("home_dir", "data_dir", "key_file", "genesis_file", "last_signed_dir"):
             if not getattr(self, name):
                 problems.append(f"node.{name} must not be empty")
         return problems
@@ -314,10 +337,30 @@ class MetricsSection:
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 9100
+    # CometBFT's Prometheus port; 9100 is node_exporter's on most hosts.
+    port: int = 26660
 
     def validate(self) -> list[str]:
         return _port("metrics", "port", self.port)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HealthSection:
+    """``[health]``: when ``GET /ready`` answers 503 (``GET /health`` is liveness only)."""
+
+    # Not ready when a shard's last finalized block (or the node's start, if later) is
+    # older than this. The primary cuts an empty block every empty_block_interval_ms, so a
+    # live shard is never more than a few seconds old.
+    block_age_seconds_max: float = 30.0
+    # Not ready while a shard is more than this many blocks behind what f+1 peers vouch for.
+    catchup_lag_blocks_max: int = 8
+
+    def validate(self) -> list[str]:
+        problems = _positive("health", self, ("block_age_seconds_max",))
+        if self.catchup_lag_blocks_max < 0:
+            problems.append("health.catchup_lag_blocks_max must be >= 0, got "
+                            f"{self.catchup_lag_blocks_max}")
+        return problems
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -351,6 +394,7 @@ class NodeConfig:
     mempool: MempoolSection = MempoolSection()
     rpc: RpcSection = RpcSection()
     metrics: MetricsSection = MetricsSection()
+    health: HealthSection = HealthSection()
     explorer: ExplorerSection = ExplorerSection()
 
     def problems(self) -> list[str]:

@@ -7,9 +7,18 @@ statistics; this module maps them onto metrics (STYLE.md, "Logs, metrics, config
 Counters that mirror a core's own cumulative count (mempool rejections) are advanced by
 the difference since the last sync, so the core stays the single source of truth.
 
-``serve_metrics`` serves ``GET /metrics`` (text exposition format) and ``GET /health`` on
-their own port through hypercorn's trio worker, with a minimal ASGI app around
-``generate_latest``.
+Conventions (Prometheus' naming and instrumentation guides): cumulative counts are
+counters, exposed with ``_total``; label values are names, never numbers (a receipt status
+is ``INSUFFICIENT_BALANCE``, not ``107``); units are the last word (``_seconds``,
+``_bytes``, ``_blocks``); no ``_created`` series (they double the series count for a
+timestamp nobody graphs); the process, platform and GC collectors are registered, so
+``process_resident_memory_bytes`` and ``python_gc_collections_total`` come with the node.
+``agora_build_info{version,commit,python} 1`` identifies the build.
+
+``serve_metrics`` serves ``GET /metrics`` (text exposition format), ``GET /health``
+(liveness) and ``GET /ready`` (readiness, node/health.py) on their own port through
+hypercorn's trio worker, with a minimal ASGI app around ``generate_latest``. The default
+port is 26660 (CometBFT's), not 9100, which node_exporter owns on most hosts.
 """
 
 from __future__ import annotations
@@ -20,10 +29,25 @@ from typing import Any
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import json
+from collections.abc import Callable
+
+import prometheus_client
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from node.config import MetricsSection
+from node.logs import hypercorn_error_logger
 
 # Seconds; PBFT commits on loopback take milliseconds, a WAN cluster up to seconds.
 latency_buckets_seconds = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -34,8 +58,13 @@ class NodeMetrics:
     """Every metric of one node. Labels: ``shard`` (decimal string), ``reason``."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        prometheus_client.disable_created_metrics()
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        if GC_COLLECTOR is not None:
+            GCCollector(registry=r)
         self.height = Gauge("agora_height", "Latest finalized height", ["shard"], registry=r)
         self.view = Gauge("agora_view", "Current PBFT view", ["shard"], registry=r)
         self.view_changes = Counter("agora_view_changes", "View changes started", ["shard"],
@@ -60,10 +89,29 @@ class NodeMetrics:
         self.block_execution_seconds = Histogram(
             "agora_block_execution_seconds", "Time to execute one block", ["shard"],
             buckets=execution_buckets_seconds, registry=r)
-        self.shard_halted = Gauge("agora_shard_halted", "1 if the shard halted on a node "
-                                  "fault (see agora status), else 0", ["shard"], registry=r)
         self.rpc_requests = Counter("agora_rpc_requests", "JSON-RPC calls by method and "
                                     "outcome", ["method", "outcome"], registry=r)
+        self.peer_refusals = Counter("agora_peer_refusals", "Peer links refused, by reason",
+                                     ["reason"], registry=r)
+        self.peer_messages_dropped = Counter(
+            "agora_peer_messages_dropped", "Peer messages dropped by the node, by reason",
+            ["reason"], registry=r)
+        self.shard_halted = Gauge("agora_shard_halted", "1 if the shard halted (its state "
+                                  "root differs from a quorum's, or a node fault in "
+                                  "execution; see agora status), else 0", ["shard"],
+                                  registry=r)
+        self.last_block_timestamp_seconds = Gauge(
+            "agora_last_block_timestamp_seconds", "Header timestamp of the last finalized "
+            "block (Unix seconds); time() minus this is the shard's block age", ["shard"],
+            registry=r)
+        self.catchup_lag_blocks = Gauge(
+            "agora_catchup_lag_blocks", "Blocks between this replica's delivered height and "
+            "the height f+1 peers vouch for (0 when caught up)", ["shard"], registry=r)
+        self.build_info = Gauge("agora_build_info", "The running build (always 1)",
+                                ["version", "commit", "python"], registry=r)
+        from node.version import commit, python_version, version
+
+        self.build_info.labels(version(), commit(), python_version()).set(1)
         self._rejections_seen: dict[str, int] = {}
 
     def record_block(self, shard: int, height: int, txs: int,
@@ -73,7 +121,7 @@ class NodeMetrics:
         self.txs_committed.labels(label).inc(txs)
         self.block_execution_seconds.labels(label).observe(execution_seconds)
         for status in failed_statuses:
-            self.txs_failed.labels(label, str(status)).inc()
+            self.txs_failed.labels(label, _status_name(status)).inc()
 
     def record_halted(self, shard: int, halted: bool) -> None:
         self.shard_halted.labels(str(shard)).set(1 if halted else 0)
@@ -114,12 +162,36 @@ class NodeMetrics:
     def set_peers(self, connected: int) -> None:
         self.peers.set(connected)
 
+    def record_block_timestamp(self, shard: int, timestamp_ms: int) -> None:
+        self.last_block_timestamp_seconds.labels(str(shard)).set(timestamp_ms / 1000)
+
+    def sync_peer_counts(self, refusals: Mapping[str, int], dropped: Mapping[str, int]) -> None:
+        """Mirror the network's refusal counts and the node's dropped-message counts."""
+        for reason, total in sorted(refusals.items()):
+            self._advance(self.peer_refusals.labels(reason), f"refused/{reason}", total)
+        for reason, total in sorted(dropped.items()):
+            self._advance(self.peer_messages_dropped.labels(reason), f"dropped/{reason}",
+                          total)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
-def metrics_app(registry: CollectorRegistry) -> Any:
-    """An ASGI app: ``GET /metrics`` and ``GET /health``; anything else is 404."""
+def _status_name(status: int) -> str:
+    from ledger.types import Status
+
+    try:
+        return Status(status).name
+    except ValueError:
+        return f"UNKNOWN_{status}"
+
+
+Readiness = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+def metrics_app(registry: CollectorRegistry, readiness: Readiness | None = None) -> Any:
+    """An ASGI app: ``GET /metrics``, ``GET /health`` and (given ``readiness``)
+    ``GET /ready``; anything else is 404."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -131,6 +203,10 @@ def metrics_app(registry: CollectorRegistry) -> Any:
             await _respond(send, 200, CONTENT_TYPE_LATEST, generate_latest(registry))
         elif scope["method"] == "GET" and scope["path"] == "/health":
             await _respond(send, 200, "text/plain; charset=utf-8", b"ok\n")
+        elif scope["method"] == "GET" and scope["path"] == "/ready" and readiness is not None:
+            ready, body = readiness()
+            await _respond(send, 200 if ready else 503, "application/json",
+                           json.dumps(body).encode())
         else:
             await _respond(send, 404, "text/plain; charset=utf-8", b"not found\n")
 
@@ -154,12 +230,14 @@ async def _respond(send: Any, status: int, content_type: str, body: bytes) -> No
     await send({"type": "http.response.body", "body": body})
 
 
-async def serve_metrics(registry: CollectorRegistry, config: MetricsSection, *,
+async def serve_metrics(registry: CollectorRegistry, config: MetricsSection,
+                        readiness: Readiness | None = None, *,
                         task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
                         ) -> None:
     """Serve the metrics endpoint until cancelled; ``task_status`` gets the bound URLs."""
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [f"{config.host}:{config.port}"]
     hypercorn_config.accesslog = None
+    hypercorn_config.errorlog = hypercorn_error_logger()  # its lines once, in our format
     hypercorn_config.graceful_timeout = 1.0
-    await serve(metrics_app(registry), hypercorn_config, task_status=task_status)
+    await serve(metrics_app(registry, readiness), hypercorn_config, task_status=task_status)

@@ -111,7 +111,9 @@ from node.config import NodeConfig, frame_overhead_bytes
 from ledger.executor import fee_params, state_root_after
 from ledger.native import balance_of
 from ledger.types import ExecutionFault
+from vm.contract import ContractCache
 from node.genesis import Genesis
+from node.last_signed import LastSignedRecord, entries_per_kind_max, votes_of
 from storage.aio import AsyncChainStore
 from storage.chain import ChainStore
 
@@ -157,15 +159,19 @@ class ShardRuntime:
     dropped_events: int = 0
     state: StateCache | None = None  # set by Node._build_shard
     recent: RecentBlocks | None = None  # set by Node._build_shard
-    halted: str | None = None  # why the shard halted on a node fault (module docstring)
+    # Why the shard halted, or None: its state root differs from a quorum's (the replica
+    # halted), or a node fault in execution (module docstring). It never resumes by itself.
+    halted: str | None = None
     executing_height: int | None = None  # the height a worker thread is executing
+    # Header timestamp of the last finalized block (0: none yet), for /ready and metrics.
+    last_block_timestamp_ms: int = 0
 
 
 class Node:
     """One validator. Build with :meth:`open`, then ``await node.run()`` in a nursery."""
 
     def __init__(self, config: NodeConfig, genesis: Genesis, signer: Signer,
-                 store: ChainStore) -> None:
+                 store: ChainStore, last_signed: LastSignedRecord | None = None) -> None:
         from ledger.executor import build_executor
         from node.mempool import Mempool
         from node.metrics import NodeMetrics
@@ -174,6 +180,9 @@ class Node:
         self.genesis = genesis
         self.signer = signer
         self.store = store
+        # What this validator signed, kept apart from the store (node/last_signed.py);
+        # Node.open always gives one, bare constructions in tests may not.
+        self.last_signed = last_signed
         self.async_store = AsyncChainStore(store)
         self.index = config.node.node_index
         assert genesis.validator_keys[self.index] == signer.public_key, \
@@ -203,13 +212,17 @@ class Node:
         self.execution_limiter = trio.CapacityLimiter(genesis.shard_count)
         self.call_limiter = trio.CapacityLimiter(config.rpc.call_concurrent_max)
         self.executors = {
-            shard: build_executor(genesis, shard, is_committed=self.is_committed,
-                                  is_verified=self.is_verified)
+            shard: build_executor(
+                genesis, shard, is_committed=self.is_committed, is_verified=self.is_verified,
+                contract_cache=ContractCache(config.node.contract_cache_entries,
+                                             config.node.contract_cache_bytes_max,
+                                             code_store=_CodeStore(store)))
             for shard in range(genesis.shard_count)}
         self.metrics = NodeMetrics()
         self.receipt_waiters: dict[bytes, list[trio.Event]] = {}
         self.block_listeners: list[trio.MemorySendChannel[dict[str, Any]]] = []
         self.started_trio = 0.0
+        self.started_wall_ms = 0  # wall clock at run(), for readiness (node/health.py)
         self.txs_committed = {shard: 0 for shard in range(genesis.shard_count)}
         self.block_finalized = trio.Event()
         self.dropped: collections.Counter[str] = collections.Counter()
@@ -241,10 +254,18 @@ class Node:
         if problems:
             raise ConfigError(problems)
         signer = load_signer(config.node.resolve("key_file"))
+        from node.consortium import resolve_node_index
+
+        index = resolve_node_index(config.node.node_index, genesis, signer.public_key)
+        config = dataclasses.replace(config, node=dataclasses.replace(
+            config.node, node_index=index))
         data_dir = config.node.resolve("data_dir")
         Path(data_dir).mkdir(parents=True, exist_ok=True)
+        last_signed = LastSignedRecord.open(
+            config.node.resolve("last_signed_dir"), range(genesis.shard_count),
+            max(entries_per_kind_max, 2 * genesis.consensus.watermark_window_blocks))
         store = ChainStore.open(data_dir, genesis.chain_id)
-        return cls(config, genesis, signer, store)
+        return cls(config, genesis, signer, store, last_signed)
 
     # -- construction ----------------------------------------------------------------------
 
@@ -280,14 +301,17 @@ class Node:
                                execute_receive, last_view=replica.view, state=StateCache(
                                    self.store, shard, self.config.node.state_cache_entries),
                                recent=RecentBlocks(self.config.node.recent_blocks_cached,
-                                                   self.config.node.recent_blocks_bytes_max))
+                                                   self.config.node.recent_blocks_bytes_max),
+                               last_block_timestamp_ms=recovered.finalized_timestamp_ms)
         halt = self.store.get_halt(shard)
-        self.metrics.record_halted(shard, halt is not None)
         if halt is not None:
             runtime.halted = halt[1]
             logger.critical("node=%d shard=%d HALTED at height=%d (halt marker in the store; "
-                            "move the data directory away and restart to resync): %s",
+                            "see the README: agora store check, agora node reset-state): %s",
                             self.index, shard, halt[0], halt[1])
+        elif replica.halted is not None:
+            runtime.halted = replica.halted
+        self.metrics.record_halted(shard, runtime.halted is not None)
         return runtime
 
     def _recover(self, shard: int) -> RecoveredState:
@@ -383,6 +407,7 @@ class Node:
 
         self.peer_manager = self.build_peer_manager()
         self.started_trio = trio.current_time()
+        self.started_wall_ms = _now_ms()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.peer_manager.run)
@@ -405,7 +430,8 @@ class Node:
                 await nursery.start(server.serve)
             if self.config.metrics.enabled:
                 await nursery.start(functools.partial(
-                    serve_metrics, self.metrics.registry, self.config.metrics))
+                    serve_metrics, self.metrics.registry, self.config.metrics,
+                    self.readiness))
             logger.info("node=%d started shards=%d chain=%s", self.index,
                         len(self.shards), self.genesis.chain_id)
             task_status.started()
@@ -421,7 +447,8 @@ class Node:
             addresses[index] = (host, int(port))
         return PeerManager(
             self.config.network.to_network_config(), self.signer_key(), self.index,
-            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses)
+            self.genesis.chain_id, dict(enumerate(self.genesis.validator_keys)), addresses,
+            genesis_hash=self.genesis.hash())
 
     def signer_key(self) -> Any:
         from node.keys import load_seed
@@ -489,11 +516,16 @@ class Node:
             for record in out.persist:
                 if isinstance(record, StableCheckpointRecord):
                     await self._compact_records(runtime, record)
-        for send in out.send:
+        sends = out.send
+        if self.last_signed is not None and sends:
+            sends = await self._guard_votes(shard, sends)
+        for send in sends:
             self._send(send.to, send.message)
         for item in out.deliver:
             await runtime.execute_send.send(item)
-        if out.halted is not None:
+        if out.halted is not None and runtime.halted is None:
+            runtime.halted = out.halted
+            self.metrics.record_halted(shard, True)
             logger.critical("node=%d shard=%d HALTED: %s", self.index, shard, out.halted)
         if replica.view != runtime.last_view:
             self._on_view_changed(runtime)
@@ -502,6 +534,31 @@ class Node:
             runtime.proposal_changed.set()
             runtime.proposal_changed = trio.Event()
         self.metrics.record_view(shard, replica.view, replica.stats.view_changes)
+
+    def admit_votes(self, shard: int, sends: list[Any]) -> list[Any]:
+        """The sends the last-signed record allows (their votes recorded in memory; the
+        caller persists before sending); a refused send is dropped, counted and logged at
+        CRITICAL: sending it would equivocate."""
+        assert self.last_signed is not None
+        allowed = []
+        for send in sends:
+            refusals = self.last_signed.admit(votes_of(send.message, self.index))
+            if refusals:
+                self.dropped["double_sign_refused"] += 1
+                logger.critical("node=%d shard=%d REFUSED TO SIGN TWICE: %s", self.index,
+                                shard, "; ".join(refusals))
+                continue
+            allowed.append(send)
+        return allowed
+
+    async def _guard_votes(self, shard: int, sends: list[Any]) -> list[Any]:
+        """The hook of "never sign twice" (DESIGN.md): before a vote leaves the node, it is
+        checked against and recorded (fsynced) in the last-signed record."""
+        allowed = self.admit_votes(shard, sends)
+        assert self.last_signed is not None
+        if self.last_signed.is_dirty(shard):  # retransmissions change nothing
+            await trio.to_thread.run_sync(self.last_signed.persist, shard)
+        return allowed
 
     async def _compact_records(self, runtime: ShardRuntime, record: StableCheckpointRecord) -> None:
         """A stable checkpoint: store it, re-append the records still needed, drop the rest."""
@@ -873,22 +930,27 @@ class Node:
                 if count}
 
     async def _metrics_loop(self) -> None:
-        from prometheus_client import Gauge
-
-        refusals = Gauge("agora_peer_refusals", "Peer links refused, by reason (cumulative)",
-                         ["reason"], registry=self.metrics.registry)
-        dropped = Gauge("agora_peer_messages_dropped", "Peer messages dropped by the node, "
-                        "by reason (cumulative)", ["reason"], registry=self.metrics.registry)
+        for shard, runtime in self.shards.items():
+            self.metrics.record_halted(shard, runtime.halted is not None)
+            if runtime.last_block_timestamp_ms:
+                self.metrics.record_block_timestamp(shard, runtime.last_block_timestamp_ms)
         while True:
             info = self.mempool.info()
             self.metrics.sync_mempool(info.shard_sizes_txs, info.size_bytes, info.rejections)
             self.metrics.sync_signature_checks(self.signature_checks)
             self.metrics.peers.set(len(self.peer_manager.connected_peers()))
-            for reason, count in self.peer_refusals().items():
-                refusals.labels(reason).set(count)
-            for reason, count in sorted(self.dropped.items()):
-                dropped.labels(reason).set(count)
+            self.metrics.sync_peer_counts(self.peer_refusals(), self.dropped)
+            for shard, runtime in self.shards.items():
+                lag = runtime.replica.catchup_lag_blocks
+                if lag is not None:  # unknown just after a start: no sample rather than 0
+                    self.metrics.catchup_lag_blocks.labels(str(shard)).set(lag)
             await trio.sleep(1.0)
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, body) for ``GET /ready`` (node/health.py)."""
+        from node.health import readiness_report
+
+        return readiness_report(self)
 
     async def _tick_loop(self) -> None:
         interval = self.config.consensus.tick_interval_ms / 1000
@@ -1154,6 +1216,20 @@ def read_sync_blocks(store: ChainStore, shard: int, first: int, count: int, byte
             codec.decode_struct(Block, stored.block_bytes),
             codec.decode_struct(CommitCertificate, stored.certificate_bytes)))
     return blocks
+
+
+class _CodeStore:
+    """``vm.contract.CodeStore`` over the node's LevelDB: compiled code persisted at first
+    compile, so a cache miss after a restart is a read, not a compile."""
+
+    def __init__(self, store: ChainStore) -> None:
+        self._store = store
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.get_code(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._store.put_code(key, value)
 
 
 class _StoreState:

@@ -78,7 +78,8 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   for other origins). With the default (empty) list no CORS header is ever sent. When the
   list is set, a WebSocket whose ``Origin`` it does not allow is closed (1008): browsers
   do not apply CORS to WebSockets, so the check is the server's.
-* ``GET /health``: ``{"status": "ok"}``.
+* ``GET /health``: ``{"status": "ok"}`` (liveness). ``GET /ready``: 200 when ready, else
+  503, with JSON naming each failing check (node/health.py).
 * ``GET /explorer/...``: the block explorer's pages (node/explorer/), when mounted.
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target,
   from_height?)`` with kind ``"newBlocks"`` (target: shard), ``"receipt"`` (target: tx
@@ -127,6 +128,7 @@ from consensus.types import Block, CommitCertificate, Transaction, decode_transa
 from ledger.sharding import shard_of_account
 from ledger.types import Receipt, ReceiptEvent, Status
 from node.config import RpcSection
+from node.logs import hypercorn_error_logger
 from node.mempool import MempoolInfo, RejectReason, TxRejected
 
 logger = logging.getLogger(__name__)
@@ -305,6 +307,8 @@ class NodeApi(Protocol):
     async def peers(self) -> list[dict[str, Json]]: ...
 
     async def mempool_info(self) -> MempoolInfo: ...
+
+    async def readiness(self) -> tuple[bool, dict[str, Json]]: ...
 
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes: ...
@@ -705,6 +709,7 @@ class RpcServer:
         config = HypercornConfig()
         config.bind = [f"{self.config.host}:{self.config.port}"]
         config.accesslog = None
+        config.errorlog = hypercorn_error_logger()  # its lines once, in the node's format
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = self.config.keep_alive_timeout_seconds
         config.websocket_max_message_size = self.config.ws_message_bytes_max
@@ -731,6 +736,10 @@ class RpcServer:
         cors = self._cors_headers(scope)
         if path == "/health" and method == "GET":
             await _send_json(send, 200, {"status": "ok"}, cors)
+            return
+        if path == "/ready" and method == "GET":
+            ready, body = await self.api.readiness()
+            await _send_json(send, 200 if ready else 503, body)
             return
         mounted = next((app for prefix, app in self.mounts.items()
                         if path == prefix or path.startswith(prefix + "/")), None)

@@ -7,6 +7,7 @@ Layout of a cluster directory::
     DIR/fee_key.hex            the genesis fee account (of shard 0): fees collected there
     DIR/nodeK/config.toml      node K's config: ports p2p_port+K, rpc_port+K, metrics_port+K
     DIR/nodeK/node_key.hex     node K's validator key (mode 0600)
+    DIR/nodeK/validator.json   node K's public validator card (name, key, endpoints)
     DIR/nodeK/genesis.json
     DIR/nodeK/data/            LevelDB (created on first start)
     DIR/nodeK/node.log         stdout and stderr of the process (cluster up)
@@ -36,14 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from consensus.types import Signer
-from node.config import (
-    MetricsSection,
-    NetworkSection,
-    NodeConfig,
-    NodeSection,
-    RpcSection,
+from node.config import load_config
+from node.consortium import (
+    add_balance,
+    add_validator,
+    card_file_name,
+    create_validator_home,
+    load_card,
+    new_genesis,
 )
-from node.genesis import Balance, Genesis, GenesisConsensus, Validator
+from node.genesis import Balance
 from node.keys import generate_seed, save_key
 
 faucet_balance = 10**15
@@ -74,50 +77,51 @@ def free_port_block(count: int, host: str = "127.0.0.1") -> int:
 
 def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id: str,
                  host: str = "127.0.0.1", p2p_port: int = 26700, rpc_port: int = 8545,
-                 metrics_port: int = 9100, *, force: bool = False,
+                 metrics_port: int = 26660, *, force: bool = False,
                  extra_balances: tuple[Balance, ...] = (),
                  consensus_overrides: dict[str, Any] | None = None,
                  gas_price: int | None = None) -> list[Path]:
     """Write keys, genesis and configs; return the node home directories. ``gas_price``:
-    the genesis's (None: ``local_gas_price``)."""
+    the genesis's (None: ``local_gas_price``).
+
+    The one-machine shortcut of the consortium flow (node/consortium.py), on the same
+    code: one validator home per node (``agora keygen --validator``), then a genesis
+    assembled from their public cards (``agora genesis new / add-validator /
+    add-balance``), copied into every home."""
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise FileExistsError(f"{out_dir} is not empty (use --force or another --out)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    seeds = [generate_seed() for _ in range(validator_count)]
     faucet_seed, fee_seed = _seed_in_shard(0, shard_count), _seed_in_shard(0, shard_count)
     save_key(out_dir / "faucet_key.hex", faucet_seed, overwrite=True)
     save_key(out_dir / "fee_key.hex", fee_seed, overwrite=True)
-    validators = tuple(
-        Validator(f"node{index}", Signer(seed).public_key, f"{host}:{p2p_port + index}",
-                  f"http://{host}:{rpc_port + index}")
-        for index, seed in enumerate(seeds))
-    faucet = Signer(faucet_seed).public_key
-    genesis = Genesis(chain_id, shard_count, validators,
-                      balances=(Balance(faucet, faucet_balance), *extra_balances),
-                      issuers=(faucet,), fee_account=Signer(fee_seed).public_key,
-                      consensus=GenesisConsensus(gas_price=local_gas_price if gas_price is None
-                                                 else gas_price)).validate()
-    genesis.save(out_dir / "genesis.json")
+    genesis = new_genesis(chain_id, shard_count)
+    genesis = dataclasses.replace(
+        genesis, fee_account=Signer(fee_seed).public_key,
+        consensus=dataclasses.replace(genesis.consensus, gas_price=local_gas_price
+                                      if gas_price is None else gas_price))
     homes = []
-    for index, seed in enumerate(seeds):
+    for index in range(validator_count):
         home = out_dir / f"node{index}"
         if force and home.exists():
             shutil.rmtree(home)
-        home.mkdir(parents=True)
-        save_key(home / "node_key.hex", seed, overwrite=True)
-        genesis.save(home / "genesis.json")
-        config = NodeConfig(
-            node=NodeSection(home_dir=".", node_index=index),
-            # Bind where the genesis says peers find us (edit the genesis, not this).
-            network=NetworkSection(),
-            rpc=RpcSection(host=host, port=rpc_port + index),
-            metrics=MetricsSection(host=host, port=metrics_port + index),
-        )
+        created = create_validator_home(
+            home, f"node{index}", f"{host}:{p2p_port + index}",
+            f"http://{host}:{rpc_port + index}", metrics_port + index)
+        genesis = add_validator(genesis, load_card(home / card_file_name))
         if consensus_overrides:
+            config = load_config(home / "config.toml")
             config = dataclasses.replace(config, consensus=dataclasses.replace(
                 config.consensus, **consensus_overrides))
-        (home / "config.toml").write_text(config.validate().to_toml())
-        homes.append(home)
+            (home / "config.toml").write_text(config.validate().to_toml())
+        homes.append(created.home)
+    genesis = add_balance(genesis, Signer(faucet_seed).public_key, faucet_balance,
+                          issuer=True)
+    for balance in extra_balances:
+        genesis = add_balance(genesis, balance.address, balance.amount)
+    genesis = genesis.validate()
+    genesis.save(out_dir / "genesis.json")
+    for home in homes:
+        genesis.save(home / "genesis.json")
     return homes
 
 

@@ -115,6 +115,7 @@ _TAG_RECORD_FLOOR = b"p"
 _TAG_CHECKPOINT = b"c"
 _TAG_ROOTS = b"x"
 _TAG_HALT = b"a"
+_TAG_CODE = b"k"  # node-local compiled contract code (vm.contract.CodeStore), not chain data
 _TAG_BLOCK_EVENTS = b"v"
 _TAG_EVENT = b"e"
 _TAG_EVENT_NAME = b"n"
@@ -551,6 +552,19 @@ class ChainReader:
                                             location)
         return bytes(state_root), bytes(receipts_root)
 
+    def get_code(self, key: bytes) -> bytes | None:
+        """Compiled contract code this node cached (``vm.contract.CodeStore``): node-local,
+        never hashed or served; a damaged entry reads as absent, so the VM compiles the
+        source again (outcomes and gas do not depend on this cache)."""
+        full_key = _TAG_CODE + key
+        raw = self._reader.get(full_key)
+        if raw is None:
+            return None
+        try:
+            return _unseal(full_key, raw, "compiled code", self._location)
+        except StorageCorrupt:
+            return None
+
     def get_halt(self, shard: int) -> tuple[int, str] | None:
         """``(height, reason)`` if the shard halted on a node fault (``put_halt``)."""
         _check_shard(shard)
@@ -782,6 +796,12 @@ class ChainStore(ChainReader):
             if prune_records_before is not None:
                 operations += self._prune_operations(shard, prune_records_before)
             self._kv.write_batch(operations, sync=True)
+
+    def put_code(self, key: bytes, data: bytes) -> None:
+        """Cache compiled contract code (``get_code``); not synced: losing it costs a
+        compile, nothing else."""
+        full_key = _TAG_CODE + key
+        self._kv.write_batch([(full_key, _seal(full_key, data))], sync=False)
 
     def put_halt(self, shard: int, height: int, reason: str) -> None:
         """Durably mark the shard halted at ``height`` (synced). Nothing clears it: the

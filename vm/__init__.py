@@ -44,15 +44,42 @@ The language, in short (vm/validate.py has the full allow-list):
   transactions and contracts, `@view` methods also by queries and never write or emit;
   undecorated functions are internal. `init`, if exported, runs once from `deploy`.
 * Values: None, bool, int (<= `gas.int_bits_max` bits), str, bytes, list, tuple, dict
-  (keys: int, str, bytes, bool or short tuples of those), range. No floats, no sets.
+  (keys: str, bytes, bool or ints of at most 60 bits: keys whose hashes cannot be built to
+  collide), range. No floats, no sets.
 * Storage: `m[k]`, `m[k] = v`, `del m[k]`, `k in m`, `m.get(k, d)`, `m.set/contains/delete`;
   `v.get(d)`, `v.set(x)` (None deletes). Reads return copies; storage cannot be iterated.
+  Map keys may also be short tuples of scalars (they are encoded, never hashed).
 * `x += y` rebinds (`x = x + y`), it never mutates in place; comparisons do not chain;
   `is` only compares with None. Host API: `ctx`, `require`, `revert`, `emit`, `call`,
   `try_call`, `sha256` (vm/builtins.py).
+
+What a receipt holds (consensus data: hashed into the receipts root, so the same on every
+node, whatever its caches, its stack depth or its CPython patch release):
+
+* status: the `ErrorCode` (vm/errors.py), a consensus enum;
+* gas used: a function of the transaction and the state only (static costs are fixed at
+  compile time, every dynamic charge depends on values, never on caches or timing; code
+  is charged once per transaction and contract whether or not it was cached);
+* message: empty on success; otherwise the VM's own text, never CPython's or msgpack's: a
+  fixed text per class of interpreter error (`errors.failure_message`), a VM message built
+  from constants, ASCII identifiers and integers (names quoted with `ascii()`), a
+  validation error's rule, line, column and fixed text, or the contract's own revert text
+  (at most 256 code points, valid UTF-8: str literals with lone surrogates are rejected at
+  deploy and every encoded value is checked);
+* return data: canonical msgpack (vm/codec.py) of the returned value;
+* events: contract address, an ASCII identifier, canonical msgpack of the fields.
+
+Nothing else reaches a receipt. A condition a contract (or a transaction's arguments) can
+cause is always one of these outcomes; an exception escaping `deploy`, `execute` or
+`query` is `VMInternalError` (a node fault: halt the shard) or, for a host programming
+error (a bad address type, a gas limit out of range), `ValueError`.
+
+Gas measures work: every operation is charged at least in proportion to the CPU and memory
+it takes, whatever its arguments' size, type or content (vm/gas.py has the schedule and
+bench/gas_fidelity.py the adversarial catalogue that checks it against a token transfer).
 """
 
-from vm.contract import Contract, ContractCache, compile_contract
+from vm.contract import CodeStore, Contract, ContractCache, DictCodeStore, compile_contract
 from vm.engine import ExecutionResult, deploy, execute, query
 from vm.errors import (
     ContractFailure,
@@ -73,7 +100,8 @@ from vm.state import (
 )
 
 __all__ = [
-    "BlockContext", "Contract", "ContractCache", "ContractFailure", "ContractValidationError",
+    "BlockContext", "CodeStore", "Contract", "ContractCache", "ContractFailure",
+    "ContractValidationError", "DictCodeStore",
     "DictState", "ErrorCode", "Event", "ExecutionResult", "OutOfGas", "StateView", "VMError",
     "VMInternalError", "code_key", "compile_contract", "contract_address", "deploy",
     "execute", "query", "storage_base",

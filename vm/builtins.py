@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vm import gas
-from vm.errors import InvalidValue, LimitExceeded, Revert
+from vm.errors import ContractRuntimeError, InvalidValue, LimitExceeded, Revert
 
 if TYPE_CHECKING:
     from vm.runtime import Runtime
@@ -35,7 +35,7 @@ _sized = (list, tuple, str, bytes, dict, range)
 
 def _length(runtime: Runtime, value: Any) -> int:
     if type(value) not in _sized:
-        raise TypeError(f"expected a sized container, got {type(value).__name__}")
+        raise ContractRuntimeError(f"expected a sized container, got {type(value).__name__}")
     length = len(value)
     if length > gas.container_elements_max and type(value) is not range:
         raise LimitExceeded("container too large")
@@ -57,14 +57,14 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
     def len_(value: Any) -> int:
         charge(gas.builtin_call_gas)
         if type(value) not in _sized:
-            raise TypeError("len() of an unsized value")
+            raise ContractRuntimeError("len() of an unsized value")
         return len(value)
 
     def range_(*bounds: Any) -> range:
         charge(gas.builtin_call_gas)
         for bound in bounds:
             if type(bound) is not int:
-                raise TypeError("range bounds must be integers")
+                raise ContractRuntimeError("range bounds must be integers")
         return range(*bounds)
 
     def list_(value: Any = ()) -> list[Any]:
@@ -85,7 +85,7 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         result: dict[Any, Any] = {}
         for pair in value:
             if type(pair) not in (list, tuple) or len(pair) != 2:
-                raise TypeError("dict() takes pairs")
+                raise ContractRuntimeError("dict() takes pairs")
             result[runtime.key(pair[0])] = pair[1]
         return result
 
@@ -96,7 +96,7 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         if type(value) in (list, tuple):
             _materialise(runtime, value)
             return bytes(value)
-        raise TypeError("bytes() takes bytes or a list of ints; use str.encode()")
+        raise ContractRuntimeError("bytes() takes bytes or a list of ints; use str.encode()")
 
     def str_(value: Any = "") -> str:
         kind = type(value)
@@ -111,7 +111,7 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
             runtime.add(value, 0)  # charges by size and enforces int_bits_max
             charge(gas.builtin_call_gas + value.bit_length() // 3)
             return str(value)
-        raise TypeError("str() takes int, bool or str")
+        raise ContractRuntimeError("str() takes int, bool or str")
 
     def int_(value: Any = 0, base: Any = 10) -> int:
         charge(gas.builtin_call_gas)
@@ -119,7 +119,7 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         if kind is int or kind is bool:
             return int(value)
         if kind is not str or type(base) is not int:
-            raise TypeError("int() takes an int or a str")
+            raise ContractRuntimeError("int() takes an int or a str")
         if len(value) > gas.int_str_digits_max:
             raise LimitExceeded("too many digits")
         charge(len(value))
@@ -130,19 +130,19 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
     def bool_(value: Any = False) -> bool:
         charge(gas.builtin_call_gas)
         if type(value) not in (*_sized, int, bool, type(None)):
-            raise TypeError("bool() of an unsupported value")
+            raise ContractRuntimeError("bool() of an unsupported value")
         return bool(value)
 
     def abs_(value: Any) -> int:
         charge(gas.builtin_call_gas)
         if type(value) is not int and type(value) is not bool:
-            raise TypeError("abs() takes an integer")
+            raise ContractRuntimeError("abs() takes an integer")
         return abs(value)
 
     def enumerate_(value: Any, start: Any = 0) -> list[tuple[int, Any]]:
         _materialise(runtime, value)
         if type(start) is not int:
-            raise TypeError("start must be an integer")
+            raise ContractRuntimeError("start must be an integer")
         return list(enumerate(value, start))
 
     def zip_(*values: Any) -> list[tuple[Any, ...]]:
@@ -152,7 +152,7 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
 
     def reversed_(value: Any) -> list[Any]:
         if type(value) is dict:
-            raise TypeError("reversed() of a dict")
+            raise ContractRuntimeError("reversed() of a dict")
         _materialise(runtime, value)
         return list(reversed(value))
 
@@ -181,9 +181,8 @@ def make_builtins(runtime: Runtime) -> dict[str, Callable[..., Any]]:
         return choose
 
     def sorted_(value: Any, reverse: Any = False) -> list[Any]:
-        length = _materialise(runtime, value)
-        runtime._deep_charge(value)
-        charge(length * max(length.bit_length(), 1) * gas.element_gas)
+        _materialise(runtime, value)
+        runtime.sort_charge(value)
         return sorted(value, reverse=bool(reverse))
 
     return {
@@ -219,7 +218,7 @@ def make_host_functions(runtime: Runtime) -> dict[str, Callable[..., Any]]:
 
     def sha256(data: Any) -> bytes:
         if type(data) is not bytes:
-            raise TypeError("sha256 takes bytes")
+            raise ContractRuntimeError("sha256 takes bytes")
         charge(gas.builtin_call_gas + len(data) // gas.bytes_per_gas)
         return hashlib.sha256(data).digest()
 
@@ -232,4 +231,9 @@ def make_host_functions(runtime: Runtime) -> dict[str, Callable[..., Any]]:
 def _message(message: Any) -> str:
     if type(message) is not str:
         raise InvalidValue("revert message must be a str")
-    return message[:256]
+    text = message[:256]
+    try:
+        text.encode("utf-8")  # the message goes into the receipt: it must be encodable
+    except UnicodeEncodeError:
+        raise InvalidValue("revert message is not valid Unicode") from None
+    return text

@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 
 from vm.errors import InvalidValue, LimitExceeded
-from vm.gas import bytes_per_gas, container_depth_max, int_bits_max
+from vm.gas import bytes_per_gas, container_depth_max, container_weight, int_bits_max
 
 bigint_ext_type = 1
 _int64_min = -(2**63)
@@ -33,43 +33,87 @@ def _check_int(value: int) -> None:
         raise LimitExceeded("integer too large to encode")
 
 
-def count_elements(value: Any, budget_elements: int) -> int:
-    """Weight of `value`: one per node (containers count their elements, deeply) plus one per
-    `bytes_per_gas` bytes of each str and bytes; raises
+_int_types = frozenset({int, bool})
+_scalar_types = frozenset({int, bool, str, bytes, type(None)})
+_text_types = frozenset({str, bytes})
+_dict_key_int_bits_max = 60  # gas.dict_key_int_bits_max: see vm/runtime.py, _check_key
+
+
+def count_elements(value: Any, budget_elements: int, allow_range: bool = False) -> int:
+    """Weight of `value`: one per node plus `container_weight` per list, tuple or dict
+    (containers count their elements, deeply, aliases as often as they are reached) plus
+    one per `bytes_per_gas` bytes of each str and bytes; raises
     LimitExceeded once `budget_elements` is passed or containers nest deeper than
-    `container_depth_max`. Also rejects non-canonical types. Iterative, so any value can be
-    measured; the depth cap then keeps every recursive walk (CPython's own comparisons,
+    `container_depth_max`. Also rejects non-canonical types (ranges too, unless
+    `allow_range`: a contract can hold one, but not encode it). Iterative, so any value can
+    be measured; the depth cap then keeps every recursive walk (CPython's own comparisons,
     msgpack) far from the interpreter's recursion limit, whose exact position would
-    depend on the caller's stack and so differ between nodes."""
+    depend on the caller's stack and so differ between nodes.
+
+    The weight prices the walks over a value (this one, CPython's comparisons, msgpack's
+    packing), so it follows what they cost: a Python-level step per container, and none
+    per element of a container whose elements are all scalars."""
+    return _walk(value, budget_elements, allow_range)[0]
+
+
+def _walk(value: Any, budget_elements: int, allow_range: bool) -> tuple[int, bool]:
+    """count_elements, and whether `value` holds a dict (which needs the sorting encoder).
+    The budget bounds the elements (one per node, one per `bytes_per_gas` bytes), which
+    stay within the encoded size; the weight adds `container_weight` per container."""
     stack = [(value, 0)]
     seen = 0
+    containers = 0
+    has_dict = False
     while stack:
         item, depth = stack.pop()
         seen += 1
-        if seen > budget_elements:
-            raise BudgetExceeded("value too large")
         kind = type(item)
         if kind is list or kind is tuple:
             if depth >= container_depth_max:
                 raise LimitExceeded(f"containers nested deeper than {container_depth_max}")
-            stack.extend([(element, depth + 1) for element in item])
+            containers += 1
+            seen += _weigh_sequence(item, depth, stack)
         elif kind is dict:
             if depth >= container_depth_max:
                 raise LimitExceeded(f"containers nested deeper than {container_depth_max}")
-            for key in item:
-                if type(key) not in (str, bytes, int):
-                    raise InvalidValue("dict keys must be str, bytes or int")
-            stack.extend([(element, depth + 1) for element in item.values()])
-            seen += len(item)
+            has_dict = True
+            containers += 1
+            seen += _weigh_keys(item)
+            seen += _weigh_sequence(item.values(), depth, stack)
         elif kind is str or kind is bytes:
             # Weighted by size: comparing [s] * n against an equal, distinct string costs
             # n memcmp calls of len(s) bytes each, aliasing or not.
             seen += len(item) // bytes_per_gas
         elif kind is int:
             _check_int(item)
-        elif kind is not bool and item is not None:
+        elif kind is not bool and item is not None and not (allow_range and kind is range):
             raise InvalidValue(f"cannot encode a value of type {kind.__name__}")
-    return seen
+        if seen > budget_elements:
+            raise BudgetExceeded("value too large")
+    return seen + containers * container_weight, has_dict
+
+
+def _weigh_sequence(items: Any, depth: int, stack: list[tuple[Any, int]]) -> int:
+    """Weight of the scalar elements of `items`; pushes the others onto `stack`."""
+    if _int_types.issuperset(map(type, items)):
+        if items and max(map(int.bit_length, items)) > int_bits_max:
+            raise LimitExceeded("integer too large to encode")
+        return len(items)
+    if _text_types.issuperset(map(type, items)):
+        return len(items) + sum(map(len, items)) // bytes_per_gas
+    stack.extend([(element, depth + 1) for element in items])
+    return 0
+
+
+def _weigh_keys(item: dict[Any, Any]) -> int:
+    weight = len(item)
+    for key in item:
+        kind = type(key)
+        if kind is str or kind is bytes:
+            weight += len(key) // bytes_per_gas
+        elif kind is not int or key.bit_length() > _dict_key_int_bits_max:
+            raise InvalidValue("dict keys must be str, bytes or int of at most 60 bits")
+    return weight
 
 
 def _default(item: Any) -> Any:
@@ -90,6 +134,12 @@ encode_bytes: Callable[[Any], bytes] = _packer.pack
 _flat_scalars = frozenset({str, bytes, bool, type(None)})
 
 
+def encode_int(value: int) -> bytes:
+    """Canonical bytes of an int (checked against int_bits_max)."""
+    _check_int(value)
+    return _pack_int(value)
+
+
 def _pack_int(value: int) -> bytes:
     if _int64_min <= value <= _uint64_max:
         return _pack(value)
@@ -102,23 +152,37 @@ def _pack_int(value: int) -> bytes:
 
 
 def encode(value: Any, budget_elements: int) -> bytes:
-    """Canonical bytes of `value`; raises InvalidValue/LimitExceeded."""
+    """Canonical bytes of `value`; raises InvalidValue/LimitExceeded, never a msgpack or
+    codec error (a str holding a lone surrogate cannot be UTF-8: InvalidValue)."""
+    return encode_weighed(value, budget_elements)[0]
+
+
+def encode_weighed(value: Any, budget_elements: int) -> tuple[bytes, int]:
+    """`encode`, and the weight of the value (count_elements, or the number of entries of
+    a flat dict): what a caller charges for the walks the encoding took."""
+    try:
+        return _encode(value, budget_elements)
+    except UnicodeEncodeError:
+        raise InvalidValue("str is not valid Unicode (lone surrogate)") from None
+
+
+def _encode(value: Any, budget_elements: int) -> tuple[bytes, int]:
     kind = type(value)
     # Fast paths for the scalars and flat dicts that make up most storage values and events.
     if kind is int:
         _check_int(value)
-        return _pack_int(value)
+        return _pack_int(value), 1
     if kind in _flat_scalars:
-        return _pack(value)
+        return _pack(value), 1
     if kind is dict and len(value) < budget_elements:
         flat = _encode_flat_dict(value)
         if flat is not None:
-            return flat
-    count_elements(value, budget_elements)
-    if not _has_dict(value):
+            return flat, 1 + len(value)
+    weight, has_dict = _walk(value, budget_elements, False)
+    if not has_dict:
         packed: bytes = msgpack.packb(value, use_bin_type=True, default=_default)
-        return packed
-    return _encode_with_dicts(value)
+        return packed, weight
+    return _encode_with_dicts(value), weight
 
 
 _packed_keys: dict[str, bytes] = {}
@@ -155,17 +219,6 @@ def _encode_flat_dict(value: dict[Any, Any]) -> bytes | None:
     return b"".join(parts)
 
 
-def _has_dict(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            return True
-        if type(item) is list or type(item) is tuple:
-            stack.extend(item)
-    return False
-
-
 def _encode_with_dicts(value: Any) -> bytes:
     """Encodes dicts with entries sorted by encoded key (recursive; depth is bounded by
     the element budget already checked)."""
@@ -184,6 +237,9 @@ def _encode_with_dicts(value: Any) -> bytes:
                 parts.append(key_bytes)
                 walk(val)
         elif kind is list or kind is tuple:
+            if _scalar_types.issuperset(map(type, item)):
+                parts.append(packer.pack(item))  # no dict inside: one C-level pack
+                return
             parts.append(packer.pack_array_header(len(item)))
             for element in item:
                 walk(element)
@@ -206,7 +262,7 @@ _uint_headers = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
 _ext8_header = 0xC7
 
 
-def _decode_int_fast(data: bytes) -> int | None:
+def decode_int_fast(data: bytes) -> int | None:
     """Integers are most stored values (balances, counters): decode them without the
     general unpacker. None when `data` is not a canonical non-negative or big int."""
     first = data[0]
@@ -223,19 +279,40 @@ def _decode_int_fast(data: bytes) -> int | None:
     return None
 
 
+def _dict_from_pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """Builds a decoded map, checking its keys *before* they are hashed: a big int key
+    could be built to collide with the others (see vm/runtime.py, _check_key), and msgpack
+    would insert it into a dict in O(n) per key."""
+    for key, _ in pairs:
+        kind = type(key)
+        if kind is int:
+            if key.bit_length() > _dict_key_int_bits_max:
+                raise InvalidValue("dict keys must be str, bytes or int of at most 60 bits")
+        elif kind is not str and kind is not bytes:
+            raise InvalidValue("dict keys must be str, bytes or int of at most 60 bits")
+    return dict(pairs)
+
+
 def decode(data: bytes) -> Any:
     """Inverse of `encode` (tuples come back as lists). Raises InvalidValue on bad bytes
     or on values `encode` would refuse (floats)."""
+    return decode_weighed(data)[0]
+
+
+def decode_weighed(data: bytes) -> tuple[Any, int]:
+    """`decode`, and the weight of the value (count_elements): what a caller charges for
+    the Python-level walks a decoded value takes."""
     if data:
-        number = _decode_int_fast(data)
+        number = decode_int_fast(data)
         if number is not None:
-            return number
+            return number, 1
     try:
         value = msgpack.unpackb(
-            data, raw=False, strict_map_key=False, ext_hook=_ext_hook, use_list=True
+            data, raw=False, strict_map_key=False, ext_hook=_ext_hook, use_list=True,
+            object_pairs_hook=_dict_from_pairs,
         )
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise InvalidValue(f"not canonical msgpack: {exc}") from None
-    if type(value) is not int:
-        count_elements(value, len(data) + 1)  # rejects floats and odd dict keys
-    return value
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise InvalidValue("not canonical msgpack") from None
+    if type(value) is int:
+        return value, 1
+    return value, count_elements(value, len(data) + 1)  # rejects floats and odd dict keys

@@ -8,12 +8,18 @@
 the VM never writes it. The executor applies `result.writes` (sorted by key; None means
 delete) only if it accepts the transaction; on failure `writes` and `events` are empty and
 `gas_used` is still charged. Receipts store `result.code` (an `ErrorCode`), `gas_used`,
-`return_data` and `events`; `message` is for humans and is not consensus data.
+`message`, `return_data` and `events`, and all of them are consensus data (see "What a
+receipt holds" in vm/__init__.py): the message is the VM's own text, the same on every
+node and every CPython patch release.
 
-Stack: a call uses at most ~300 Python frames below `execute` (deepest case: recursion to
-`gas.function_depth_max` through comprehensions; a test pins the bound). CPython's default
-limit is 1000, so the executor must not call in from more than ~600 frames deep; if the
-interpreter's limit is hit anyway, that is `VMInternalError` (a node fault), never a receipt.
+Stack: the VM counts every Python frame contract code can create (function calls, one
+frame per level of comprehension nesting, the host frames of a cross-contract call) against
+`gas.function_depth_max`, so a contract reaches CALL_DEPTH, never CPython's recursion limit;
+a call uses at most ~300 Python frames below `execute` (a test pins the bound), and the VM
+raises CPython's limit to at least `gas.recursion_limit_min` so that neither the host's
+stack depth (up to ~2,000 frames) nor a compile of a callee mid-call changes an outcome. If
+the interpreter's limit is hit anyway, or any exception the VM did not expect escapes, that
+is `VMInternalError` (a node fault: halt the shard), never a receipt.
 
 Threads: calls may run concurrently in several threads (one shard per worker thread, say);
 each call takes a `Runtime` of its own from a small pool, and the shared caches (compiled
@@ -25,6 +31,7 @@ contracts, packed field names) only hold immutable values.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -38,11 +45,14 @@ from vm.errors import (
     ErrorCode,
     OutOfGas,
     VMInternalError,
+    failure_message,
 )
 from vm.runtime import Frame, Runtime, contract_exceptions, failure_code
 from vm.state import BlockContext, Ctx, Event, StateView, address_bytes, code_key
 
 constructor_name = "init"  # run by deploy only, never callable afterwards
+if sys.getrecursionlimit() < gas.recursion_limit_min:
+    sys.setrecursionlimit(gas.recursion_limit_min)  # at import; _run checks it again
 Writes = tuple[tuple[bytes, bytes | None], ...]
 
 
@@ -67,7 +77,8 @@ class ExecutionResult(NamedTuple):
         return codec.decode(self.return_data)
 
     def canonical_bytes(self) -> bytes:
-        """What consensus sees of this result (the message is deliberately absent)."""
+        """The deterministic part of this result with its write set (tests compare it; the
+        node's receipt also holds the message, which is deterministic too)."""
         events = [[event.contract, event.name, event.data] for event in self.events]
         writes = [[key, value] for key, value in self.writes]
         record = [int(self.code), self.gas_used, self.return_data, writes, events]
@@ -85,13 +96,22 @@ class _Engine:
         self.constructing = False
 
     def load(self, runtime: Runtime, address: bytes) -> Contract:
+        """The code at `address`. The first load in a transaction charges the read and
+        its bytes (`gas.code_load_bytes_per_gas`) (what a miss of the memory cache costs: a read
+        of the persisted code, see vm/contract.py); later loads in the same transaction use
+        the contract it holds, so no cache state can change what a transaction does."""
+        loaded = runtime.loaded.get(address)
+        if loaded is not None:
+            return loaded  # type: ignore[no-any-return]
         key = code_key(address)
         overlay = runtime.journal.overlay
         source = overlay[key] if key in overlay else runtime.state.get(key)
         if source is None:
             raise ContractFailure("no contract at this address", ErrorCode.NO_SUCH_CONTRACT)
-        runtime.charge(gas.storage_read_gas + len(source) // gas.bytes_per_gas)
-        return self.cache.get(source)
+        runtime.charge(gas.storage_read_gas + len(source) // gas.code_load_bytes_per_gas)
+        contract = self.cache.get(source)
+        runtime.loaded[address] = contract
+        return contract
 
     def __call__(
         self,
@@ -111,7 +131,7 @@ class _Engine:
                 info = None
             self.constructing = False
         if info is None or info.kind == "internal" or (read_only and info.kind != "view"):
-            raise ContractFailure(f"no callable method {method!r}", ErrorCode.NO_SUCH_METHOD)
+            raise ContractFailure(f"no callable method {method!a}", ErrorCode.NO_SUCH_METHOD)
         _check_arguments(contract, method, args)
         context = self.context
         sender = caller.address if caller is not None else context.sender
@@ -152,6 +172,8 @@ def _run(
 ) -> ExecutionResult:
     if not 0 <= gas_limit <= gas.gas_limit_tx_max:
         raise ValueError(f"gas_limit must be within 0..{gas.gas_limit_tx_max}")
+    if sys.getrecursionlimit() < gas.recursion_limit_min:
+        sys.setrecursionlimit(gas.recursion_limit_min)  # raised only, never lowered
     engine = _Engine(cache or default_cache, context, reference)
     runtime = _acquire()
     try:
@@ -196,17 +218,23 @@ def _run_body(
     runtime.begin(state, gas_limit, engine)
     try:
         value = body(runtime, engine)
-        return_data = codec.encode(value, gas.return_bytes_max)
+        return_data = runtime.encode(value, gas.return_bytes_max)
         if len(return_data) > gas.return_bytes_max:
             raise ContractFailure("return value too large", ErrorCode.LIMIT_EXCEEDED)
+        runtime.charge(len(return_data) // gas.bytes_per_gas)
     except OutOfGas:
         return _failure(ErrorCode.OUT_OF_GAS, "out of gas", gas_limit)
     except ContractFailure as exc:
-        return _failure(exc.code, str(exc), meter.used)
+        return _failure(exc.code, failure_message(exc), meter.used)
     except contract_exceptions as exc:
-        return _failure(failure_code(exc), f"{type(exc).__name__}: {exc}", meter.used)
+        return _failure(failure_code(exc), failure_message(exc), meter.used)
     except (RecursionError, MemoryError) as exc:
         raise VMInternalError(f"interpreter limit reached: {type(exc).__name__}") from exc
+    except Exception as exc:
+        # Nothing a contract can do gets here (the caps, the depth accounting and the
+        # encodability checks turn every contract-caused condition into a ContractFailure):
+        # an exception the VM did not expect is a node fault, never a receipt.
+        raise VMInternalError(f"unexpected {type(exc).__name__} in the VM") from exc
     return ExecutionResult(
         ErrorCode.OK, "", return_data, runtime.journal.write_set(),
         tuple(runtime.journal.events), meter.used,
@@ -237,6 +265,7 @@ def execute(
     _check_address(address)
 
     def body(runtime: Runtime, run: _Engine) -> Any:
+        runtime.charge(gas.contract_call_gas)  # the fixed cost of a call, as between contracts
         arguments = _copy_arguments(runtime, args)
         return run(runtime, address, method, arguments, None, False)
 
@@ -258,6 +287,7 @@ def query(
     _check_address(address)
 
     def body(runtime: Runtime, run: _Engine) -> Any:
+        runtime.charge(gas.contract_call_gas)
         arguments = _copy_arguments(runtime, args)
         return run(runtime, address, method, arguments, None, True)
 
@@ -288,7 +318,9 @@ def deploy(
             data = source.encode("utf-8")
         except UnicodeEncodeError:
             raise ContractFailure("source is not valid UTF-8", ErrorCode.INVALID_CONTRACT) from None
-        runtime.charge(gas.storage_write_gas + len(data) * gas.deploy_byte_gas)
+        runtime.charge(
+            gas.contract_call_gas + gas.storage_write_gas + len(data) * gas.deploy_byte_gas
+        )
         try:
             contract = used_cache.get(data)
         except ContractValidationError as exc:

@@ -10,7 +10,17 @@ Who is at fault decides the class (see STYLE.md, "Types, errors, assertions"):
   message text) is meant to be stored in a receipt, because CPython messages differ between
   versions.
 * `VMInternalError`: a node fault (an invariant of the VM broke, the interpreter ran out of
-  stack). The node must halt the shard rather than store a receipt.
+  stack, any exception the VM did not expect). The node must halt the shard rather than
+  store a receipt. Nothing a contract (or a transaction's arguments) can do raises it:
+  every contract-caused condition is an `ErrorCode` with a fixed VM message.
+
+Receipt messages are consensus data (they are hashed into the receipts root), so they are
+the VM's own text only, never CPython's or msgpack's: `failure_message` maps an exception
+the interpreter raised in contract code to a fixed text chosen by its class (the class an
+operation raises is stable across CPython versions, its message is not), and every message
+the VM writes itself (`ContractFailure` and subclasses) is built from constants, ASCII
+identifiers and integers. A revert message is the contract's own text (a str the contract
+built, at most 256 code points, checked to be encodable as UTF-8).
 
 `OutOfGas` derives from `BaseException` so that even host code written with
 `except Exception` cannot swallow it; contracts have no `try` at all.
@@ -80,6 +90,13 @@ class CallDepthExceeded(ContractFailure):
     code = ErrorCode.CALL_DEPTH
 
 
+class ContractRuntimeError(ContractFailure):
+    """A run-time error the VM itself detected in contract code (a wrong type for a
+    builtin, a bad index type...); its message is the VM's own text."""
+
+    code = ErrorCode.RUNTIME_ERROR
+
+
 class ReadOnlyViolation(ContractFailure):
     code = ErrorCode.READ_ONLY
 
@@ -93,3 +110,32 @@ class OutOfGas(BaseException):
     stays tripped, so every later charge raises again."""
 
     code = ErrorCode.OUT_OF_GAS
+
+
+# Fixed receipt text for exceptions the interpreter raises inside contract code, by class
+# (most specific first). Part of the consensus format, like ErrorCode.
+_fixed_messages: tuple[tuple[type[BaseException], str], ...] = (
+    (ZeroDivisionError, "division by zero"),
+    (OverflowError, "integer overflow"),
+    (ArithmeticError, "arithmetic error"),
+    (KeyError, "key not found"),
+    (IndexError, "index out of range"),
+    (LookupError, "lookup error"),
+    (UnicodeError, "invalid text encoding"),
+    (TypeError, "wrong type of value"),
+    (ValueError, "invalid value"),
+    (AttributeError, "no such attribute"),
+    (NameError, "local variable read before assignment"),
+)
+
+
+def failure_message(exc: BaseException) -> str:
+    """The receipt message of a failed call: the VM's own text, never CPython's."""
+    if isinstance(exc, OutOfGas):
+        return "out of gas"
+    if isinstance(exc, ContractFailure):
+        return str(exc)
+    for kind, message in _fixed_messages:
+        if isinstance(exc, kind):
+            return message
+    return "runtime error"

@@ -4,8 +4,9 @@ Rewrites (contract code cannot spell the `_`-prefixed helper names it introduces
 
 * every statement block starts with `_g(cost)`, the static cost of the statements in it
   (`statement_cost`); compound statements charge their header in the enclosing block;
-* every function body becomes `_enter(); try: <body> finally: _leave()` (call gas and the
-  function depth limit);
+* every function body becomes `_enter(k); try: <body> finally: _leave(k)` (call gas and
+  the depth limit), where k counts the Python frames one call can hold (`python_frames`:
+  the function's own and one per level of comprehension nesting);
 * `for x in it` becomes `for x in _it(it, per_iteration)`, comprehensions use `_cit`
   (which also caps the items drawn), and
   `while test` becomes `while _wt(per_iteration) and test`;
@@ -28,7 +29,7 @@ import ast
 from typing import Any
 
 from vm import gas
-from vm.validate import ContractInfo
+from vm.validate import ContractInfo, children, walk
 
 _binop_helpers: dict[type, str] = {
     ast.Add: "_add", ast.Sub: "_sub", ast.Mult: "_mul", ast.FloorDiv: "_floordiv",
@@ -40,6 +41,9 @@ _compare_helpers: dict[type, str] = {
     ast.GtE: "_ge", ast.In: "_in", ast.NotIn: "_notin",
 }  # fmt: skip
 _scalar_constants = (int, str, bytes, bool, type(None))
+# Position of every node the instrumentation adds (compile needs one; contract errors never
+# show positions). Set at construction: fixing them afterwards walked the whole tree.
+_at: dict[str, int] = {"lineno": 1, "col_offset": 0, "end_lineno": 1, "end_col_offset": 0}
 
 
 def _count(nodes: list[Any]) -> int:
@@ -47,7 +51,7 @@ def _count(nodes: list[Any]) -> int:
     for root in nodes:
         if root is None:
             continue
-        for node in ast.walk(root):
+        for node in walk(root):
             if isinstance(node, (ast.expr, ast.stmt, ast.keyword)):
                 total += 1
     return total
@@ -86,6 +90,22 @@ def comprehension_costs(node: ast.ListComp | ast.DictComp) -> list[int]:
     return costs
 
 
+def python_frames(node: ast.FunctionDef) -> int:
+    """Python frames one call of this function can hold at once: its own plus one per
+    level of comprehension nesting (each list or dict comprehension runs in a frame of its
+    own in CPython 3.11; nesting is counted lexically, which over-counts a comprehension
+    in another's first iterable: conservative, and the same on every node)."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (ast.ListComp, ast.DictComp)):
+            depth += 1
+            deepest = max(deepest, depth)
+        stack.extend([(child, depth) for child in children(item)])
+    return 1 + deepest
+
+
 def is_native_compare(node: ast.Compare) -> bool:
     """Comparisons that are O(1) or bounded by a literal need no helper."""
     op = node.ops[0]
@@ -101,15 +121,15 @@ def is_native_compare(node: ast.Compare) -> bool:
 
 
 def _name(identifier: str) -> ast.Name:
-    return ast.Name(id=identifier, ctx=ast.Load())
+    return ast.Name(**_at, id=identifier, ctx=ast.Load())
 
 
 def _call(helper: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=_name(helper), args=list(args), keywords=[])
+    return ast.Call(**_at, func=_name(helper), args=list(args), keywords=[])
 
 
 def _constant(value: Any) -> ast.Constant:
-    return ast.Constant(value=value)
+    return ast.Constant(**_at, value=value)
 
 
 class _Instrumenter(ast.NodeTransformer):
@@ -132,16 +152,17 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
         for argument in node.args.args:
             argument.annotation = None
-        guarded = ast.Try(
+        frames = _constant(self.info.functions[node.name].frames)
+        guarded = ast.Try(**_at,
             body=self._block(node.body),
             handlers=[],
             orelse=[],
-            finalbody=[ast.Expr(_call("_leave"))],
+            finalbody=[ast.Expr(**_at, value=_call("_leave", frames))],
         )
-        return ast.FunctionDef(
+        return ast.FunctionDef(**_at,
             name=node.name,
             args=node.args,
-            body=[ast.Expr(_call("_enter")), guarded],
+            body=[ast.Expr(**_at, value=_call("_enter", frames)), guarded],
             decorator_list=[],
             returns=None,
             type_comment=None,
@@ -149,7 +170,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def _block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         cost = sum(statement_cost(statement) for statement in statements)
-        body: list[ast.stmt] = [ast.Expr(_call("_g", _constant(cost)))]
+        body: list[ast.stmt] = [ast.Expr(**_at, value=_call("_g", _constant(cost)))]
         for statement in statements:
             result = self.visit(statement)
             body.extend(result if isinstance(result, list) else [result])
@@ -159,18 +180,19 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_If(self, node: ast.If) -> ast.If:
         test = self.visit(node.test)
         orelse = self._block(node.orelse) if node.orelse else []
-        return ast.If(test=test, body=self._block(node.body), orelse=orelse)
+        return ast.If(**_at, test=test, body=self._block(node.body), orelse=orelse)
 
     def visit_For(self, node: ast.For) -> ast.For:
         iterator = _call("_it", self.visit(node.iter), _constant(loop_iteration_cost(node)))
-        return ast.For(target=node.target, iter=iterator, body=self._block(node.body), orelse=[])
+        body = self._block(node.body)
+        return ast.For(**_at, target=node.target, iter=iterator, body=body, orelse=[])
 
     def visit_While(self, node: ast.While) -> ast.While:
-        test = ast.BoolOp(
+        test = ast.BoolOp(**_at,
             op=ast.And(),
             values=[_call("_wt", _constant(loop_iteration_cost(node))), self.visit(node.test)],
         )
-        return ast.While(test=test, body=self._block(node.body), orelse=[])
+        return ast.While(**_at, test=test, body=self._block(node.body), orelse=[])
 
     def visit_Assign(self, node: ast.Assign) -> Any:
         value = self.visit(node.value)
@@ -179,7 +201,7 @@ class _Instrumenter(ast.NodeTransformer):
         # Python evaluates the value before the subscript target; a temporary keeps that.
         temporary = self._temporary()
         statements: list[ast.stmt] = [
-            ast.Assign(targets=[ast.Name(id=temporary, ctx=ast.Store())], value=value)
+            ast.Assign(**_at, targets=[ast.Name(**_at, id=temporary, ctx=ast.Store())], value=value)
         ]
         for target in node.targets:
             statements.append(self._store(target, _name(temporary)))
@@ -187,7 +209,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
         assert node.value is not None  # the validator requires a value
-        return self.visit_Assign(ast.Assign(targets=[node.target], value=node.value))
+        return self.visit_Assign(ast.Assign(**_at, targets=[node.target], value=node.value))
 
     def _is_map(self, node: ast.expr) -> bool:
         return isinstance(node, ast.Name) and self.info.storage.get(node.id) == "Map"
@@ -195,39 +217,38 @@ class _Instrumenter(ast.NodeTransformer):
     def _map_method(self, name: str, method: str, *args: ast.expr) -> ast.Call:
         """A direct call on a storage Map (statically known: storage names cannot be
         rebound); charges exactly what the generic helper would."""
-        func = ast.Attribute(value=_name(name), attr=method, ctx=ast.Load())
-        return ast.Call(func=func, args=list(args), keywords=[])
+        func = ast.Attribute(**_at, value=_name(name), attr=method, ctx=ast.Load())
+        return ast.Call(**_at, func=func, args=list(args), keywords=[])
 
     def _store(self, target: ast.expr, value: ast.expr) -> ast.stmt:
         if isinstance(target, ast.Subscript):
             if self._is_map(target.value):
                 assert isinstance(target.value, ast.Name)
                 call = self._map_method(target.value.id, "set", self.visit(target.slice), value)
-                return ast.Expr(call)
+                return ast.Expr(**_at, value=call)
             call = _call("_setitem", self.visit(target.value), self.visit(target.slice), value)
-            return ast.Expr(call)
-        return ast.Assign(targets=[target], value=value)
+            return ast.Expr(**_at, value=call)
+        return ast.Assign(**_at, targets=[target], value=value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         helper = _binop_helpers[type(node.op)]
         value = self.visit(node.value)
         target = node.target
         if isinstance(target, ast.Name):
-            return ast.Assign(
-                targets=[ast.Name(id=target.id, ctx=ast.Store())],
+            return ast.Assign(**_at,
+                targets=[ast.Name(**_at, id=target.id, ctx=ast.Store())],
                 value=_call(helper, _name(target.id), value),
             )
         assert isinstance(target, ast.Subscript)
         container, key = self._temporary(), self._temporary()
         current = _call("_getitem", _name(container), _name(key))
+        store_container = ast.Name(**_at, id=container, ctx=ast.Store())
+        store_key = ast.Name(**_at, id=key, ctx=ast.Store())
+        update = _call("_setitem", _name(container), _name(key), _call(helper, current, value))
         return [
-            ast.Assign(
-                targets=[ast.Name(id=container, ctx=ast.Store())], value=self.visit(target.value)
-            ),
-            ast.Assign(targets=[ast.Name(id=key, ctx=ast.Store())], value=self.visit(target.slice)),
-            ast.Expr(
-                _call("_setitem", _name(container), _name(key), _call(helper, current, value))
-            ),
+            ast.Assign(**_at, targets=[store_container], value=self.visit(target.value)),
+            ast.Assign(**_at, targets=[store_key], value=self.visit(target.slice)),
+            ast.Expr(**_at, value=update),
         ]
 
     def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
@@ -235,7 +256,7 @@ class _Instrumenter(ast.NodeTransformer):
         for target in node.targets:
             assert isinstance(target, ast.Subscript)
             call = _call("_delitem", self.visit(target.value), self.visit(target.slice))
-            statements.append(ast.Expr(call))
+            statements.append(ast.Expr(**_at, value=call))
         return statements
 
     def _temporary(self) -> str:
@@ -249,7 +270,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         if is_native_compare(node):
-            return ast.Compare(
+            return ast.Compare(**_at,
                 left=self.visit(node.left),
                 ops=node.ops,
                 comparators=[self.visit(node.comparators[0])],
@@ -280,24 +301,24 @@ class _Instrumenter(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.Call:
         args = [self.visit(argument) for argument in node.args]
-        keywords = [ast.keyword(arg=k.arg, value=self.visit(k.value)) for k in node.keywords]
+        keywords = [ast.keyword(**_at, arg=k.arg, value=self.visit(k.value)) for k in node.keywords]
         func = node.func
         if isinstance(func, ast.Attribute):
             receiver = func.value
             if isinstance(receiver, ast.Name) and receiver.id in self.info.storage:
-                return ast.Call(func=func, args=args, keywords=keywords)
-            return ast.Call(
+                return ast.Call(**_at, func=func, args=args, keywords=keywords)
+            return ast.Call(**_at,
                 func=_name("_meth"),
                 args=[self.visit(receiver), _constant(func.attr), *args],
                 keywords=keywords,
             )
-        return ast.Call(func=func, args=args, keywords=keywords)
+        return ast.Call(**_at, func=func, args=args, keywords=keywords)
 
     def visit_ListComp(self, node: ast.ListComp) -> ast.ListComp:
-        return ast.ListComp(elt=self.visit(node.elt), generators=self._generators(node))
+        return ast.ListComp(**_at, elt=self.visit(node.elt), generators=self._generators(node))
 
     def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
-        return ast.DictComp(
+        return ast.DictComp(**_at,
             key=_call("_key", self.visit(node.key)),
             value=self.visit(node.value),
             generators=self._generators(node),
@@ -321,4 +342,4 @@ def instrument(tree: ast.Module, info: ContractInfo) -> ast.Module:
     """Returns a metered module. It reuses (and may change) nodes of `tree`: pass a tree of
     its own (compile_contract parses the source a second time, faster than a deep copy)."""
     instrumented: ast.Module = _Instrumenter(info).visit(tree)
-    return ast.fix_missing_locations(instrumented)
+    return instrumented

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vm import gas
-from vm.errors import LimitExceeded
+from vm.errors import ContractRuntimeError, LimitExceeded
 
 if TYPE_CHECKING:
     from vm.runtime import Runtime
@@ -33,23 +33,42 @@ def _elements(runtime: Runtime, length: int) -> None:
 
 def _need_str(value: Any) -> None:
     if type(value) is not str:
-        raise TypeError("expected str")
+        raise ContractRuntimeError("expected str")
 
 
 def _width(runtime: Runtime, receiver: Any, width: Any) -> int:
     if type(width) is not int:
-        raise TypeError("width must be an integer")
+        raise ContractRuntimeError("width must be an integer")
     _text(runtime, max(width, len(receiver)))
     return width
 
 
 # --- str ---------------------------------------------------------------------------------
+def search_gas(haystack_length: int, needle_length: int) -> int:
+    """Gas of searching a needle in a haystack (find, count, replace, split, `in`).
+
+    CPython's search (Objects/stringlib/fastsearch.h) is linear for long needles (two-way)
+    but O(n * m) for needles of up to ~100 characters in haystacks of up to 30,000, and for
+    any needle in haystacks under 2,500, whatever their content: charged as the worst
+    case, one gas per `search_compares_per_gas` character comparisons, on top of the
+    linear part."""
+    window = needle_length
+    if haystack_length >= gas.search_short_haystack_max:
+        window = min(needle_length, gas.search_needle_window)
+    return (
+        (haystack_length + needle_length) // gas.bytes_per_gas
+        + haystack_length * window // gas.search_compares_per_gas
+    )
+
+
 def _str_scan(name: str) -> Method:
     def scan(runtime: Runtime, receiver: str, *args: Any) -> Any:
         for argument in args:
             if type(argument) not in (str, bytes, int, type(None)):
-                raise TypeError("bad argument")
+                raise ContractRuntimeError("bad argument")
+        needle = args[0] if args and type(args[0]) in (str, bytes) else ""
         _text(runtime, len(receiver))
+        runtime.charge(search_gas(len(receiver), len(needle)))
         return getattr(receiver, name)(*args)
 
     return scan
@@ -65,8 +84,25 @@ def _str_copy(name: str) -> Method:
     return copy
 
 
+def _str_strip(name: str) -> Method:
+    def strip(runtime: Runtime, receiver: str, chars: Any = None) -> str:
+        if chars is not None and type(chars) is not str:
+            raise ContractRuntimeError("strip takes a str of characters")
+        _text(runtime, len(receiver))
+        if chars is not None:
+            # Each character looked at is searched for in `chars`: O(len * len(chars)).
+            runtime.charge(len(receiver) * len(chars) // gas.strip_compares_per_gas)
+        result: str = getattr(receiver, name)(chars)
+        return result
+
+    return strip
+
+
 def _split(runtime: Runtime, receiver: str, sep: Any = None, maxsplit: int = -1) -> list[Any]:
+    if sep is not None and type(sep) is not str:
+        raise ContractRuntimeError("split takes a str separator")
     _text(runtime, len(receiver))
+    runtime.charge(search_gas(len(receiver), len(sep) if sep is not None else 1))
     result = receiver.split(sep, maxsplit)
     _elements(runtime, len(result))
     return result
@@ -74,10 +110,11 @@ def _split(runtime: Runtime, receiver: str, sep: Any = None, maxsplit: int = -1)
 
 def _replace(runtime: Runtime, receiver: Any, old: Any, new: Any, count: int = -1) -> Any:
     if type(old) is not type(receiver) or type(new) is not type(receiver):
-        raise TypeError("replace arguments must match the receiver type")
+        raise ContractRuntimeError("replace arguments must match the receiver type")
     if type(count) is not int:
-        raise TypeError("count must be an integer")
+        raise ContractRuntimeError("count must be an integer")
     _text(runtime, len(receiver))
+    runtime.charge(search_gas(len(receiver), len(old)))
     occurrences = receiver.count(old) if old else len(receiver) + 1
     if count >= 0:
         occurrences = min(occurrences, count)
@@ -87,12 +124,12 @@ def _replace(runtime: Runtime, receiver: Any, old: Any, new: Any, count: int = -
 
 def _join(runtime: Runtime, receiver: Any, items: Any) -> Any:
     if type(items) is not list and type(items) is not tuple:
-        raise TypeError("join takes a list or tuple")
+        raise ContractRuntimeError("join takes a list or tuple")
     _elements(runtime, len(items))
     total = len(receiver) * max(len(items) - 1, 0)
     for item in items:
         if type(item) is not type(receiver):
-            raise TypeError("join items must match the separator type")
+            raise ContractRuntimeError("join items must match the separator type")
         total += len(item)
         if total > gas.str_bytes_max:
             raise LimitExceeded(f"str/bytes exceeds {gas.str_bytes_max}")
@@ -137,14 +174,14 @@ def _append(runtime: Runtime, receiver: list[Any], item: Any) -> None:
 
 def _insert(runtime: Runtime, receiver: list[Any], index: Any, item: Any) -> None:
     if type(index) is not int:
-        raise TypeError("index must be an integer")
+        raise ContractRuntimeError("index must be an integer")
     _elements(runtime, len(receiver) + 1)
     receiver.insert(index, item)
 
 
 def _extend(runtime: Runtime, receiver: list[Any], items: Any) -> None:
     if type(items) not in (list, tuple):
-        raise TypeError("extend takes a list or tuple")
+        raise ContractRuntimeError("extend takes a list or tuple")
     _elements(runtime, len(receiver) + len(items))
     receiver.extend(items)
 
@@ -152,13 +189,11 @@ def _extend(runtime: Runtime, receiver: list[Any], items: Any) -> None:
 def _pop(runtime: Runtime, receiver: Any, *args: Any) -> Any:
     if type(receiver) is list:
         if args and type(args[0]) is not int:
-            raise TypeError("index must be an integer")
+            raise ContractRuntimeError("index must be an integer")
         _elements(runtime, len(receiver) // 8)
         return receiver.pop(*args)
     if args:
-        from vm.runtime import _check_key
-
-        _check_key(args[0])
+        runtime.key(args[0])
     return receiver.pop(*args)
 
 
@@ -172,9 +207,7 @@ def _deep_search(name: str) -> Method:
 
 
 def _sort(runtime: Runtime, receiver: list[Any], reverse: Any = False) -> None:
-    runtime._deep_charge(receiver)
-    length = len(receiver)
-    runtime.charge(length * max(length.bit_length(), 1) * gas.element_gas)
+    runtime.sort_charge(receiver)
     receiver.sort(reverse=bool(reverse))
 
 
@@ -189,16 +222,12 @@ def _linear(name: str) -> Method:
 
 # --- dict --------------------------------------------------------------------------------
 def _dict_get(runtime: Runtime, receiver: dict[Any, Any], key: Any, default: Any = None) -> Any:
-    from vm.runtime import _check_key
-
-    _check_key(key)
+    runtime.key(key)
     return receiver.get(key, default)
 
 
 def _setdefault(runtime: Runtime, receiver: dict[Any, Any], key: Any, default: Any = None) -> Any:
-    from vm.runtime import _check_key
-
-    _check_key(key)
+    runtime.key(key)
     if key not in receiver:
         _grow_one(runtime, len(receiver))
     return receiver.setdefault(key, default)
@@ -206,7 +235,7 @@ def _setdefault(runtime: Runtime, receiver: dict[Any, Any], key: Any, default: A
 
 def _update(runtime: Runtime, receiver: dict[Any, Any], other: Any) -> None:
     if type(other) is not dict:
-        raise TypeError("update takes a dict")
+        raise ContractRuntimeError("update takes a dict")
     _elements(runtime, len(receiver) + len(other))
     receiver.update(other)
 
@@ -222,13 +251,13 @@ def _to_bytes(
     if type(length) is not int or not 0 <= length <= gas.int_bits_max // 8 + 1:
         raise LimitExceeded("to_bytes length out of range")
     if byteorder not in ("big", "little"):
-        raise ValueError("byteorder must be 'big' or 'little'")
+        raise ContractRuntimeError("byteorder must be 'big' or 'little'")
     return receiver.to_bytes(length, byteorder, signed=bool(signed))
 
 
 _str_methods: dict[str, Method] = {
-    "lower": _str_copy("lower"), "upper": _str_copy("upper"), "strip": _str_copy("strip"),
-    "lstrip": _str_copy("lstrip"), "rstrip": _str_copy("rstrip"), "split": _split,
+    "lower": _str_copy("lower"), "upper": _str_copy("upper"), "strip": _str_strip("strip"),
+    "lstrip": _str_strip("lstrip"), "rstrip": _str_strip("rstrip"), "split": _split,
     "startswith": _str_scan("startswith"), "endswith": _str_scan("endswith"),
     "find": _str_scan("find"), "count": _str_scan("count"), "replace": _replace,
     "join": _join, "encode": _encode, "isdigit": _str_scan("isdigit"),

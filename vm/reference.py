@@ -29,6 +29,7 @@ from vm.instrument import (
     comprehension_costs,
     is_native_compare,
     loop_iteration_cost,
+    python_frames,
     statement_cost,
 )
 from vm.runtime import Frame, Runtime, make_storage
@@ -91,13 +92,14 @@ class _Interpreter:
     def call(self, name: str, positional: list[Any], keywords: dict[str, Any]) -> Any:
         node = self.functions[name]
         runtime = self.runtime
-        runtime.enter()
+        frames = python_frames(node)  # the same depth accounting as the fast path
+        runtime.enter(frames)
         try:
             env = self._bind(node, positional, keywords)
             signal = self.block(node.body, env)
             return signal.value if isinstance(signal, _Return) else None
         finally:
-            runtime.leave()
+            runtime.leave(frames)
 
     def _bind(
         self, node: ast.FunctionDef, positional: list[Any], keywords: dict[str, Any]

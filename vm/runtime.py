@@ -27,6 +27,7 @@ from vm import codec, gas
 from vm.errors import (
     CallDepthExceeded,
     ContractFailure,
+    ContractRuntimeError,
     ErrorCode,
     InvalidValue,
     LimitExceeded,
@@ -42,8 +43,11 @@ _sequence_types = frozenset({list, tuple, str, bytes})
 _tuple_key_elements_max = 16
 _flat_copy_entries_max = 16
 _short_key_bytes_max = 64
+_short_value_bytes_max = 64
 _event_names_cached_max = 1024
 _pack_bytes: Callable[[Any], bytes] = codec.encode_bytes
+_decode_int = codec.decode_int_fast
+_encode_int = codec.encode_int
 _flat_types = frozenset({int, str, bytes, bool, type(None)})
 
 # Python exceptions that contract code can trigger through allowed operations; they become
@@ -97,28 +101,33 @@ def _int_charge(value: int) -> int:
     return gas.arith_gas + (bits >> 6)
 
 
-def _count_any(value: Any, budget_elements: int) -> int:
-    """Like codec.count_elements, for any value a contract can hold (ranges and
-    tuple-keyed dicts included); enforces the same budget and depth cap."""
-    stack = [(value, 0)]
-    seen = 0
-    while stack:
-        item, depth = stack.pop()
-        seen += 1
-        if seen > budget_elements:
-            raise codec.BudgetExceeded("value too large")
-        kind = type(item)
-        if kind is list or kind is tuple or kind is dict:
-            if depth >= gas.container_depth_max:
-                raise LimitExceeded(f"containers nested deeper than {gas.container_depth_max}")
-            elements = list(item.items()) if kind is dict else item
-            stack.extend([(element, depth + 1) for element in elements])
-        elif kind is str or kind is bytes:
-            seen += len(item) // gas.bytes_per_gas
-    return seen
+def _check_key(key: Any) -> int:
+    """Checks a key of an in-memory dict; returns the gas its hashing and comparing take.
+
+    Only keys whose hashes a contract cannot steer into collisions: str and bytes (SipHash,
+    keyed per process), bool, and ints of at most `gas.dict_key_int_bits_max` bits (they
+    hash to themselves, so distinct keys have distinct hashes). Tuples and big ints hash
+    deterministically, and keys built to collide would make every insert and lookup walk
+    all the others at the price of one."""
+    kind = type(key)
+    if kind is str or kind is bytes:
+        return len(key) // gas.bytes_per_gas  # hashed once per object, compared on a hit
+    if kind is int:
+        bits = key.bit_length()
+        if bits <= 16:
+            return 0
+        if bits <= gas.dict_key_int_bits_max:
+            return (bits - 16) * gas.dict_int_key_gas_per_bit
+    elif kind is bool:
+        return 0
+    raise ContractRuntimeError(
+        f"dict keys must be str, bytes, bool or an int of at most "
+        f"{gas.dict_key_int_bits_max} bits"
+    )
 
 
-def _check_key(key: Any) -> None:
+def _check_storage_key(key: Any) -> None:
+    """A Map key is encoded to bytes before any hashing, so short tuples are fine."""
     kind = type(key)
     if kind in _key_types:
         return
@@ -128,12 +137,12 @@ def _check_key(key: Any) -> None:
                 break
         else:
             return
-    raise TypeError("keys must be int, str, bytes, bool or a short tuple of those")
+    raise ContractRuntimeError("keys must be int, str, bytes, bool or a short tuple of those")
 
 
 def _sized_length(value: Any) -> int:
     if type(value) not in _sized_types:
-        raise TypeError(f"expected a sized container, got {type(value).__name__}")
+        raise ContractRuntimeError(f"expected a sized container, got {type(value).__name__}")
     return len(value)
 
 
@@ -172,6 +181,7 @@ class Runtime:
         self.journal = Journal()
         self.function_depth = 0
         self.frames: list[Frame] = []
+        self.loaded: dict[bytes, Any] = {}  # address -> Contract loaded in this transaction
         self.invoke_contract: Callable[..., Any] = _no_engine
         self.bindings = self._make_bindings()
         self.namespaces: OrderedDict[bytes, tuple[object, dict[str, Any]]] = OrderedDict()
@@ -184,6 +194,7 @@ class Runtime:
         self.journal = Journal()
         self.function_depth = 0
         self.frames = []
+        self.loaded = {}
         self.invoke_contract = invoke
 
     def namespace(self, address: bytes, contract: Any) -> dict[str, Any]:
@@ -222,18 +233,22 @@ class Runtime:
         return bindings
 
     # --- control ----------------------------------------------------------------------
-    def enter(self) -> None:
+    def enter(self, frames: int = 1) -> None:
+        """A contract function starts; it can hold `frames` Python frames at once (see
+        instrument.python_frames). The depth counts every Python frame contract code can
+        create, so the VM's limit, not CPython's, is the one a contract reaches."""
         self.charge(gas.function_call_gas)
-        if self.function_depth >= gas.function_depth_max:
+        depth = self.function_depth + frames
+        if depth > gas.function_depth_max:
             raise CallDepthExceeded("function calls nested too deeply")
-        self.function_depth += 1
+        self.function_depth = depth
 
-    def leave(self) -> None:
-        self.function_depth -= 1
+    def leave(self, frames: int = 1) -> None:
+        self.function_depth -= frames
 
     def iterate(self, iterable: Any, cost: int) -> Any:
         if type(iterable) not in _sized_types:
-            raise TypeError(f"cannot iterate over {type(iterable).__name__}")
+            raise ContractRuntimeError(f"cannot iterate over {type(iterable).__name__}")
         charge = self.charge
         try:
             for item in iterable:
@@ -245,11 +260,25 @@ class Runtime:
             raise ContractFailure("container changed during iteration") from None
 
     def iterate_capped(self, iterable: Any, cost: int) -> Any:
-        """Iteration inside a comprehension, whose result grows with every item."""
-        for items, item in enumerate(self.iterate(iterable, cost), start=1):
-            if items > gas.container_elements_max:
-                raise LimitExceeded("comprehension exceeds the container size cap")
-            yield item
+        """Iteration inside a comprehension, whose result grows with every item: capped,
+        and each item also pays `element_gas` for its place in the result. One generator
+        (not one wrapping `iterate`): each item resumes it once."""
+        if type(iterable) not in _sized_types:
+            raise ContractRuntimeError(f"cannot iterate over {type(iterable).__name__}")
+        charge = self.charge
+        cost += gas.element_gas
+        items = 0
+        try:
+            for item in iterable:
+                charge(cost)
+                items += 1
+                if items > gas.container_elements_max:
+                    raise LimitExceeded("comprehension exceeds the container size cap")
+                yield item
+        except RecursionError:
+            raise
+        except RuntimeError:  # a dict changed size while being iterated
+            raise ContractFailure("container changed during iteration") from None
 
     def while_test(self, cost: int) -> bool:
         self.charge(cost)
@@ -265,7 +294,7 @@ class Runtime:
         if kind is bool or type(b) is bool:
             return self.add(int(a), int(b)) if type(a) in (int, bool) else self._type_error(a)
         if kind is not type(b) or kind not in _sequence_types:
-            raise TypeError("unsupported operand types for +")
+            raise ContractRuntimeError("unsupported operand types for +")
         length = len(a) + len(b)
         self._charge_sequence(kind, length)
         return a + b
@@ -277,11 +306,11 @@ class Runtime:
             self.charge(gas.arith_gas + _check_length(length) * gas.element_gas)
 
     def _type_error(self, value: Any) -> Any:
-        raise TypeError(f"unsupported operand type {type(value).__name__}")
+        raise ContractRuntimeError(f"unsupported operand type {type(value).__name__}")
 
     def _ints(self, a: Any, b: Any) -> tuple[int, int]:
         if type(a) not in (int, bool) or type(b) not in (int, bool):
-            raise TypeError("operands must be integers")
+            raise ContractRuntimeError("operands must be integers")
         return int(a), int(b)
 
     def sub(self, a: Any, b: Any) -> int:
@@ -323,7 +352,7 @@ class Runtime:
     def pow(self, a: Any, b: Any) -> int:
         a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
-            raise ValueError("negative exponent")
+            raise ContractRuntimeError("negative exponent")
         if a not in (0, 1, -1):
             # |a| >= 2, so the result has at least (bits(a) - 1) * b + 1 bits.
             if b > gas.int_bits_max or (a.bit_length() - 1) * b >= gas.int_bits_max:
@@ -336,7 +365,7 @@ class Runtime:
     def lshift(self, a: Any, b: Any) -> int:
         a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
-            raise ValueError("negative shift count")
+            raise ContractRuntimeError("negative shift count")
         if a != 0 and (b > gas.int_bits_max or a.bit_length() + b > gas.int_bits_max):
             raise LimitExceeded("shift result too large")
         result = a << min(b, gas.int_bits_max)
@@ -346,7 +375,7 @@ class Runtime:
     def rshift(self, a: Any, b: Any) -> int:
         a, b = self._ints(a, b)  # from here on both are int
         if b < 0:
-            raise ValueError("negative shift count")
+            raise ContractRuntimeError("negative shift count")
         result = a >> min(b, gas.int_bits_max + 1)
         self.charge(_int_charge(a))
         return result  # type: ignore[no-any-return]
@@ -370,28 +399,36 @@ class Runtime:
         return result  # type: ignore[no-any-return]
 
     # --- comparisons ------------------------------------------------------------------
-    def _deep_charge(self, value: Any) -> None:
-        """Charges for every element a C-level walk of `value` could touch."""
+    def _deep_charge(self, value: Any) -> int:
+        """Charges for every element a C-level walk of `value` could touch (aliases
+        included, as often as they are reached) and returns that weight."""
         kind = type(value)
-        if kind is int or kind is bool or value is None:
-            return
+        if kind is int or kind is bool or value is None or kind is range:
+            return 1
         if kind is str or kind is bytes:
-            self.charge(len(value) // gas.bytes_per_gas)
-            return
-        if kind is range:
-            return
+            weight = 1 + len(value) // gas.bytes_per_gas
+            self.charge(weight)
+            return weight
+        weight = self.weigh(value)
+        self.charge(weight * gas.element_gas)
+        return weight
+
+    def weigh(self, value: Any) -> int:
+        """codec.count_elements of any value a contract can hold, within the gas left (a
+        value heavier than the gas left trips the meter)."""
         budget = max(self.meter.left, 0) // gas.element_gas + 1
         try:
-            try:
-                count = codec.count_elements(value, budget)
-            except InvalidValue:
-                # Not encodable (a range or a tuple-keyed dict inside) but still a value a
-                # contract can hold: count it with a walk that allows those types.
-                count = _count_any(value, budget)
+            return codec.count_elements(value, budget, allow_range=True)
         except codec.BudgetExceeded:
             self.charge(budget * gas.element_gas)  # more than the gas left: OutOfGas
             raise
-        self.charge(count * gas.element_gas)
+
+    def sort_charge(self, items: Any) -> None:
+        """Sorting n items of total weight W compares each item O(log n) times, each
+        comparison walking at most the lighter item: W * log2(n) elements."""
+        length = len(items)
+        weight = max(self._deep_charge(items), length)  # a range or str weighs its length
+        self.charge(weight * max(length.bit_length(), 1) * gas.element_gas)
 
     def _compare_charge(self, a: Any, b: Any) -> None:
         if type(a) in _scalar_types and type(b) in _scalar_types:
@@ -451,18 +488,26 @@ class Runtime:
             return bool(container.contains(item))
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(item)
+            cost = _check_key(item)
+            if cost:
+                self.charge(cost)
             return item in container
         if kind is str or kind is bytes:
-            self.charge((len(container) + len(item)) // gas.bytes_per_gas)
+            if type(item) is not kind:
+                raise ContractRuntimeError("`in` on str/bytes takes a str/bytes")
+            self.charge(search_gas(len(container), len(item)))
             return item in container
         if kind is range:
-            return item in container
+            # Only an int (or bool) can equal a member; CPython would compare any other
+            # value with every member in turn, at the price of one comparison.
+            if type(item) is int or type(item) is bool:
+                return item in container
+            return False
         if kind is list or kind is tuple:
             self._deep_charge(container)
             self._deep_charge(item)
             return item in container
-        raise TypeError(f"`in` is not supported on {kind.__name__}")
+        raise ContractRuntimeError(f"`in` is not supported on {kind.__name__}")
 
     def not_contains(self, item: Any, container: Any) -> bool:
         return not self.contains(item, container)
@@ -474,13 +519,15 @@ class Runtime:
             return container.getitem(key)
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(key)
+            cost = _check_key(key)
+            if cost:
+                self.charge(cost)
             return container[key]
         if kind in _sequence_types or kind is range:
             if type(key) is not int and type(key) is not bool:
-                raise TypeError("indices must be integers")
+                raise ContractRuntimeError("indices must be integers")
             return container[key]
-        raise TypeError(f"{kind.__name__} is not subscriptable")
+        raise ContractRuntimeError(f"{kind.__name__} is not subscriptable")
 
     def setitem(self, container: Any, key: Any, value: Any) -> None:
         kind = type(container)
@@ -489,16 +536,18 @@ class Runtime:
             return
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(key)
+            cost = _check_key(key)
+            if cost:
+                self.charge(cost)
             if key not in container:
                 _check_length(len(container) + 1)
             container[key] = value
         elif kind is list:
             if type(key) is not int and type(key) is not bool:
-                raise TypeError("indices must be integers")
+                raise ContractRuntimeError("indices must be integers")
             container[key] = value
         else:
-            raise TypeError(f"{kind.__name__} does not support item assignment")
+            raise ContractRuntimeError(f"{kind.__name__} does not support item assignment")
 
     def delitem(self, container: Any, key: Any) -> None:
         kind = type(container)
@@ -507,38 +556,43 @@ class Runtime:
             return
         self.charge(gas.arith_gas)
         if kind is dict:
-            _check_key(key)
+            cost = _check_key(key)
+            if cost:
+                self.charge(cost)
             del container[key]
         elif kind is list:
             if type(key) is not int:
-                raise TypeError("indices must be integers")
+                raise ContractRuntimeError("indices must be integers")
             self.charge(len(container) * gas.element_gas // 8)
             del container[key]
         else:
-            raise TypeError(f"{kind.__name__} does not support item deletion")
+            raise ContractRuntimeError(f"{kind.__name__} does not support item deletion")
 
     def slice(self, container: Any, lower: Any, upper: Any, step: Any) -> Any:
         kind = type(container)
         if kind not in _sequence_types and kind is not range:
-            raise TypeError(f"{kind.__name__} cannot be sliced")
+            raise ContractRuntimeError(f"{kind.__name__} cannot be sliced")
         for bound in (lower, upper, step):
             if bound is not None and type(bound) is not int:
-                raise TypeError("slice bounds must be integers")
+                raise ContractRuntimeError("slice bounds must be integers")
         selected = slice(lower, upper, step)
         length = len(range(*selected.indices(len(container))))
         self._charge_sequence(kind if kind is not range else list, length)
         return container[selected]
 
     def key(self, key: Any) -> Any:
-        _check_key(key)
+        """A key about to go into or be looked up in an in-memory dict: checked, charged."""
+        cost = _check_key(key)
+        if cost:
+            self.charge(cost)
         return key
 
     def make_dict(self, *items: Any) -> dict[Any, Any]:
         self.charge(gas.arith_gas + len(items) * gas.element_gas)
         result: dict[Any, Any] = {}
+        key = self.key
         for index in range(0, len(items), 2):
-            _check_key(items[index])
-            result[items[index]] = items[index + 1]
+            result[key(items[index])] = items[index + 1]
         return result
 
     # --- methods ----------------------------------------------------------------------
@@ -546,7 +600,7 @@ class Runtime:
         table = _method_tables.get(type(receiver))
         implementation = table.get(name) if table is not None else None
         if implementation is None:
-            raise AttributeError(f"{type(receiver).__name__} has no allowed method {name}")
+            raise ContractRuntimeError(f"{type(receiver).__name__} has no allowed method {name}")
         self.charge(gas.builtin_call_gas)
         return implementation(self, receiver, *args, **kwargs)
 
@@ -569,12 +623,15 @@ class Runtime:
         never caught (the meter stays tripped)."""
         self.charge(gas.contract_call_gas)
         if type(address) is not bytes or type(method) is not str:
-            raise TypeError("call(address: bytes, method: str, **args)")
+            raise ContractRuntimeError("call(address: bytes, method: str, **args)")
         if len(self.frames) >= gas.contract_call_depth_max:
             raise CallDepthExceeded("cross-contract calls nested too deeply")
         args = self.copy_value(args)
         mark = self.journal.mark()
         depth = self.function_depth
+        if depth + gas.contract_call_frames > gas.function_depth_max:
+            raise CallDepthExceeded("function calls nested too deeply")
+        self.function_depth = depth + gas.contract_call_frames  # the host frames between
         frames = len(self.frames)
         try:
             result = self.invoke_contract(self, address, method, args, self.frames[-1], False)
@@ -585,6 +642,7 @@ class Runtime:
             self.function_depth = depth
             del self.frames[frames:]
             return [False, int(failure_code(exc))]
+        self.function_depth = depth
         result = self.copy_value(result)
         return [True, result] if catch else result
 
@@ -603,6 +661,8 @@ class Runtime:
                         break
                     size += 9
                 elif kind is str or kind is bytes:
+                    if kind is str and not element.isascii():
+                        break  # the encoder checks it is valid Unicode (no lone surrogate)
                     size += len(element) + 5
                 else:
                     size += 1
@@ -610,11 +670,22 @@ class Runtime:
             else:
                 self.charge(size // gas.bytes_per_gas)
                 return dict(value)
-        data = codec.encode(value, gas.return_bytes_max)
+        data = self.encode(value, gas.return_bytes_max)
         if len(data) > gas.return_bytes_max:
             raise LimitExceeded("value crossing a contract boundary is too large")
         self.charge(len(data) // gas.bytes_per_gas)
-        return codec.decode(data)
+        copy, weight = codec.decode_weighed(data)
+        self.charge(weight * gas.element_gas)
+        return copy
+
+    def encode(self, value: Any, budget_elements: int) -> bytes:
+        """codec.encode, charging element_gas per unit of the value's weight (the walks
+        that check and pack it); the caller charges for the bytes."""
+        if type(value) is int:
+            return _encode_int(value)  # weight 1: the byte charge covers it
+        data, weight = codec.encode_weighed(value, budget_elements)
+        self.charge(weight * gas.element_gas)
+        return data
 
     # --- storage ----------------------------------------------------------------------
     def storage_read(self, key: bytes) -> Any:
@@ -624,7 +695,14 @@ class Runtime:
             self.charge(gas.storage_read_gas)
             return None
         self.charge(gas.storage_read_gas + len(data) * gas.storage_byte_gas)
-        return codec.decode(data)
+        if len(data) < _short_value_bytes_max:
+            # A scalar or a few elements: the byte charge covers the walk. Most stored
+            # values are ints (balances, counters), decoded without the general unpacker.
+            number = _decode_int(data)
+            return number if number is not None else codec.decode(data)
+        value, weight = codec.decode_weighed(data)
+        self.charge(weight * gas.element_gas)
+        return value
 
     def storage_has(self, key: bytes) -> bool:
         overlay = self.journal.overlay
@@ -638,11 +716,19 @@ class Runtime:
             data = None
             size = 0
         else:
-            data = codec.encode(value, gas.value_bytes_max)
+            data = self.encode(value, gas.value_bytes_max)
             size = len(data)
             if size > gas.value_bytes_max:
                 raise LimitExceeded(f"stored value exceeds {gas.value_bytes_max} bytes")
-        self.charge(gas.storage_write_gas + (size + len(key)) * gas.storage_byte_gas)
+        # State growth is priced per byte stored. What this transaction already wrote under
+        # the same key was charged then, so only growth beyond it is charged again; a delete
+        # pays the base charge only (it stores nothing).
+        previous = self.journal.overlay.get(key)
+        stored = 0 if data is None else size + len(key)
+        charged = 0 if previous is None else len(previous) + len(key)
+        self.charge(
+            gas.storage_write_gas + max(stored - charged, 0) * gas.storage_write_byte_gas
+        )
         self.journal.put(key, data)
 
     def require_writable(self, what: str) -> None:
@@ -652,8 +738,8 @@ class Runtime:
     def storage_key(self, base: bytes, key: Any) -> bytes:
         if type(key) is bytes and len(key) <= _short_key_bytes_max:
             return base + _pack_bytes(key)
-        _check_key(key)
-        encoded = codec.encode(key, _tuple_key_elements_max + 1)
+        _check_storage_key(key)
+        encoded = codec.encode(key, gas.key_bytes_max)
         if len(encoded) > gas.key_bytes_max:
             raise LimitExceeded(f"storage key exceeds {gas.key_bytes_max} bytes")
         return base + encoded
@@ -661,14 +747,19 @@ class Runtime:
     def emit_event(self, name: str, fields: dict[str, Any]) -> None:
         self.require_writable("emit")
         if name not in self.event_names:
-            if type(name) is not str or not name.isidentifier() or len(name) > 64:
-                raise InvalidValue("event name must be an identifier of at most 64 characters")
+            # ASCII only: what isidentifier() accepts beyond ASCII follows the Unicode
+            # database, which changes between CPython versions.
+            if type(name) is not str or not name.isascii() or not name.isidentifier() \
+                    or len(name) > 64:
+                raise InvalidValue(
+                    "event name must be an ASCII identifier of at most 64 characters"
+                )
             if len(self.event_names) < _event_names_cached_max:
                 self.event_names.add(name)
         journal = self.journal
         if len(journal.events) >= gas.events_per_tx_max:
             raise LimitExceeded("too many events in one transaction")
-        data = codec.encode(fields, gas.event_bytes_max)
+        data = self.encode(fields, gas.event_bytes_max)
         if len(data) > gas.event_bytes_max:
             raise LimitExceeded(f"event exceeds {gas.event_bytes_max} bytes")
         self.charge(gas.event_gas + len(data) * gas.event_byte_gas)
@@ -693,7 +784,7 @@ class MapStore:
         runtime = self.runtime
         value = runtime.storage_read(runtime.storage_key(self.base, key))
         if value is None:
-            raise KeyError("missing map key")
+            raise ContractRuntimeError("missing map key")
         return value
 
     def set(self, key: Any, value: Any) -> None:
@@ -745,3 +836,4 @@ def failure_code(exc: BaseException) -> ErrorCode:
 
 
 from vm.methods import method_tables as _method_tables
+from vm.methods import search_gas

@@ -108,15 +108,22 @@ class Ctx:
 _missing = object()
 
 
+def _stored_bytes(key: bytes, value: Any) -> int:
+    return 0 if value is None else len(key) + len(value)
+
+
 class Journal:
     """Pending writes and events of one transaction, with nested rollback."""
 
-    __slots__ = ("events", "overlay", "undo")
+    __slots__ = ("bytes_written", "events", "overlay", "undo")
 
     def __init__(self) -> None:
         self.overlay: dict[bytes, bytes | None] = {}
         self.undo: list[tuple[bytes, Any]] = []
         self.events: list[Event] = []
+        # Key and value bytes the overlay holds (deletes hold none), capped per transaction
+        # by gas.write_bytes_per_tx_max: what one transaction can add to the state.
+        self.bytes_written = 0
 
     def mark(self) -> tuple[int, int]:
         return len(self.undo), len(self.events)
@@ -126,10 +133,12 @@ class Journal:
         overlay = self.overlay
         while len(self.undo) > undo_length:
             key, previous = self.undo.pop()
+            self.bytes_written -= _stored_bytes(key, overlay[key])
             if previous is _missing:
                 del overlay[key]
             else:
                 overlay[key] = previous
+                self.bytes_written += _stored_bytes(key, previous)
         del self.events[events_length:]
 
     def put(self, key: bytes, value: bytes | None) -> None:
@@ -137,6 +146,14 @@ class Journal:
         previous = overlay.get(key, _missing)
         if previous is _missing and len(overlay) >= gas.writes_per_tx_max:
             raise LimitExceeded("too many writes in one transaction")
+        written = self.bytes_written
+        if value is not None:
+            written += len(key) + len(value)
+        if previous is not _missing and previous is not None:
+            written -= len(key) + len(previous)
+        if written > gas.write_bytes_per_tx_max:
+            raise LimitExceeded(f"more than {gas.write_bytes_per_tx_max} bytes written")
+        self.bytes_written = written
         self.undo.append((key, previous))
         overlay[key] = value
 

@@ -19,6 +19,7 @@ rule, the line and the column. The result is a `ContractInfo` describing the mod
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import tokenize
 import warnings
@@ -33,6 +34,7 @@ class FunctionInfo:
     name: str
     kind: str  # "export", "view" or "internal"
     params: tuple[str, ...]
+    frames: int = 1  # Python frames one call holds: its own + comprehension nesting
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,35 @@ def _fail(rule: str, node: ast.AST | None, detail: str) -> ContractValidationErr
     return ContractValidationError(rule, line, col, detail)
 
 
+_fields_by_type: dict[type, tuple[str, ...]] = {}
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """ast.iter_child_nodes as a list, without its generators (deploy-time walks are
+    metered work: they run once per node of every deployed source, several times)."""
+    fields = _fields_by_type.get(type(node))
+    if fields is None:
+        fields = _fields_by_type[type(node)] = tuple(node._fields)
+    found: list[ast.AST] = []
+    for field in fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            found.extend([item for item in value if isinstance(item, ast.AST)])
+        elif isinstance(value, ast.AST):
+            found.append(value)
+    return found
+
+
+def walk(root: ast.AST) -> list[ast.AST]:
+    """Every node under `root` (root included), like ast.walk, as a list."""
+    nodes = [root]
+    index = 0
+    while index < len(nodes):
+        nodes.extend(children(nodes[index]))
+        index += 1
+    return nodes
+
+
 def validate_source(source: str) -> tuple[ast.Module, ContractInfo]:
     """Checks `source`; returns the parsed module and its description, or raises."""
     if not isinstance(source, str):
@@ -101,7 +132,9 @@ def validate_source(source: str) -> tuple[ast.Module, ContractInfo]:
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", 0) or 0
         col = getattr(exc, "offset", 0) or 0
-        raise ContractValidationError("syntax", line, col, str(exc)) from None
+        # CPython's message text differs between versions; the position is kept (the minor
+        # version is a consensus parameter), the text is the VM's own.
+        raise ContractValidationError("syntax", line, col, "invalid syntax") from None
     _check_depth(tree)
     info = _ModuleChecker(tree).check()
     return tree, info
@@ -122,7 +155,7 @@ def _check_tokens(source: str) -> None:
             line, col = token.start
             if token.type in (tokenize.NAME, tokenize.ERRORTOKEN) and not token.string.isascii():
                 raise ContractValidationError(
-                    "ascii-identifier", line, col + 1, f"non-ASCII name {token.string!r}"
+                    "ascii-identifier", line, col + 1, f"non-ASCII name {token.string!a}"
                 )
             if token.type == tokenize.ERRORTOKEN and not token.string.isspace():
                 raise ContractValidationError("syntax", line, col + 1, "invalid token")
@@ -141,24 +174,43 @@ def _check_tokens(source: str) -> None:
                 raise ContractValidationError(
                     "statement-size", line, col + 1, "too many tokens in one statement"
                 )
-    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-        raise ContractValidationError("syntax", 0, 0, str(exc)) from None
+    except tokenize.TokenError:
+        # Unbalanced brackets at the end of the source: every token before it passed the
+        # checks above, so the parser may run and name the position of the error.
+        return
+    except (IndentationError, SyntaxError) as exc:
+        line = getattr(exc, "lineno", 0) or 0
+        raise ContractValidationError("syntax", line, 0, "invalid syntax") from None
 
 
 def _check_depth(tree: ast.AST) -> None:
+    """Depth cap, allowed node types and encodable str literals, in one walk."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > gas.ast_depth_max:
             raise _fail("nesting-depth", node, f"syntax tree deeper than {gas.ast_depth_max}")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        if not isinstance(node, _allowed_nodes):
+            raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
+        if type(node) is ast.Constant and type(node.value) is str:
+            _check_encodable(node)
+        stack.extend([(child, depth + 1) for child in children(node)])
+
+
+def _check_encodable(node: ast.Constant) -> None:
+    """A str literal with a lone surrogate (`"\\ud800"`) could reach a receipt, which must
+    be valid UTF-8: rejected here, so no contract can hold such a str."""
+    try:
+        node.value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail("surrogate", node, "str literal holds a lone surrogate") from None
 
 
 def _check_identifier(name: str, node: ast.AST) -> None:
     if not name.isascii() or not name.isidentifier():
-        raise _fail("ascii-identifier", node, f"identifier {name!r} is not ASCII")
+        raise _fail("ascii-identifier", node, f"identifier {name!a} is not ASCII")
     if name.startswith("_") or name.endswith("_"):
-        raise _fail("underscore-name", node, f"name {name!r} starts or ends with '_'")
+        raise _fail("underscore-name", node, f"name {name!a} starts or ends with '_'")
 
 
 def _is_constant_expression(node: ast.expr) -> bool:
@@ -179,12 +231,13 @@ class _ModuleChecker:
         self.functions: dict[str, FunctionInfo] = {}
         self.storage: dict[str, str] = {}
         self.constants: set[str] = set()
+        # Kept up to date as names are declared (never rebuilt per lookup: validation must
+        # stay linear in the source size, see test_validation_is_linear_in_source_size).
+        self.module_names: set[str] = set()
+        self.callable_names: set[str] = set(names.builtin_names | names.host_names)
 
     def check(self) -> ContractInfo:
-        for node in ast.walk(self.tree):
-            if not isinstance(node, _allowed_nodes):
-                raise _fail("node-not-allowed", node, f"{type(node).__name__} is not allowed")
-        body = self.tree.body
+        body = self.tree.body  # node types were checked by _check_depth
         first = body[0] if body else None
         if (
             isinstance(first, ast.Expr)
@@ -199,18 +252,16 @@ class _ModuleChecker:
                 _FunctionChecker(self, statement).check()
         return ContractInfo(dict(self.functions), dict(self.storage), frozenset(self.constants))
 
-    @property
-    def module_names(self) -> set[str]:
-        return set(self.functions) | set(self.storage) | self.constants
-
     def _declare(self, name: str, node: ast.AST) -> None:
         _check_identifier(name, node)
         if name in names.reserved_names or name in self.module_names:
-            raise _fail("reserved-name", node, f"name {name!r} is reserved or already defined")
+            raise _fail("reserved-name", node, f"name {name!a} is reserved or already defined")
+        self.module_names.add(name)
 
     def _check_top_level(self, node: ast.stmt) -> None:
         if isinstance(node, ast.FunctionDef):
             self._declare(node.name, node)
+            self.callable_names.add(node.name)
             self.functions[node.name] = FunctionInfo(
                 node.name, _function_kind(node), tuple(arg.arg for arg in node.args.args)
             )
@@ -264,6 +315,8 @@ class _FunctionChecker:
         self.module = module
         self.node = node
         self.locals: set[str] = set()
+        self.comprehension_depth = 0
+        self.frames = 1
 
     def check(self) -> None:
         node = self.node
@@ -279,16 +332,18 @@ class _FunctionChecker:
                 self._annotation(argument.annotation)
         if node.returns is not None:
             self._annotation(node.returns)
-        for child in ast.walk(node):
-            if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+        for child in walk(node):
+            if type(child) is ast.Name and isinstance(child.ctx, (ast.Store, ast.Del)):
                 self._bind(child.id, child)
         for statement in node.body:
             self._statement(statement)
+        info = self.module.functions[node.name]
+        self.module.functions[node.name] = dataclasses.replace(info, frames=self.frames)
 
     def _bind(self, name: str, node: ast.AST) -> None:
         _check_identifier(name, node)
         if name in names.reserved_names or name in self.module.module_names:
-            raise _fail("reserved-name", node, f"cannot assign to reserved name {name!r}")
+            raise _fail("reserved-name", node, f"cannot assign to reserved name {name!a}")
         self.locals.add(name)
 
     # --- statements -------------------------------------------------------------------
@@ -334,7 +389,7 @@ class _FunctionChecker:
 
     def _annotation(self, node: ast.expr) -> None:
         # Annotations are stripped before compiling; still only plain names are accepted.
-        for child in ast.walk(node):
+        for child in walk(node):
             if not isinstance(child, (ast.Name, ast.Subscript, ast.Tuple, ast.Load, ast.Constant)):
                 raise _fail("annotation", child, "annotations may only name types")
             if isinstance(child, ast.Name):
@@ -384,7 +439,7 @@ class _FunctionChecker:
         elif isinstance(node, ast.Slice):
             self._expressions([part for part in (node.lower, node.upper, node.step) if part])
         elif isinstance(node, (ast.BoolOp, ast.UnaryOp, ast.IfExp, ast.List, ast.Tuple)):
-            self._expressions([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)])
+            self._expressions([c for c in children(node) if isinstance(c, ast.expr)])
         else:
             raise _fail("expression-not-allowed", node, f"{type(node).__name__} not allowed")
 
@@ -411,8 +466,8 @@ class _FunctionChecker:
         if name in self.module.storage:
             raise _fail("storage-use", node, "storage is used by subscript, `in` or method")
         if name in self.module.functions or name in names.reserved_names:
-            raise _fail("function-value", node, f"{name!r} may only be called")
-        raise _fail("unknown-name", node, f"name {name!r} is not defined")
+            raise _fail("function-value", node, f"{name!a} may only be called")
+        raise _fail("unknown-name", node, f"name {name!a} is not defined")
 
     def _container(self, node: ast.expr) -> None:
         """The base of a subscript or right side of `in`: storage names are fine here."""
@@ -444,7 +499,7 @@ class _FunctionChecker:
         is_ctx = isinstance(node.value, ast.Name) and node.value.id == "ctx"
         if is_ctx and node.attr in names.ctx_fields:
             return
-        raise _fail("attribute", node, f"attribute {node.attr!r} is not allowed")
+        raise _fail("attribute", node, f"attribute {node.attr!a} is not allowed")
 
     def _call(self, node: ast.Call) -> None:
         self._call_target(node.func)
@@ -461,9 +516,8 @@ class _FunctionChecker:
     def _call_target(self, func: ast.expr) -> None:
         if isinstance(func, ast.Name):
             _check_identifier(func.id, func)
-            allowed = names.builtin_names | names.host_names | set(self.module.functions)
-            if func.id not in allowed:
-                raise _fail("call-target", func, f"{func.id!r} is not a callable name")
+            if func.id not in self.module.callable_names:
+                raise _fail("call-target", func, f"{func.id!a} is not a callable name")
             return
         if isinstance(func, ast.Attribute):
             _check_identifier(func.attr, func)
@@ -471,15 +525,24 @@ class _FunctionChecker:
             if isinstance(receiver, ast.Name) and receiver.id in self.module.storage:
                 kind = self.module.storage[receiver.id]
                 if func.attr not in names.methods_by_type[kind]:
-                    raise _fail("method-not-allowed", func, f"{kind} has no method {func.attr!r}")
+                    raise _fail("method-not-allowed", func, f"{kind} has no method {func.attr!a}")
                 return
             if func.attr not in names.method_names:
-                raise _fail("method-not-allowed", func, f"method {func.attr!r} is not allowed")
+                raise _fail("method-not-allowed", func, f"method {func.attr!a} is not allowed")
             self._expression(receiver)
             return
         raise _fail("call-target", func, "only names and methods may be called")
 
     def _comprehension(self, node: ast.ListComp | ast.DictComp) -> None:
+        # Each comprehension runs in a frame of its own: count the lexical nesting (see
+        # instrument.python_frames, which the reference interpreter uses; a test checks
+        # they agree).
+        self.comprehension_depth += 1
+        self.frames = max(self.frames, 1 + self.comprehension_depth)
+        self._comprehension_parts(node)
+        self.comprehension_depth -= 1
+
+    def _comprehension_parts(self, node: ast.ListComp | ast.DictComp) -> None:
         for generator in node.generators:
             if generator.is_async:
                 raise _fail("async", node, "async comprehensions are not allowed")

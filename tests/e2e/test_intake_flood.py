@@ -68,7 +68,8 @@ async def _flood(cluster: TestCluster, seed: bytes, frame: bytes) -> dict[str, i
         addresses[index] = (host, int(port))
     addresses[BYZANTINE] = ("127.0.0.1", 1)  # nobody needs to reach us
     manager = PeerManager(NetworkConfig(), nacl.signing.SigningKey(seed), BYZANTINE,
-                          genesis.chain_id, dict(enumerate(genesis.validator_keys)), addresses)
+                          genesis.chain_id, dict(enumerate(genesis.validator_keys)), addresses,
+                          genesis_hash=genesis.hash())
 
     def heights() -> list[int]:
         return cluster.heights(0, HONEST)

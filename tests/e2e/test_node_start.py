@@ -43,7 +43,7 @@ def test_a_node_with_a_corrupted_store_refuses_to_start_and_says_why(tmp_path: P
     db.close()
 
     result = _start(home)
-    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.returncode == 7, result.stderr[-2000:]  # ExitCode.STORE
     assert "cannot start" in result.stderr and "corrupt" in result.stderr.lower()
     assert "Traceback" not in result.stderr
 

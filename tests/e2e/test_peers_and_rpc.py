@@ -17,6 +17,7 @@ from network.peer_manager import PeerManager
 from node.client import Account
 from node.genesis import load_genesis
 from node.keys import load_seed
+from node.setup import free_port_block
 from tests.e2e.cluster import TestCluster, running_cluster, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -37,11 +38,13 @@ async def _dial_node0_as(cluster: TestCluster, impostor_index: int,
     for index, validator in enumerate(genesis.validators):
         host, _, port = validator.p2p_address.rpartition(":")
         addresses[index] = (host, int(port))
-    addresses[impostor_index] = ("127.0.0.1", 1)  # never dialled by us
+    # Never dialled by us, but bound by the impostor: a free port (port 1 clashed with
+    # other test runs binding it at the same time).
+    addresses[impostor_index] = ("127.0.0.1", free_port_block(1))
     manager = PeerManager(NetworkConfig(reconnect_backoff_initial_seconds=0.05,
                                         reconnect_backoff_max_seconds=0.2),
                           key, impostor_index, genesis.chain_id, validators, addresses,
-                          stream_wrapper=wrapper)
+                          stream_wrapper=wrapper, genesis_hash=genesis.hash())
     with trio.move_on_after(5):
         async with trio.open_nursery() as nursery:
             await nursery.start(manager.run)

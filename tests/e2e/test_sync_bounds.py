@@ -121,7 +121,8 @@ def test_a_node_asked_for_a_huge_range_answers_a_bounded_prefix_and_keeps_runnin
     async def as_validator_3() -> None:
         manager = PeerManager(config.network.to_network_config(),
                               nacl.signing.SigningKey(seed), 3, genesis.chain_id,
-                              dict(enumerate(genesis.validator_keys)), addresses)
+                              dict(enumerate(genesis.validator_keys)), addresses,
+                              genesis_hash=genesis.hash())
         async with trio.open_nursery() as nursery:
             await nursery.start(manager.run)
             with trio.fail_after(60):

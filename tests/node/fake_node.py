@@ -187,6 +187,9 @@ class FakeNode:
     async def mempool_info(self) -> MempoolInfo:
         return self.mempool.info()
 
+    async def readiness(self) -> tuple[bool, dict[str, Json]]:
+        return True, {"ready": True, "failing": [], "checks": []}
+
     async def call(self, contract: bytes, method: str, args: bytes,
                    sender: bytes | None) -> bytes:
         raise call_not_available()

@@ -242,12 +242,47 @@ def _blocks_in_a_sync_answer(node: Node) -> int:
                                 node.config.network.max_frame_bytes))
 
 
+def _ready_check(name: str) -> Callable[[Node], Any]:
+    """Whether shard 0's readiness check ``name`` passes in a fixed situation: the last
+    block 20 s old, and f+1 peers vouching for a height 5 above what the replica has."""
+    def probe(node: Node) -> Any:
+        from node.health import readiness_checks
+
+        runtime = node.shards[0]
+        runtime.last_block_timestamp_ms = 1_000_000
+        replica = runtime.replica
+        replica._peer_heights.update(  # what PREPAREs and checkpoints from peers tell it
+            {peer: replica.last_delivered + 5 for peer in range(1, 4)})
+        return [check.ok for check in readiness_checks(node, now_ms=1_020_000)
+                if check.name == name and check.shard == 0]
+    return probe
+
+
+def _contract_cache(node: Node) -> Any:
+    """The compiled-contract cache the node built for shard 0's executor (its bounds are
+    tested in tests/vm: eviction by count and by bytes)."""
+    from ledger.types import ContractKind
+
+    return node.executors[0].handlers[ContractKind.CONTRACT].cache  # type: ignore[attr-defined]
+
+
+def _last_signed_folder(node: Node) -> str:
+    assert node.last_signed is not None
+    return node.last_signed.directory.name
+
+
 # (section, option) -> (changed value, probe). Probes may be async (run under MockClock).
 ROWS: dict[tuple[str, str], tuple[Any, Callable[[Node], Any]]] = {
     ("node", "state_cache_entries"): (0, _state_cache_hits),
     ("node", "committed_index_txs"): (0, _store_lookups_for_a_committed_tx),
     ("node", "recent_blocks_cached"): (2, _recent_blocks_held),
     ("node", "recent_blocks_bytes_max"): (1, _recent_blocks_held),
+    ("node", "last_signed_dir"): ("signed_votes", _last_signed_folder),
+    ("node", "contract_cache_entries"): (8, lambda node: _contract_cache(node).entries_max),
+    ("node", "contract_cache_bytes_max"): (
+        1024 * 1024, lambda node: _contract_cache(node).bytes_max),
+    ("health", "block_age_seconds_max"): (10.0, _ready_check("block_age")),
+    ("health", "catchup_lag_blocks_max"): (2, _ready_check("catching_up")),
     ("consensus", "tick_interval_ms"): (100, _ticks_in_one_second),
     ("consensus", "block_interval_ms"): (100, _block_interval),
     ("consensus", "empty_block_interval_ms"): (500, _empty_block_interval),
@@ -331,7 +366,7 @@ COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
 SHOWN_BY_TESTS = {
     ("node", "home_dir"), ("node", "data_dir"), ("node", "key_file"),
     ("node", "genesis_file"), ("node", "node_index"),
-    ("node", "log_level"),
+    ("node", "log_level"), ("node", "log_format"),
     ("network", "listen_host"), ("network", "listen_port"),
     ("rpc", "enabled"), ("rpc", "host"), ("rpc", "port"),
     ("metrics", "enabled"), ("metrics", "host"), ("metrics", "port"),

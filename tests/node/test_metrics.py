@@ -41,7 +41,8 @@ def test_view_latency_and_failures_are_recorded() -> None:
     assert _sample(metrics, "agora_view", {"shard": "1"}) == 4
     assert _sample(metrics, "agora_view_changes_total", {"shard": "1"}) == 3
     assert _sample(metrics, "agora_commit_latency_seconds_count", {"shard": "1"}) == 1
-    assert _sample(metrics, "agora_txs_failed_total", {"shard": "1", "status": "107"}) == 2
+    assert _sample(metrics, "agora_txs_failed_total",
+                   {"shard": "1", "status": "INSUFFICIENT_BALANCE"}) == 2
 
 
 async def test_metrics_endpoint_serves_the_registry_over_http() -> None:

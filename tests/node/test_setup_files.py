@@ -58,7 +58,7 @@ def test_config_reports_every_bad_field_at_once() -> None:
     text = """
 [node]
 log_level = "LOUD"
-node_index = -1
+node_index = -2
 colour = "blue"
 [rpc]
 port = "eighty"

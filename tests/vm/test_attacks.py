@@ -14,7 +14,7 @@ from tests.vm.helpers import CONTEXT, CONTRACT, body
 from vm import ErrorCode
 from vm.state import DictState
 
-GAS_ATTACK = 2_000_000
+GAS_ATTACK = 5_000_000
 E = ErrorCode
 
 

@@ -445,12 +445,12 @@ def test_deepest_calls_stay_within_a_bounded_python_stack(
     deepest = [0]
     enter = Runtime.enter
 
-    def measuring_enter(self: Runtime) -> None:
+    def measuring_enter(self: Runtime, frames: int = 1) -> None:
         depth, frame = 0, sys._getframe()
         while frame is not None:
             depth, frame = depth + 1, frame.f_back
-        deepest[0] = max(deepest[0], depth)
-        enter(self)
+        deepest[0] = max(deepest[0], depth + frames)
+        enter(self, frames)
 
     monkeypatch.setattr(Runtime, "enter", measuring_enter)
     monkeypatch.setattr(engine, "_pool", [])  # fresh runtimes bind the measuring method

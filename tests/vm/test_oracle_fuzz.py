@@ -18,7 +18,7 @@ from tests.vm.helpers import CONTEXT, CONTRACT
 from vm.state import DictState
 
 PROGRAMS_PER_SEED = 15
-GAS_FUZZ = 400_000
+GAS_FUZZ = 3_000_000
 
 _INT_LEAVES = ["a", "b", "n", "len(items)", "3", "7", "-2", "total"]
 _BINARY = ["+", "-", "*", "//", "%", "&", "|", "^"]
