@@ -332,6 +332,7 @@ def cluster_up(validator_count: int, shard_count: int, cluster_dir: str, fresh: 
     local.start()
     try:
         local.wait_ready()
+        click.echo(f"block explorer: {local.rpc_urls[0]}/explorer (every node serves one)")
         _live_status(local, duration)
     except KeyboardInterrupt:
         pass

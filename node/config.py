@@ -368,6 +368,29 @@ class HealthSection:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ExplorerSection:
+    """``[explorer]``: the block explorer's pages at ``/explorer`` on the RPC port
+    (node/explorer/). Each page is a bounded number of RPC reads; these are the bounds."""
+
+    enabled: bool = True
+    # Blocks per page of a shard's block list, and txs per page of a block.
+    page_size_max: int = 25
+    # agora_recentActivity: heights scanned back from the tip, per shard and request.
+    history_blocks_max: int = 256
+    # agora_recentActivity: txs examined per request, over every shard scanned.
+    history_txs_max: int = 20_000
+    # agora_recentActivity: txs and events returned (each list).
+    history_items_max: int = 50
+    # The overview asks every validator's RPC for agora_status, each within this.
+    validator_timeout_seconds: float = 1.0
+
+    def validate(self) -> list[str]:
+        return _positive("explorer", self, (
+            "page_size_max", "history_blocks_max", "history_txs_max", "history_items_max",
+            "validator_timeout_seconds"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class NodeConfig:
     node: NodeSection = NodeSection()
     network: NetworkSection = NetworkSection()
@@ -376,6 +399,7 @@ class NodeConfig:
     rpc: RpcSection = RpcSection()
     metrics: MetricsSection = MetricsSection()
     health: HealthSection = HealthSection()
+    explorer: ExplorerSection = ExplorerSection()
 
     def problems(self) -> list[str]:
         problems: list[str] = []

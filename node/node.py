@@ -424,6 +424,9 @@ class Node:
                 server = RpcServer(self.api(), self.config.rpc,
                                    lambda method, outcome: self.metrics.rpc_requests.labels(
                                        method, outcome).inc())
+                from node.explorer import install as install_explorer
+
+                install_explorer(server, self)  # agora_recentActivity and /explorer pages
                 await nursery.start(server.serve)
             if self.config.metrics.enabled:
                 await nursery.start(functools.partial(

@@ -52,6 +52,9 @@ agora_unsubscribe (WebSocket)       subscription                         bool
 rpc.discover                        -                                    OpenRPC document
 ==================================  ===================================  =================
 
+``agora_recentActivity(address, blocks?)`` (an address's recent txs and a contract's recent
+events, a bounded scan) is added to ``methods`` by node/explorer/history.py.
+
 Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
 
 * ``POST /``: one request or a batch. A batch is always answered with an array, also
@@ -77,6 +80,7 @@ Transport (JSON-RPC 2.0 §4-§6 and the usual HTTP mapping):
   do not apply CORS to WebSockets, so the check is the server's.
 * ``GET /health``: ``{"status": "ok"}`` (liveness). ``GET /ready``: 200 when ready, else
   503, with JSON naming each failing check (node/health.py).
+* ``GET /explorer/...``: the block explorer's pages (node/explorer/), when mounted.
 * WebSocket on ``/``: the same methods, plus ``agora_subscribe(kind, target,
   from_height?)`` with kind ``"newBlocks"`` (target: shard), ``"receipt"`` (target: tx
   hash) or ``"events"`` (target: a filter ``{contract?, name?, shard?}``; without a
@@ -695,6 +699,9 @@ class RpcServer:
         self.active_connections = 0
         self._subscription_ids = itertools.count(1)
         self.methods: dict[str, Method] = self._method_table()
+        # Other HTTP apps on this port by path prefix (node/explorer/ mounts "/explorer"):
+        # ASGI callables, counted against connections_max like RPC requests.
+        self.mounts: dict[str, Callable[[dict[str, Json], Any, Any], Awaitable[None]]] = {}
 
     # -- running ----------------------------------------------------------------------
 
@@ -733,6 +740,11 @@ class RpcServer:
         if path == "/ready" and method == "GET":
             ready, body = await self.api.readiness()
             await _send_json(send, 200 if ready else 503, body)
+            return
+        mounted = next((app for prefix, app in self.mounts.items()
+                        if path == prefix or path.startswith(prefix + "/")), None)
+        if mounted is not None:
+            await self._mounted(mounted, scope, receive, send)
             return
         if path != "/":
             await _send_json(send, 404, {"error": f"no such path {path!r}; POST JSON-RPC to /"},
@@ -800,6 +812,18 @@ class RpcServer:
                    (b"access-control-max-age", b"600"), (b"content-length", b"0")]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+    async def _mounted(self, app: Any, scope: dict[str, Json], receive: Any, send: Any) -> None:
+        if self.active_connections >= self.config.connections_max:
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"text/plain"), (b"retry-after", b"1")]})
+            await send({"type": "http.response.body", "body": b"too many connections\n"})
+            return
+        self.active_connections += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            self.active_connections -= 1
 
     async def _read_body(self, scope: dict[str, Json], receive: Any) -> bytes | None:
         """The body, or None if it is over the limit (not read past the limit)."""

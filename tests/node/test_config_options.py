@@ -329,6 +329,32 @@ for _key, _value in _NETWORK_CHANGED.items():
 for _key, _value in _RPC_CHANGED.items():
     ROWS[("rpc", _key)] = (_value, _same_setting("rpc", _key))
 
+
+def _explorer_setting(key: str) -> Probe:
+    """What the explorer the node installs on its RPC server holds for this option (its
+    bounds are exercised in tests/node/test_explorer_history.py, test_explorer_pages.py)."""
+    def probe(node: Node) -> Any:
+        from node.explorer import install
+        from node.rpc import RpcServer
+
+        server = RpcServer(node.api(), node.config.rpc, lambda method, outcome: None)
+        install(server, node)
+        if key == "enabled":
+            return "/explorer" in server.mounts
+        if key in ("page_size_max", "validator_timeout_seconds"):
+            return getattr(server.mounts["/explorer"].config, key)  # type: ignore[attr-defined]
+        handler: Any = server.methods["agora_recentActivity"].handler
+        return getattr(handler.__self__.config, key)  # the RecentActivity's bounds
+
+    return probe
+
+
+_EXPLORER_CHANGED = {"enabled": False, "page_size_max": 10, "history_blocks_max": 16,
+                     "history_txs_max": 100, "history_items_max": 5,
+                     "validator_timeout_seconds": 0.5}
+for _key, _value in _EXPLORER_CHANGED.items():
+    ROWS[("explorer", _key)] = (_value, _explorer_setting(_key))
+
 # Options the config's rules tie to a changed one: (section, option) -> companion values.
 COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("mempool", "capacity_txs"): {"shard_capacity_txs": 7, "sender_capacity_txs": 7},
