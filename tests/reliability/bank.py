@@ -37,9 +37,12 @@ from ledger.sharding import shard_of_account
 from node.client import Account, AgoraClient, RpcCallError, TransportError
 from node.genesis import Balance
 
-account_balance_initial = 1_000_000
+# Enough for a long run's fees too (a native transfer pays native_tx_gas x gas price,
+# 1,000 on a local cluster): a drained account would fail its transfers for the wrong
+# reason and hide the cluster's liveness.
+account_balance_initial = 10**11
 transfer_amount_max = 500
-overdraft_amount = 10**12  # above the whole bank: such a transfer must fail
+overdraft_amount = 10**14  # above the whole bank: such a transfer must fail
 write_wait_seconds = 4.0
 rpc_timeout_seconds = 6.0
 # JSON-RPC errors after which the tx may still commit: the wait ran out (-32011), or the

@@ -14,7 +14,13 @@ from typing import Any
 from node.client import AgoraClient, RpcCallError, TransportError
 from node.setup import LocalCluster, free_port_block
 from tests.reliability import checkers
-from tests.reliability.bank import Bank, Operation, bank_accounts, genesis_balances
+from tests.reliability.bank import (
+    Bank,
+    Operation,
+    bank_accounts,
+    genesis_balances,
+    unknown_outcome_codes,
+)
 from tests.reliability.nemesis import Nemesis, prepare_clock_skew
 
 # Fast timers, as the end-to-end tests use: a 2 s view timeout, blocks every 300 ms idle.
@@ -112,7 +118,8 @@ def _probe_liveness(bank: Bank, cluster: LocalCluster) -> float | None:
             op.outcome = "ok" if receipt.get("ok") else "fail"
             op.detail = receipt.get("status_name", "")
         except RpcCallError as error:
-            op.outcome = "info"  # it may still commit: the checkers resolve it
+            # A timeout may still commit (the checkers resolve it); a refusal is definite.
+            op.outcome = "info" if error.code in unknown_outcome_codes else "fail"
             op.detail = f"probe rpc {error.code}: {error.message}"
         except TransportError as error:
             op.outcome, op.detail = "info", f"probe transport: {error}"
