@@ -97,7 +97,10 @@ from storage.state_root import DIGEST_BYTES, EMPTY_STATE_ROOT, StateWrite, next_
 logger = logging.getLogger(__name__)
 
 # 2: receipts stored per block under r|shard|height (were one key per tx hash).
-SCHEMA_VERSION = 2
+# 3 (2026-12-08): the WAL's prepared records carry the block and a new record kind exists,
+# PRE-PREPAREs are signed without their block, and the event index (v, e, n) and compiled
+# code (k) keys were added: a version-2 store is refused, not misread.
+SCHEMA_VERSION = 3
 GENESIS_HEIGHT = 0
 SHARD_MAX = 2**32 - 1
 HEIGHT_MAX = 2**64 - 1
