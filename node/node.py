@@ -714,6 +714,8 @@ class Node:
         self.metrics.record_commit_latency(
             shard, max(0.0, _now_ms() - item.block.header.timestamp_ms) / 1000)
         self.txs_committed[shard] += len(item.block.txs)
+        runtime.last_block_timestamp_ms = item.block.header.timestamp_ms
+        self.metrics.record_block_timestamp(shard, item.block.header.timestamp_ms)
         runtime.executed.append(Executed(height, state_root, result.receipts_root))
         try:
             runtime.events_send.send_nowait(None)  # wake the replica loop

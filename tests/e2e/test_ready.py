@@ -52,6 +52,14 @@ def test_ready_turns_503_naming_the_halted_shard_while_health_stays_200(
         ready = _get(f"{metrics3}/ready").json()
         assert ready["ready"] and {check["check"] for check in ready["checks"]} == {
             "peers", "shard_halted", "block_age", "catching_up"}
+        # Block age counts from the last finalized block once there is one (not from the
+        # start: a node running longer than block_age_seconds_max must stay ready).
+        wait_until(lambda: min(cluster.heights()) >= 2, 30, "a finalized block")
+        age = [check for check in _get(f"{rpc3}/ready").json()["checks"]
+               if check["check"] == "block_age"]
+        assert "last finalized block" in age[0]["detail"], age
+        assert "agora_last_block_timestamp_seconds{shard=\"0\"}" in \
+            _get(f"{metrics3}/metrics").text
 
         cluster.local.kill(3, signal.SIGTERM)
         damage_faucet_balance(cluster.local.homes[3], cluster.faucet.address)
