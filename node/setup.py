@@ -56,10 +56,16 @@ stop_grace_seconds = 10.0
 
 
 def free_port_block(count: int, host: str = "127.0.0.1") -> int:
-    """The first port of ``count`` consecutive ports that are free on ``host`` now."""
+    """The first port of ``count`` consecutive ports that are free on ``host`` now.
+
+    Chosen below the kernel's ephemeral range (``ip_local_port_range``): a port in it
+    can be handed to any outgoing connection while its node is down, and the node's
+    restart then fails to bind (seen when the reliability nemesis restarts a node)."""
     rng = random.Random()
+    ephemeral_low = _ephemeral_port_low()
+    assert ephemeral_low - count > 10_000, "no room below the ephemeral port range"
     for _ in range(200):
-        base = rng.randrange(20_000, 60_000 - count)
+        base = rng.randrange(10_000, ephemeral_low - count)
         sockets = []
         try:
             for port in range(base, base + count):
@@ -73,6 +79,14 @@ def free_port_block(count: int, host: str = "127.0.0.1") -> int:
             for sock in sockets:
                 sock.close()
     raise RuntimeError(f"no block of {count} free ports on {host}")
+
+
+def _ephemeral_port_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def init_cluster(out_dir: Path, validator_count: int, shard_count: int, chain_id: str,
